@@ -1,0 +1,80 @@
+//! Distribution tests for the balancers, on seeded randomness.
+
+use super::*;
+use crate::endpoint::Health;
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+fn eps(weights: &[u32]) -> Vec<Arc<EndpointState>> {
+    weights
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| Arc::new(EndpointState::new(format!("127.0.0.1:{}", 1000 + i).parse().unwrap(), w, false)))
+        .collect()
+}
+
+fn counts(b: &Balancer, n: usize, seed: u64) -> Vec<usize> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut c = vec![0; b.endpoints().len()];
+    for _ in 0..n {
+        let ctx = PickCtx { r1: rng.gen(), r2: rng.gen() };
+        c[b.pick(&ctx).unwrap()] += 1;
+    }
+    c
+}
+
+#[test]
+fn weighted_round_robin_is_exact_over_a_period() {
+    let b = Balancer::build(Balance::RoundRobin, eps(&[3, 1]));
+    assert_eq!(counts(&b, 400, 1), vec![300, 100]);
+}
+
+#[test]
+fn random_follows_weights() {
+    let b = Balancer::build(Balance::Random, eps(&[1, 3]));
+    let c = counts(&b, 40_000, 2);
+    let share = c[1] as f64 / 40_000.0;
+    assert!((share - 0.75).abs() < 0.02, "{c:?}");
+}
+
+#[test]
+fn every_kind_skips_unavailable_endpoints() {
+    for kind in [Balance::RoundRobin, Balance::Random, Balance::LeastRequest, Balance::P2c] {
+        let e = eps(&[1, 1, 1]);
+        e[0].set_health(Health::Unhealthy);
+        e[2].set_health(Health::Draining);
+        let b = Balancer::build(kind, e);
+        let c = counts(&b, 300, 3);
+        assert_eq!(c, vec![0, 300, 0], "{kind:?}");
+    }
+}
+
+#[test]
+fn backups_serve_only_when_primaries_are_down() {
+    let mut e = eps(&[1, 1]);
+    e[1] = Arc::new(EndpointState::new("127.0.0.1:2000".parse().unwrap(), 1, true));
+    let b = Balancer::build(Balance::RoundRobin, e.clone());
+    assert_eq!(counts(&b, 10, 4), vec![10, 0]);
+    e[0].set_health(Health::Unhealthy);
+    assert_eq!(counts(&b, 10, 4), vec![0, 10]);
+    e[1].set_health(Health::Unhealthy);
+    assert_eq!(b.pick(&PickCtx { r1: 0, r2: 0 }), None);
+}
+
+#[test]
+fn least_request_prefers_idle_endpoint() {
+    let e = eps(&[1, 1, 1]);
+    let _g1 = e[0].start_request();
+    let _g2 = e[2].start_request();
+    let b = Balancer::build(Balance::LeastRequest, e);
+    assert_eq!(counts(&b, 50, 5), vec![0, 50, 0]);
+}
+
+#[test]
+fn p2c_never_picks_the_most_loaded_of_three() {
+    let e = eps(&[1, 1, 1]);
+    let _g: Vec<_> = (0..5).map(|_| e[1].start_request()).collect();
+    let b = Balancer::build(Balance::P2c, e);
+    let c = counts(&b, 3000, 6);
+    assert_eq!(c[1], 0, "{c:?}");
+    assert!(c[0] > 1000 && c[2] > 1000, "{c:?}");
+}

@@ -1,0 +1,13 @@
+//! sluice-core: the pure heart of sluice. Endpoint state, balancers, route matching and
+//! weighted choice. No tokio, no hyper, no clocks, no I/O: time and randomness are inputs,
+//! so every piece here is tested by plain unit and property tests.
+#![forbid(unsafe_code)]
+
+pub mod balance;
+pub mod endpoint;
+pub mod route;
+pub mod split;
+
+pub use balance::{Balance, Balancer, PickCtx};
+pub use endpoint::{EndpointState, Health};
+pub use route::{HostMatch, RequestView, RouteMatch, ValueMatch};
