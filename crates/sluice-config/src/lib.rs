@@ -1,1 +1,87 @@
-//! placeholder
+//! sluice-config: reads a TOML file into the validated `Config` the proxy runs on.
+//! Pipeline: text -> `file::FileConfig` (serde, unknown keys rejected) -> `validate` ->
+//! `model::Config`. Every problem is reported at once as `FILE:LINE:COL: path: message`.
+#![forbid(unsafe_code)]
+
+pub mod diag;
+mod file;
+pub mod model;
+pub mod units;
+mod validate;
+mod validate_cluster;
+mod validate_route;
+
+use std::path::Path;
+
+pub use diag::{Diagnostic, Diagnostics};
+pub use model::*;
+
+/// Reads and validates the file at `path`.
+pub fn load(path: &Path) -> Result<Config, Diagnostics> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, &file),
+        Err(e) => Err(Diagnostics {
+            file,
+            items: vec![Diagnostic { line: 0, col: 0, path: "(file)".into(), message: e.to_string(), hint: None }],
+        }),
+    }
+}
+
+/// Parses and validates config text; `file` names it in diagnostics.
+pub fn parse(text: &str, file: &str) -> Result<Config, Diagnostics> {
+    let mut sink = diag::Sink::new(text);
+    let mut work = text.to_string();
+    let mut result = None;
+    // Unknown keys on a line of their own are blanked and parsing retried, so that one run
+    // reports all of them; any other serde error stops at the first.
+    for _ in 0..64 {
+        match toml::from_str::<file::FileConfig>(&work) {
+            Ok(fc) => {
+                result = validate::validate(fc, &mut sink);
+                break;
+            }
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                let (message, hint) = split_message(e.message());
+                sink.error(span.clone(), diag::path_at(&work, span.clone()), message, hint);
+                if !(e.message().starts_with("unknown field") && blank_line(&mut work, span.start)) {
+                    break;
+                }
+            }
+        }
+    }
+    let mut items = sink.items;
+    items.sort_by_key(|d| (d.line, d.col));
+    match result {
+        Some(cfg) if items.is_empty() => Ok(cfg),
+        _ => Err(Diagnostics { file: file.to_string(), items }),
+    }
+}
+
+/// Splits serde's "unknown field `x`, expected one of ..." into message and hint.
+fn split_message(m: &str) -> (String, Option<String>) {
+    let m = m.trim().replace('\n', "; ");
+    match m.split_once(", expected") {
+        Some((msg, rest)) => (msg.to_string(), Some(format!("expected{rest}"))),
+        None => (m.to_string(), None),
+    }
+}
+
+/// Blanks the `key = value` line starting at `at` if the key begins its line and the value
+/// ends on it; lengths are kept so every span stays valid. Returns whether it did.
+fn blank_line(work: &mut String, at: usize) -> bool {
+    let start = work[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = work[at..].find('\n').map_or(work.len(), |i| at + i);
+    let line = &work[start..end];
+    let balanced = |a, b| line.matches(a).count() == line.matches(b).count();
+    if !work[start..at].trim().is_empty() || !balanced('[', ']') || !balanced('{', '}') || line.contains("\"\"\"") {
+        return false;
+    }
+    let blank = " ".repeat(line.len());
+    work.replace_range(start..end, &blank);
+    true
+}
+
+#[cfg(test)]
+mod tests;

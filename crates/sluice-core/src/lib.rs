@@ -5,6 +5,7 @@
 
 pub mod balance;
 pub mod endpoint;
+pub mod net;
 pub mod route;
 pub mod split;
 

@@ -1,0 +1,154 @@
+//! The file format, exactly as users write it (DESIGN.md §3): serde structs with
+//! `deny_unknown_fields` and spans on every value that validation may complain about.
+//! Nothing here is used past `validate`; the proxy only sees the typed `Config`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub workers: Option<S<i64>>,
+    pub drain_timeout: Option<S<String>>,
+    pub admin: Option<FileAdmin>,
+    #[serde(default)]
+    pub listeners: BTreeMap<S<String>, FileListener>,
+    #[serde(default)]
+    pub clusters: BTreeMap<S<String>, FileCluster>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAdmin {
+    pub bind: S<String>,
+    pub token: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileListener {
+    pub bind: S<String>,
+    pub protocol: Option<S<String>>,
+    pub trusted_proxies: Option<Vec<S<String>>>,
+    /// Also send an RFC 7239 `Forwarded` header upstream.
+    pub forwarded: Option<bool>,
+    pub timeouts: Option<FileListenerTimeouts>,
+    pub limits: Option<FileListenerLimits>,
+    #[serde(default)]
+    pub routes: Vec<FileRoute>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileListenerTimeouts {
+    pub header: Option<S<String>>,
+    pub idle: Option<S<String>>,
+    pub body: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileListenerLimits {
+    pub max_header_bytes: Option<S<SizeValue>>,
+    pub max_header_count: Option<S<i64>>,
+    pub max_body_bytes: Option<S<SizeValue>>,
+    pub max_requests_per_connection: Option<S<i64>>,
+    pub max_concurrent_streams: Option<S<i64>>,
+}
+
+/// A size: `65536` or `"10MiB"`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum SizeValue {
+    Int(i64),
+    Str(String),
+}
+
+/// A header/cookie/query condition: `"value"` (exact) or `true` / `false` (present / absent).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum MatchValue {
+    Exact(String),
+    Present(bool),
+}
+
+/// `method = "GET"` or `method = ["GET", "HEAD"]`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRoute {
+    pub host: Option<S<String>>,
+    pub path: Option<S<String>>,
+    pub path_prefix: Option<S<String>>,
+    pub path_regex: Option<S<String>>,
+    pub method: Option<S<OneOrMany>>,
+    pub headers: Option<BTreeMap<String, S<MatchValue>>>,
+    pub cookies: Option<BTreeMap<String, S<MatchValue>>>,
+    pub query: Option<BTreeMap<String, S<MatchValue>>>,
+    pub cluster: Option<S<String>>,
+    pub split: Option<S<Vec<FileSplit>>>,
+    pub timeout: Option<S<String>>,
+    pub host_rewrite: Option<S<String>>,
+    pub add_request_headers: Option<BTreeMap<String, S<String>>>,
+    pub remove_request_headers: Option<Vec<S<String>>>,
+    pub add_response_headers: Option<BTreeMap<String, S<String>>>,
+    pub remove_response_headers: Option<Vec<S<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSplit {
+    pub cluster: S<String>,
+    pub weight: S<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCluster {
+    pub balance: Option<S<String>>,
+    pub protocol: Option<S<String>>,
+    pub endpoints: S<Vec<S<FileEndpoint>>>,
+    pub timeouts: Option<FileClusterTimeouts>,
+    pub pool: Option<FilePool>,
+}
+
+/// `"127.0.0.1:9001"` or `{ addr = "127.0.0.1:9001", weight = 3, backup = true }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FileEndpoint {
+    Addr(String),
+    Full(FileEndpointFull),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEndpointFull {
+    pub addr: String,
+    pub weight: Option<i64>,
+    pub backup: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileClusterTimeouts {
+    pub connect: Option<S<String>>,
+    pub response: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePool {
+    pub max_idle: Option<S<i64>>,
+    pub idle_timeout: Option<S<String>>,
+    pub max_requests: Option<S<i64>>,
+}

@@ -1,0 +1,160 @@
+//! The validated configuration the proxy runs on: typed addresses, durations and enums,
+//! every default already applied. The defaults and the anchor each matches are listed in
+//! docs/defaults.md — change both together.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sluice_core::net::Cidr;
+use sluice_core::{Balance, RouteMatch};
+
+/// Grace period for in-flight requests on SIGTERM/SIGINT.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub workers: usize,
+    pub drain_timeout: Duration,
+    pub admin: Option<AdminConfig>,
+    pub listeners: Vec<ListenerConfig>,
+    pub clusters: BTreeMap<String, ClusterConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    pub bind: SocketAddr,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerProtocol {
+    Http,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    pub name: String,
+    pub bind: SocketAddr,
+    pub protocol: ListenerProtocol,
+    /// Peers whose X-Forwarded-For is kept (appended to); others have it replaced.
+    pub trusted_proxies: Vec<Cidr>,
+    pub forwarded: bool,
+    pub timeouts: ListenerTimeouts,
+    pub limits: ListenerLimits,
+    pub routes: Vec<RouteConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerTimeouts {
+    /// Whole request head must arrive within this (slowloris guard).
+    pub header: Duration,
+    /// A keep-alive client connection with no request in flight is closed after this.
+    pub idle: Duration,
+    /// Longest pause between two chunks of a request or response body.
+    pub body: Duration,
+}
+
+impl Default for ListenerTimeouts {
+    fn default() -> Self {
+        ListenerTimeouts {
+            header: Duration::from_secs(10),
+            idle: Duration::from_secs(60),
+            body: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    pub max_header_bytes: usize,
+    pub max_header_count: usize,
+    pub max_body_bytes: u64,
+    /// 0 means unlimited.
+    pub max_requests_per_connection: u64,
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        ListenerLimits {
+            max_header_bytes: 60 * 1024,
+            max_header_count: 100,
+            max_body_bytes: 10 << 20,
+            max_requests_per_connection: 0,
+            max_concurrent_streams: 100,
+        }
+    }
+}
+
+/// Where a matched request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteTarget {
+    Cluster(String),
+    /// Weighted split across clusters (canary, blue/green); weights sum to more than 0.
+    Split(Vec<(String, u32)>),
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    pub matcher: RouteMatch,
+    pub target: RouteTarget,
+    /// Overrides the cluster's response timeout.
+    pub timeout: Option<Duration>,
+    pub host_rewrite: Option<String>,
+    pub add_request_headers: Vec<(String, String)>,
+    pub remove_request_headers: Vec<String>,
+    pub add_response_headers: Vec<(String, String)>,
+    pub remove_response_headers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamProtocol {
+    Http1,
+    H2c,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointConfig {
+    pub addr: SocketAddr,
+    pub weight: u32,
+    pub backup: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub balance: Balance,
+    pub protocol: UpstreamProtocol,
+    pub endpoints: Vec<EndpointConfig>,
+    pub timeouts: ClusterTimeouts,
+    pub pool: PoolConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterTimeouts {
+    pub connect: Duration,
+    /// From request sent to response head received.
+    pub response: Duration,
+}
+
+impl Default for ClusterTimeouts {
+    fn default() -> Self {
+        ClusterTimeouts { connect: Duration::from_secs(5), response: Duration::from_secs(60) }
+    }
+}
+
+/// Upstream keep-alive pool, per worker and per endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    pub max_idle: usize,
+    pub idle_timeout: Duration,
+    /// 0 means unlimited.
+    pub max_requests: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig { max_idle: 64, idle_timeout: Duration::from_secs(60), max_requests: 0 }
+    }
+}

@@ -1,0 +1,108 @@
+//! `check`-level tests: valid configs parse with the documented defaults, and each class
+//! of error is reported at the right line and column, all at once.
+
+use super::*;
+use std::time::Duration;
+
+fn errors(text: &str) -> Vec<String> {
+    let d = parse(text, "t.toml").expect_err("config should be rejected");
+    d.to_string().lines().map(str::to_string).collect()
+}
+
+const BASE: &str = r#"
+[listeners.web]
+bind = "127.0.0.1:8080"
+
+[[listeners.web.routes]]
+cluster = "a"
+
+[clusters.a]
+endpoints = ["127.0.0.1:9001"]
+"#;
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let c = parse(BASE, "t.toml").unwrap();
+    let l = &c.listeners[0];
+    assert_eq!(l.timeouts.header, Duration::from_secs(10));
+    assert_eq!(l.limits.max_header_bytes, 60 * 1024);
+    assert_eq!(c.clusters["a"].timeouts.connect, Duration::from_secs(5));
+    assert!(c.workers >= 1);
+}
+
+#[test]
+fn contract_spine_parses() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/contract/spine.toml");
+    let c = load(std::path::Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(c.workers, 2);
+    assert_eq!(c.listeners[0].routes.len(), 5);
+    assert_eq!(c.listeners[0].limits.max_body_bytes, 1 << 20);
+    assert_eq!(c.listeners[0].routes[3].timeout, Some(Duration::from_millis(300)));
+}
+
+#[test]
+fn unknown_keys_are_all_reported_with_position() {
+    let text = BASE.replace("bind = \"127.0.0.1:8080\"", "bind = \"127.0.0.1:8080\"\nbogus = 1\n  other = 2");
+    let e = errors(&text);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].starts_with("t.toml:4:1: listeners.web.bogus: unknown field `bogus` (expected"), "{}", e[0]);
+    assert!(e[1].starts_with("t.toml:5:3: listeners.web.other: unknown field `other`"), "{}", e[1]);
+}
+
+#[test]
+fn missing_cluster_is_reported_at_the_name() {
+    let e = errors(&BASE.replace("cluster = \"a\"", "cluster = \"nope\""));
+    assert_eq!(e, vec!["t.toml:6:11: listeners.web.routes[0].cluster: cluster `nope` is not defined (defined clusters: a)"]);
+}
+
+#[test]
+fn bad_address_and_duplicate_bind() {
+    let text = format!("{BASE}\n[listeners.two]\nbind = \"127.0.0.1:8080\"\n\n[listeners.three]\nbind = \"localhost\"\n");
+    let e = errors(&text);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].starts_with("t.toml:12:8: listeners.two.bind: address 127.0.0.1:8080 is already used by listeners.web"), "{}", e[0]);
+    assert!(e[1].starts_with("t.toml:15:8: listeners.three.bind: `localhost` is not a socket address"), "{}", e[1]);
+}
+
+#[test]
+fn weights_summing_to_zero() {
+    let text = BASE.replace(
+        "endpoints = [\"127.0.0.1:9001\"]",
+        "endpoints = [{ addr = \"127.0.0.1:9001\", weight = 0 }]",
+    ) + "\n[[listeners.web.routes]]\nsplit = [{ cluster = \"a\", weight = 0 }]\n";
+    let e = errors(&text);
+    assert!(e.iter().any(|l| l.starts_with("t.toml:9:13: clusters.a.endpoints: endpoint weights sum to 0")), "{e:?}");
+    assert!(e.iter().any(|l| l.starts_with("t.toml:12:9: listeners.web.routes[1].split: split weights sum to 0")), "{e:?}");
+}
+
+#[test]
+fn impossible_timeouts() {
+    let text = BASE.replace(
+        "bind = \"127.0.0.1:8080\"",
+        "bind = \"127.0.0.1:8080\"\ntimeouts = { header = \"0s\", idle = \"10 parsecs\", body = \"30d\" }",
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e[0].starts_with("t.toml:4:23: listeners.web.timeouts.header: timeout must be greater than 0"), "{}", e[0]);
+    assert!(e[1].starts_with("t.toml:4:36: listeners.web.timeouts.idle: unknown duration unit"), "{}", e[1]);
+    assert!(e[2].starts_with("t.toml:4:57: listeners.web.timeouts.body: unknown duration unit `d`"), "{}", e[2]);
+}
+
+#[test]
+fn syntax_error_has_position() {
+    let e = errors("[listeners.web\nbind = 1\n");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("t.toml:1:"), "{}", e[0]);
+}
+
+#[test]
+fn bad_regex_balancer_and_admin_without_token() {
+    let text = format!("[admin]\nbind = \"0.0.0.0:9901\"\n{BASE}")
+        .replace("cluster = \"a\"", "cluster = \"a\"\npath_regex = \"(\"")
+        .replace("[clusters.a]", "[clusters.a]\nbalance = \"fastest\"");
+    let e = errors(&text);
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e[0].contains("admin.bind: a non-loopback admin bind needs a token"), "{}", e[0]);
+    assert!(e[1].contains("path_regex: invalid regex"), "{}", e[1]);
+    assert!(e[2].contains("clusters.a.balance: unknown balancer `fastest` (one of: round_robin"), "{}", e[2]);
+}

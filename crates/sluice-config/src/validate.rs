@@ -1,0 +1,186 @@
+//! File -> Config: applies defaults and checks everything a typo could break, collecting
+//! every problem (with its span) instead of stopping at the first. Listener and top-level
+//! checks live here; routes and clusters have their own modules.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::diag::Sink;
+use crate::file::*;
+use crate::model::*;
+use crate::units::{parse_duration, parse_size};
+
+/// Longest duration any timeout may have; anything longer is almost surely a unit mistake.
+const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Validation context: the sink plus typed-value helpers that report and fall back.
+pub struct V<'s, 't> {
+    pub sink: &'s mut Sink<'t>,
+}
+
+impl V<'_, '_> {
+    pub fn err(&mut self, span: std::ops::Range<usize>, path: &str, msg: impl Into<String>, hint: Option<&str>) {
+        self.sink.error(span, path, msg, hint.map(str::to_string));
+    }
+
+    pub fn timeout(&mut self, v: &Option<S<String>>, path: &str, default: Duration) -> Duration {
+        let Some(v) = v else { return default };
+        match parse_duration(v.get_ref()) {
+            Ok(d) if d.is_zero() => self.err(v.span(), path, "timeout must be greater than 0", Some("use e.g. \"500ms\" or \"30s\"")),
+            Ok(d) if d > MAX_TIMEOUT => self.err(v.span(), path, "timeout longer than 7 days", Some("check the unit")),
+            Ok(d) => return d,
+            Err(e) => self.err(v.span(), path, e, Some("durations look like \"250ms\", \"2s\", \"1m\", \"1h\"")),
+        }
+        default
+    }
+
+    pub fn size(&mut self, v: &Option<S<SizeValue>>, path: &str, default: u64) -> u64 {
+        let Some(v) = v else { return default };
+        let parsed = match v.get_ref() {
+            SizeValue::Int(n) if *n > 0 => Ok(*n as u64),
+            SizeValue::Int(_) => Err("size must be greater than 0".to_string()),
+            SizeValue::Str(s) => parse_size(s).and_then(|n| if n > 0 { Ok(n) } else { Err("size must be greater than 0".into()) }),
+        };
+        parsed.unwrap_or_else(|e| {
+            self.err(v.span(), path, e, Some("sizes look like 65536, \"64KiB\" or \"10MiB\""));
+            default
+        })
+    }
+
+    /// An integer in `min..=max`, or the default when absent.
+    pub fn int(&mut self, v: &Option<S<i64>>, path: &str, min: i64, max: i64, default: i64) -> i64 {
+        let Some(v) = v else { return default };
+        let n = *v.get_ref();
+        if (min..=max).contains(&n) {
+            n
+        } else {
+            self.err(v.span(), path, format!("{n} is out of range"), Some(&format!("must be {min}..={max}")));
+            default
+        }
+    }
+
+    pub fn addr(&mut self, v: &S<String>, path: &str) -> Option<SocketAddr> {
+        match v.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                let hint = "an IP and a port, like \"127.0.0.1:8080\" or \"[::1]:8080\"";
+                self.err(v.span(), path, format!("`{}` is not a socket address", v.get_ref()), Some(hint));
+                None
+            }
+        }
+    }
+}
+
+pub fn validate(fc: FileConfig, sink: &mut Sink<'_>) -> Option<Config> {
+    let mut v = V { sink };
+    let cluster_names: Vec<String> = fc.clusters.keys().map(|k| k.get_ref().clone()).collect();
+    let default_workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+    let workers = v.int(&fc.workers, "workers", 1, 1024, default_workers) as usize;
+    let drain_timeout = v.timeout(&fc.drain_timeout, "drain_timeout", DEFAULT_DRAIN_TIMEOUT);
+    let admin = fc.admin.as_ref().and_then(|a| admin(&mut v, a));
+    let mut listeners = Vec::new();
+    let mut binds: Vec<(SocketAddr, String)> = admin.iter().map(|a| (a.bind, "admin".to_string())).collect();
+    let mut in_file_order: Vec<_> = fc.listeners.iter().collect();
+    in_file_order.sort_by_key(|(name, _)| name.span().start);
+    for (name, fl) in in_file_order {
+        let path = format!("listeners.{}", name.get_ref());
+        if let Some(l) = listener(&mut v, name.get_ref(), fl, &path, &cluster_names) {
+            check_bind_clash(&mut v, &mut binds, l.bind, fl, &path);
+            listeners.push(l);
+        }
+    }
+    let mut clusters = BTreeMap::new();
+    for (name, fcl) in &fc.clusters {
+        if let Some(c) = crate::validate_cluster::cluster(&mut v, name, fcl) {
+            clusters.insert(name.get_ref().clone(), c);
+        }
+    }
+    Some(Config { workers, drain_timeout, admin, listeners, clusters })
+}
+
+fn admin(v: &mut V, a: &FileAdmin) -> Option<AdminConfig> {
+    let bind = v.addr(&a.bind, "admin.bind")?;
+    if !bind.ip().is_loopback() && a.token.is_none() {
+        v.err(a.bind.span(), "admin.bind", "a non-loopback admin bind needs a token", Some("add token = \"...\" or bind to 127.0.0.1"));
+    }
+    Some(AdminConfig { bind, token: a.token.as_ref().map(|t| t.get_ref().clone()) })
+}
+
+fn check_bind_clash(v: &mut V, binds: &mut Vec<(SocketAddr, String)>, bind: SocketAddr, fl: &FileListener, path: &str) {
+    let clash = binds.iter().find(|(b, _)| {
+        b.port() == bind.port() && bind.port() != 0 && (b.ip() == bind.ip() || b.ip().is_unspecified() || bind.ip().is_unspecified())
+    });
+    if let Some((_, other)) = clash {
+        let msg = format!("address {bind} is already used by {other}");
+        v.err(fl.bind.span(), &format!("{path}.bind"), msg, Some("each listener needs its own address"));
+    }
+    binds.push((bind, path.to_string()));
+}
+
+fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[String]) -> Option<ListenerConfig> {
+    let bind = v.addr(&fl.bind, &format!("{path}.bind"));
+    if let Some(p) = &fl.protocol {
+        if p.get_ref() != "http" {
+            let hint = match p.get_ref().as_str() {
+                "tcp" | "udp" => "L4 listeners are not built yet; only \"http\" is supported",
+                _ => "one of: http",
+            };
+            v.err(p.span(), &format!("{path}.protocol"), format!("unsupported protocol `{}`", p.get_ref()), Some(hint));
+        }
+    }
+    let trusted_proxies = trusted(v, fl, path);
+    let timeouts = listener_timeouts(v, fl.timeouts.as_ref(), path);
+    let limits = listener_limits(v, fl.limits.as_ref(), path);
+    let routes = fl
+        .routes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| crate::validate_route::route(v, r, &format!("{path}.routes[{i}]"), clusters))
+        .collect();
+    Some(ListenerConfig {
+        name: name.to_string(),
+        bind: bind?,
+        protocol: ListenerProtocol::Http,
+        trusted_proxies,
+        forwarded: fl.forwarded.unwrap_or(false),
+        timeouts,
+        limits,
+        routes,
+    })
+}
+
+fn trusted(v: &mut V, fl: &FileListener, path: &str) -> Vec<sluice_core::net::Cidr> {
+    let mut out = Vec::new();
+    for t in fl.trusted_proxies.iter().flatten() {
+        match t.get_ref().parse() {
+            Ok(c) => out.push(c),
+            Err(e) => v.err(t.span(), &format!("{path}.trusted_proxies"), format!("{e}"), Some("CIDR like \"10.0.0.0/8\"")),
+        }
+    }
+    out
+}
+
+fn listener_timeouts(v: &mut V, t: Option<&FileListenerTimeouts>, path: &str) -> ListenerTimeouts {
+    let d = ListenerTimeouts::default();
+    let Some(t) = t else { return d };
+    ListenerTimeouts {
+        header: v.timeout(&t.header, &format!("{path}.timeouts.header"), d.header),
+        idle: v.timeout(&t.idle, &format!("{path}.timeouts.idle"), d.idle),
+        body: v.timeout(&t.body, &format!("{path}.timeouts.body"), d.body),
+    }
+}
+
+fn listener_limits(v: &mut V, l: Option<&FileListenerLimits>, path: &str) -> ListenerLimits {
+    let d = ListenerLimits::default();
+    let Some(l) = l else { return d };
+    let p = |f: &str| format!("{path}.limits.{f}");
+    let header_bytes = v.size(&l.max_header_bytes, &p("max_header_bytes"), d.max_header_bytes as u64);
+    ListenerLimits {
+        max_header_bytes: header_bytes.min(16 << 20) as usize,
+        max_header_count: v.int(&l.max_header_count, &p("max_header_count"), 1, 10_000, d.max_header_count as i64) as usize,
+        max_body_bytes: v.size(&l.max_body_bytes, &p("max_body_bytes"), d.max_body_bytes),
+        max_requests_per_connection: v.int(&l.max_requests_per_connection, &p("max_requests_per_connection"), 0, i64::MAX, 0) as u64,
+        max_concurrent_streams: v.int(&l.max_concurrent_streams, &p("max_concurrent_streams"), 1, 1 << 20, d.max_concurrent_streams as i64) as u32,
+    }
+}
