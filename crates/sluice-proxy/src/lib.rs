@@ -1,1 +1,22 @@
-//! placeholder
+//! sluice-proxy: the data plane. Binds listeners, runs thread-per-core workers (each a
+//! current-thread tokio runtime with its own SO_REUSEPORT sockets and upstream pools), and
+//! proxies HTTP/1.1 and h2c through the routes and clusters of the current `Snapshot`.
+//! The admin listener (status JSON) lives here until the control crate takes it (issue 7).
+
+pub mod admin;
+mod body;
+mod conn;
+mod errors;
+mod exec;
+mod forward;
+mod listen;
+mod pool;
+mod request;
+mod rng;
+mod server;
+mod service;
+pub mod snapshot;
+mod worker;
+
+pub use server::{Server, ServerHandle};
+pub use snapshot::Snapshot;

@@ -1,0 +1,222 @@
+//! Body types of the data path. `ProxyBody` is what clients receive: a fixed body sluice
+//! made, or an upstream body streamed through with an idle timeout and the guards that
+//! must live exactly as long as the response (endpoint in-flight count, connection
+//! activity, and the upstream connection's return to the pool). `RequestBody` is what
+//! upstreams receive: the client's body with the size limit and idle timeout applied.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::time::{Instant, Sleep};
+
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// The client sent more body bytes than `max_body_bytes`.
+#[derive(Debug)]
+pub struct BodyTooLarge;
+
+/// No body bytes moved for longer than the body idle timeout.
+#[derive(Debug)]
+pub struct BodyIdle;
+
+impl fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("request body exceeds the limit")
+    }
+}
+impl StdError for BodyTooLarge {}
+
+impl fmt::Display for BodyIdle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("body idle timeout")
+    }
+}
+impl StdError for BodyIdle {}
+
+/// A lazily armed idle timer: no allocation unless a poll actually has to wait.
+pub struct IdleTimer {
+    dur: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl IdleTimer {
+    pub fn new(dur: Duration) -> Self {
+        IdleTimer { dur, sleep: None }
+    }
+
+    /// Called when the inner body made progress: push the deadline out.
+    fn progress(&mut self) {
+        if let Some(s) = self.sleep.as_mut() {
+            s.as_mut().reset(Instant::now() + self.dur);
+        }
+    }
+
+    /// Called when the inner body is pending: has the deadline passed?
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let dur = self.dur;
+        let s = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(dur)));
+        s.as_mut().poll(cx).is_ready()
+    }
+}
+
+use std::future::Future;
+
+/// Polls `inner` with the idle timer around it.
+fn poll_idle<B>(inner: &mut B, idle: &mut IdleTimer, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    match Pin::new(inner).poll_frame(cx) {
+        Poll::Ready(r) => {
+            idle.progress();
+            Poll::Ready(r.map(|r| r.map_err(Into::into)))
+        }
+        Poll::Pending if idle.expired(cx) => Poll::Ready(Some(Err(Box::new(BodyIdle)))),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Something to run once when a response body is finished or dropped; `completed` says
+/// whether the whole body was delivered.
+pub trait OnBodyEnd {
+    fn finish(self: Box<Self>, completed: bool);
+}
+
+/// Body of a response sent to the client.
+pub enum ProxyBody {
+    Full(Option<Bytes>),
+    Upstream(UpstreamBody),
+}
+
+impl ProxyBody {
+    pub fn full(b: Bytes) -> Self {
+        ProxyBody::Full(Some(b))
+    }
+}
+
+/// An upstream response body in flight to the client.
+pub struct UpstreamBody {
+    inner: Incoming,
+    idle: IdleTimer,
+    on_end: Option<Box<dyn OnBodyEnd>>,
+}
+
+impl UpstreamBody {
+    pub fn new(inner: Incoming, idle: Duration, on_end: Box<dyn OnBodyEnd>) -> Self {
+        UpstreamBody { inner, idle: IdleTimer::new(idle), on_end: Some(on_end) }
+    }
+
+    fn end(&mut self, completed: bool) {
+        if let Some(f) = self.on_end.take() {
+            f.finish(completed);
+        }
+    }
+}
+
+impl Drop for UpstreamBody {
+    fn drop(&mut self) {
+        let done = self.inner.is_end_stream();
+        self.end(done);
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ProxyBody::Upstream(u) => {
+                let r = ready!(poll_idle(&mut u.inner, &mut u.idle, cx));
+                match &r {
+                    None => u.end(true),
+                    Some(Err(_)) => u.end(false),
+                    Some(Ok(_)) if u.inner.is_end_stream() => u.end(true),
+                    Some(Ok(_)) => {}
+                }
+                Poll::Ready(r)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Full(b) => b.is_none(),
+            ProxyBody::Upstream(u) => u.inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ProxyBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            ProxyBody::Upstream(u) => u.inner.size_hint(),
+        }
+    }
+}
+
+/// A request body on its way upstream, with the size limit and idle timeout applied.
+pub struct RequestBody {
+    inner: Option<Incoming>,
+    seen: u64,
+    limit: u64,
+    idle: IdleTimer,
+}
+
+impl RequestBody {
+    pub fn new(inner: Incoming, limit: u64, idle: Duration) -> Self {
+        RequestBody { inner: Some(inner), seen: 0, limit, idle: IdleTimer::new(idle) }
+    }
+
+    pub fn empty() -> Self {
+        RequestBody { inner: None, seen: 0, limit: 0, idle: IdleTimer::new(Duration::MAX) }
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let Some(inner) = this.inner.as_mut() else { return Poll::Ready(None) };
+        let r = ready!(poll_idle(inner, &mut this.idle, cx));
+        if let Some(Ok(f)) = &r {
+            if let Some(d) = f.data_ref() {
+                this.seen += d.len() as u64;
+                if this.seen > this.limit {
+                    this.inner = None;
+                    return Poll::Ready(Some(Err(Box::new(BodyTooLarge))));
+                }
+            }
+        }
+        Poll::Ready(r)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().map_or(true, |b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.as_ref().map_or(SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+/// Does this error (or anything it wraps) say the request body was too large?
+pub fn is_body_too_large(e: &(dyn StdError + 'static)) -> bool {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<BodyTooLarge>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}

@@ -1,0 +1,205 @@
+//! One client connection: HTTP/1.1 or h2c (detected from the preface by hyper-util's auto
+//! builder), served until the client leaves, a connection timeout fires, the request cap
+//! is reached, or the worker drains. Connection-level timeouts live here: header (from
+//! accept, or from the first byte of the next request, to the end of its head — the
+//! slowloris guard) and idle (no request in flight since the last response ended).
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use sluice_config::ListenerTimeouts;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+use crate::forward::Peer;
+use crate::service;
+use crate::worker::ListenerCtx;
+
+/// What the connection task and the request handler share about one connection.
+pub struct ConnState {
+    in_flight: Cell<u32>,
+    last_done: Cell<Instant>,
+    head_started: Cell<Option<Instant>>,
+    requests: Cell<u64>,
+    h2: Cell<bool>,
+    /// Set by the handler when the connection must close after the current response.
+    pub close_requested: Notify,
+}
+
+/// Marks one request in flight on the connection until dropped (with the response body).
+pub struct ActiveGuard(Rc<ConnState>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.in_flight.set(self.0.in_flight.get() - 1);
+        self.0.last_done.set(Instant::now());
+    }
+}
+
+impl ConnState {
+    fn new() -> Self {
+        ConnState {
+            in_flight: Cell::new(0),
+            last_done: Cell::new(Instant::now()),
+            head_started: Cell::new(None),
+            requests: Cell::new(0),
+            h2: Cell::new(false),
+            close_requested: Notify::new(),
+        }
+    }
+
+    /// Called by the handler when a request arrives; returns its guard and ordinal (1-based).
+    pub fn begin_request(self: &Rc<Self>) -> (ActiveGuard, u64) {
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.head_started.set(None);
+        let n = self.requests.get() + 1;
+        self.requests.set(n);
+        (ActiveGuard(Rc::clone(self)), n)
+    }
+
+    pub fn is_h2(&self) -> bool {
+        self.h2.get()
+    }
+
+    /// When the connection should be closed if nothing changes; `None` while busy.
+    fn deadline(&self, t: &ListenerTimeouts) -> Option<Instant> {
+        if self.in_flight.get() > 0 {
+            return None;
+        }
+        if let Some(start) = self.head_started.get() {
+            return Some(start + t.header);
+        }
+        if self.requests.get() == 0 && !self.h2.get() {
+            return Some(self.last_done.get() + t.header);
+        }
+        Some(self.last_done.get() + t.idle)
+    }
+
+    fn on_read(&self, data: &[u8]) {
+        if self.requests.get() == 0 && data.starts_with(b"PRI * HTTP/2.0") {
+            self.h2.set(true);
+        }
+        if !data.is_empty() && self.in_flight.get() == 0 && self.head_started.get().is_none() && !self.h2.get() {
+            self.head_started.set(Some(Instant::now()));
+        }
+    }
+}
+
+/// The client socket, reporting reads to the connection state.
+struct Tracked {
+    io: TcpStream,
+    state: Rc<ConnState>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            self.state.on_read(&buf.filled()[before..]);
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// Per-connection context handed to every request handler.
+pub struct ConnCtx {
+    pub listener: Rc<ListenerCtx>,
+    pub peer: Peer,
+    pub state: Rc<ConnState>,
+}
+
+/// How long to wait for the client to take a GOAWAY'd or closing connection down.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Rc<ListenerCtx>, mut shutdown: watch::Receiver<bool>) {
+    let state = Rc::new(ConnState::new());
+    let snap = listener.worker.snapshot();
+    let Some(lc) = snap.listener(&listener.name) else { return };
+    let timeouts = lc.config.timeouts;
+    let trusted = lc.config.trusted_proxies.iter().any(|c| c.contains(peer.ip()));
+    drop(snap);
+    let ctx = Rc::new(ConnCtx { listener: Rc::clone(&listener), peer: Peer::new(peer.ip(), trusted, "http"), state: Rc::clone(&state) });
+    let io = TokioIo::new(Tracked { io: stream, state: Rc::clone(&state) });
+    let svc = service_fn(move |req| service::handle(Rc::clone(&ctx), req));
+    let conn = listener.builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let timer = tokio::time::sleep(timeouts.header.min(timeouts.idle));
+    tokio::pin!(timer);
+    let mut closing = false;
+    let mut grace: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "client connection error");
+                }
+                return;
+            }
+            _ = timer.as_mut() => {
+                let now = Instant::now();
+                if closing {
+                    // hyper ends a gracefully shut connection itself; this is the fallback
+                    // for a client that keeps an idle connection open after it.
+                    match grace {
+                        Some(g) if g <= now => return,
+                        _ if state.in_flight.get() > 0 => timer.as_mut().reset(now + CLOSE_GRACE),
+                        Some(g) => timer.as_mut().reset(g),
+                        None => {
+                            grace = Some(now + CLOSE_GRACE);
+                            timer.as_mut().reset(now + CLOSE_GRACE);
+                        }
+                    }
+                    continue;
+                }
+                match state.deadline(&timeouts) {
+                    Some(at) if at <= now && !state.is_h2() => return,
+                    Some(at) if at <= now => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                        timer.as_mut().reset(now + CLOSE_GRACE);
+                    }
+                    Some(at) => timer.as_mut().reset(at),
+                    None => timer.as_mut().reset(now + timeouts.header.min(timeouts.idle)),
+                }
+            }
+            _ = state.close_requested.notified(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+                timer.as_mut().reset(Instant::now() + CLOSE_GRACE);
+            }
+            _ = shutdown.changed(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+                timer.as_mut().reset(Instant::now() + CLOSE_GRACE);
+            }
+        }
+    }
+}

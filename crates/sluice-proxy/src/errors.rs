@@ -1,0 +1,83 @@
+//! Proxy-generated responses: one small enum says where a request failed, which status it
+//! gets (400/404/413/431/502/503/504) and the short plain-text reason in its body.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::body::ProxyBody;
+
+/// Why sluice answered a request itself instead of relaying an upstream response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyError {
+    BadRequest(&'static str),
+    NoRoute,
+    BodyTooLarge,
+    ClientBodyTimeout,
+    HeadersTooLarge,
+    TooManyHeaders,
+    NoEndpoint,
+    ConnectRefused,
+    ConnectTimeout,
+    ResponseTimeout,
+    UpstreamReset,
+}
+
+impl ProxyError {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::HeadersTooLarge | ProxyError::TooManyHeaders => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::NoEndpoint => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::ConnectRefused | ProxyError::UpstreamReset => StatusCode::BAD_GATEWAY,
+            ProxyError::ConnectTimeout | ProxyError::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            ProxyError::BadRequest(why) => why,
+            ProxyError::NoRoute => "no route matches this request",
+            ProxyError::BodyTooLarge => "request body exceeds the limit",
+            ProxyError::ClientBodyTimeout => "request body idle timeout",
+            ProxyError::HeadersTooLarge => "request headers exceed the size limit",
+            ProxyError::TooManyHeaders => "request has too many headers",
+            ProxyError::NoEndpoint => "no healthy endpoint in cluster",
+            ProxyError::ConnectRefused => "upstream connection failed",
+            ProxyError::ConnectTimeout => "upstream connect timeout",
+            ProxyError::ResponseTimeout => "upstream response timeout",
+            ProxyError::UpstreamReset => "upstream reset the connection",
+        }
+    }
+
+    /// The response sluice sends: status, `text/plain` body "<code> <reason>\n".
+    pub fn response(self) -> Response<ProxyBody> {
+        let status = self.status();
+        let body = format!("{} {}\n", status.as_u16(), self.reason());
+        let mut resp = Response::new(ProxyBody::full(Bytes::from(body)));
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        h.insert("x-sluice-error", HeaderValue::from_static(self.code()));
+        resp
+    }
+
+    /// Short machine-readable name, sent as `x-sluice-error` and logged.
+    pub fn code(self) -> &'static str {
+        match self {
+            ProxyError::BadRequest(_) => "bad_request",
+            ProxyError::NoRoute => "no_route",
+            ProxyError::BodyTooLarge => "body_too_large",
+            ProxyError::ClientBodyTimeout => "client_body_timeout",
+            ProxyError::HeadersTooLarge => "headers_too_large",
+            ProxyError::TooManyHeaders => "too_many_headers",
+            ProxyError::NoEndpoint => "no_endpoint",
+            ProxyError::ConnectRefused => "connect_failed",
+            ProxyError::ConnectTimeout => "connect_timeout",
+            ProxyError::ResponseTimeout => "response_timeout",
+            ProxyError::UpstreamReset => "upstream_reset",
+        }
+    }
+}

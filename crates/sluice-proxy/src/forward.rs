@@ -1,0 +1,164 @@
+//! Forwarding headers (appendix B) and hop-by-hop stripping (RFC 9110 §7.6.1): what a
+//! request and a response must lose and gain when they cross the proxy.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+static XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
+static XFP: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static XFH: HeaderName = HeaderName::from_static("x-forwarded-host");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+
+/// Per-connection facts the forwarding headers are made of (computed once per connection).
+pub struct Peer {
+    pub ip: IpAddr,
+    /// The peer's address as a header value, ready to clone (no per-request formatting).
+    pub ip_value: HeaderValue,
+    /// Whether the peer is in `trusted_proxies` (its X-Forwarded-* are kept).
+    pub trusted: bool,
+    pub proto: &'static str,
+}
+
+impl Peer {
+    pub fn new(ip: IpAddr, trusted: bool, proto: &'static str) -> Self {
+        let ip_value = HeaderValue::from_str(&ip.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Peer { ip, ip_value, trusted, proto }
+    }
+}
+
+/// Removes hop-by-hop headers: Connection and what it names, Keep-Alive, TE (except
+/// `trailers` when `keep_te_trailers`, as gRPC needs), Trailer, Transfer-Encoding,
+/// Upgrade, Proxy-Connection and every Proxy-* header (also the httpoxy `Proxy`).
+pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    let te_trailers = keep_te_trailers
+        && h.get_all(header::TE).iter().any(|v| v.to_str().is_ok_and(|s| s.contains("trailers")));
+    for n in [&header::CONNECTION, &KEEP_ALIVE, &header::TE, &header::TRAILER, &header::TRANSFER_ENCODING, &header::UPGRADE] {
+        h.remove(n);
+    }
+    if te_trailers {
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    if h.keys().any(|k| k.as_str().starts_with("proxy")) {
+        let proxy: Vec<HeaderName> = h.keys().filter(|k| k.as_str().starts_with("proxy")).cloned().collect();
+        for n in proxy {
+            h.remove(n);
+        }
+    }
+}
+
+/// Sets X-Forwarded-For / -Proto / -Host (and RFC 7239 Forwarded when `forwarded`).
+/// From a trusted peer the incoming chain is kept and extended; otherwise it is replaced.
+pub fn add_forwarding(h: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>, forwarded: bool) {
+    let xff = if peer.trusted { joined(h, &XFF) } else { None };
+    match xff {
+        Some(prev) => {
+            let v = format!("{prev}, {}", peer.ip);
+            h.insert(&XFF, HeaderValue::from_str(&v).unwrap_or_else(|_| peer.ip_value.clone()));
+        }
+        None => {
+            h.insert(&XFF, peer.ip_value.clone());
+        }
+    }
+    if !(peer.trusted && h.contains_key(&XFP)) {
+        h.insert(&XFP, HeaderValue::from_static(peer.proto));
+    }
+    if !(peer.trusted && h.contains_key(&XFH)) {
+        match host {
+            Some(v) => h.insert(&XFH, v.clone()),
+            None => h.remove(&XFH),
+        };
+    }
+    if forwarded {
+        add_rfc7239(h, peer, host);
+    }
+}
+
+fn add_rfc7239(h: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>) {
+    let node = match peer.ip {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("\"[{ip}]\""),
+    };
+    let mut elem = format!("for={node};proto={}", peer.proto);
+    if let Some(host) = host.and_then(|v| v.to_str().ok()) {
+        elem.push_str(&format!(";host=\"{host}\""));
+    }
+    let value = match joined(h, &header::FORWARDED).filter(|_| peer.trusted) {
+        Some(prev) => format!("{prev}, {elem}"),
+        None => elem,
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        h.insert(header::FORWARDED, v);
+    }
+}
+
+/// All values of a (list-valued) header joined with ", ".
+fn joined(h: &HeaderMap, name: &HeaderName) -> Option<String> {
+    let mut it = h.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    let first = it.next()?;
+    Some(it.fold(first.to_string(), |acc, v| acc + ", " + v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(trusted: bool) -> Peer {
+        Peer::new("10.1.2.3".parse().unwrap(), trusted, "http")
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "close, x-secret".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert("proxy-authorization", "x".parse().unwrap());
+        h.insert("proxy", "http://evil".parse().unwrap());
+        h.insert("te", "trailers".parse().unwrap());
+        h.insert("x-keep", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn te_trailers_survives_for_grpc() {
+        let mut h = HeaderMap::new();
+        h.insert("te", "trailers".parse().unwrap());
+        strip_hop_by_hop(&mut h, true);
+        assert_eq!(h["te"], "trailers");
+    }
+
+    #[test]
+    fn untrusted_peer_chain_is_replaced() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        add_forwarding(&mut h, &peer(false), Some(&HeaderValue::from_static("a.test")), false);
+        assert_eq!(h["x-forwarded-for"], "10.1.2.3");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "a.test");
+    }
+
+    #[test]
+    fn trusted_peer_chain_is_extended() {
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "1.1.1.1".parse().unwrap());
+        h.append("x-forwarded-for", "2.2.2.2".parse().unwrap());
+        h.insert("forwarded", "for=1.1.1.1".parse().unwrap());
+        add_forwarding(&mut h, &peer(true), Some(&HeaderValue::from_static("a.test")), true);
+        assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 10.1.2.3");
+        assert_eq!(h["forwarded"], "for=1.1.1.1, for=10.1.2.3;proto=http;host=\"a.test\"");
+    }
+}

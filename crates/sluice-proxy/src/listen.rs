@@ -1,0 +1,52 @@
+//! Listening sockets: one SO_REUSEPORT socket per worker per listener, so the kernel
+//! spreads new connections across workers without a shared accept queue or lock.
+//! Port 0 is resolved by the first bind and reused by the others (tests use it).
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Accept backlog; NGINX and HAProxy default to 511 / somaxconn.
+const BACKLOG: i32 = 1024;
+
+fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nodelay(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Binds `count` sockets on `addr` and returns them with the address actually bound.
+pub fn bind_reuseport(addr: SocketAddr, count: usize) -> io::Result<(SocketAddr, Vec<TcpListener>)> {
+    let first = bind_one(addr).map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
+    let bound = first.local_addr()?;
+    let mut out = vec![first];
+    for _ in 1..count.max(1) {
+        out.push(bind_one(bound).map_err(|e| io::Error::new(e.kind(), format!("bind {bound}: {e}")))?);
+    }
+    Ok((bound, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_zero_binds_every_worker_to_one_port() {
+        let (addr, socks) = bind_reuseport("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        assert_ne!(addr.port(), 0);
+        assert_eq!(socks.len(), 3);
+        for s in &socks {
+            assert_eq!(s.local_addr().unwrap(), addr);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Upstream connection pools, one per worker (so no lock and no shared cache line): idle
+//! HTTP/1.1 connections per endpoint, reused LIFO, bounded by `max_idle`, expired after
+//! `idle_timeout` and retired after `max_requests`; one multiplexed HTTP/2 (h2c)
+//! connection per endpoint. A connection returns to the pool only after its response
+//! body was read to the end.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use sluice_config::{ClusterConfig, PoolConfig, UpstreamProtocol};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::body::RequestBody;
+use crate::errors::ProxyError;
+use crate::exec::LocalExec;
+
+/// An idle HTTP/1.1 upstream connection.
+pub struct IdleConn {
+    pub tx: http1::SendRequest<RequestBody>,
+    pub uses: u64,
+    expires: Instant,
+}
+
+/// A connection checked out for one request.
+pub enum Upstream {
+    H1(http1::SendRequest<RequestBody>, u64),
+    H2(http2::SendRequest<RequestBody>),
+}
+
+#[derive(Default)]
+pub struct Pool {
+    h1: RefCell<HashMap<SocketAddr, Vec<IdleConn>>>,
+    h2: RefCell<HashMap<SocketAddr, http2::SendRequest<RequestBody>>>,
+    pub created: Cell<u64>,
+    pub reused: Cell<u64>,
+}
+
+impl Pool {
+    /// An idle connection to `addr` if one is usable, else a new one.
+    pub async fn checkout(&self, addr: SocketAddr, cluster: &ClusterConfig) -> Result<(Upstream, bool), ProxyError> {
+        match cluster.protocol {
+            UpstreamProtocol::Http1 => {
+                if let Some(c) = self.take_idle(addr) {
+                    self.reused.set(self.reused.get() + 1);
+                    return Ok((Upstream::H1(c.tx, c.uses), true));
+                }
+                let io = connect(addr, cluster.timeouts.connect).await?;
+                let (tx, conn) = http1::Builder::new().handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
+                tokio::task::spawn_local(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%addr, error = %e, "upstream connection ended");
+                    }
+                });
+                self.created.set(self.created.get() + 1);
+                Ok((Upstream::H1(tx, 0), false))
+            }
+            UpstreamProtocol::H2c => self.checkout_h2(addr, cluster).await,
+        }
+    }
+
+    fn take_idle(&self, addr: SocketAddr) -> Option<IdleConn> {
+        let mut map = self.h1.borrow_mut();
+        let list = map.get_mut(&addr)?;
+        let now = Instant::now();
+        while let Some(c) = list.pop() {
+            if c.expires > now && c.tx.is_ready() {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    async fn checkout_h2(&self, addr: SocketAddr, cluster: &ClusterConfig) -> Result<(Upstream, bool), ProxyError> {
+        let existing = self.h2.borrow().get(&addr).filter(|tx| !tx.is_closed()).cloned();
+        if let Some(tx) = existing {
+            self.reused.set(self.reused.get() + 1);
+            return Ok((Upstream::H2(tx), true));
+        }
+        let io = connect(addr, cluster.timeouts.connect).await?;
+        let (tx, conn) = http2::Builder::new(LocalExec)
+            .timer(TokioTimer::new())
+            .initial_stream_window_size(1 << 20)
+            .initial_connection_window_size(4 << 20)
+            .handshake(io)
+            .await
+            .map_err(|_| ProxyError::ConnectRefused)?;
+        tokio::task::spawn_local(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%addr, error = %e, "upstream h2 connection ended");
+            }
+        });
+        self.created.set(self.created.get() + 1);
+        self.h2.borrow_mut().insert(addr, tx.clone());
+        Ok((Upstream::H2(tx), false))
+    }
+
+    /// Returns a connection whose response finished; keeps it if the pool has room.
+    pub fn checkin(self: &Rc<Self>, addr: SocketAddr, tx: http1::SendRequest<RequestBody>, uses: u64, cfg: PoolConfig) {
+        if (cfg.max_requests != 0 && uses >= cfg.max_requests) || cfg.max_idle == 0 || tx.is_closed() {
+            return;
+        }
+        if tx.is_ready() {
+            self.put(addr, tx, uses, cfg);
+            return;
+        }
+        // hyper marks the connection ready a moment after the body ends; wait for it.
+        let pool = Rc::clone(self);
+        tokio::task::spawn_local(async move {
+            let mut tx = tx;
+            if tx.ready().await.is_ok() {
+                pool.put(addr, tx, uses, cfg);
+            }
+        });
+    }
+
+    fn put(&self, addr: SocketAddr, tx: http1::SendRequest<RequestBody>, uses: u64, cfg: PoolConfig) {
+        let mut map = self.h1.borrow_mut();
+        let list = map.entry(addr).or_default();
+        if list.len() < cfg.max_idle {
+            list.push(IdleConn { tx, uses, expires: Instant::now() + cfg.idle_timeout });
+        }
+    }
+
+    /// Drops expired and closed idle connections; run periodically by the worker.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        for list in self.h1.borrow_mut().values_mut() {
+            list.retain(|c| c.expires > now && !c.tx.is_closed());
+        }
+        self.h2.borrow_mut().retain(|_, tx| !tx.is_closed());
+    }
+
+    /// Number of idle HTTP/1.1 connections held for `addr` (for tests and status).
+    pub fn idle_count(&self, addr: SocketAddr) -> usize {
+        self.h1.borrow().get(&addr).map_or(0, Vec::len)
+    }
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TokioIo<TcpStream>, ProxyError> {
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Err(_) => Err(ProxyError::ConnectTimeout),
+        Ok(Err(e)) => {
+            tracing::warn!(%addr, error = %e, "upstream connect failed");
+            Err(ProxyError::ConnectRefused)
+        }
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(TokioIo::new(s))
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The incoming request as routing and limits see it: `RequestView` over hyper's request,
+//! the host without its port, and the checks that turn a request away before any
+//! upstream is involved (400, 413, 431).
+
+use http::{header, Request, Version};
+use sluice_config::ListenerLimits;
+use sluice_core::route::cookie_value;
+use sluice_core::RequestView;
+
+use crate::errors::ProxyError;
+
+pub struct View<'a, B> {
+    pub req: &'a Request<B>,
+    pub host: Option<&'a str>,
+}
+
+impl<'a, B> View<'a, B> {
+    pub fn new(req: &'a Request<B>) -> Self {
+        View { req, host: host_of(req) }
+    }
+}
+
+/// Host from the Host header (HTTP/1.1) or the URI authority (HTTP/2), without the port.
+pub fn host_of<B>(req: &Request<B>) -> Option<&str> {
+    let raw = match req.headers().get(header::HOST).and_then(|v| v.to_str().ok()) {
+        Some(h) => h,
+        None => req.uri().authority()?.as_str(),
+    };
+    Some(strip_port(raw))
+}
+
+fn strip_port(h: &str) -> &str {
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match h.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => h,
+    }
+}
+
+impl<B> RequestView for View<'_, B> {
+    fn host(&self) -> Option<&str> {
+        self.host
+    }
+    fn path(&self) -> &str {
+        self.req.uri().path()
+    }
+    fn query(&self) -> Option<&str> {
+        self.req.uri().query()
+    }
+    fn method(&self) -> &str {
+        self.req.method().as_str()
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.req.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.req
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| cookie_value(c, name))
+    }
+}
+
+/// Rejects what must never reach an upstream: missing Host on HTTP/1.1, header section
+/// over the size or count limit, a declared body over the body limit.
+pub fn check<B>(req: &Request<B>, limits: &ListenerLimits) -> Result<(), ProxyError> {
+    let h = req.headers();
+    if req.version() == Version::HTTP_11 && !h.contains_key(header::HOST) {
+        return Err(ProxyError::BadRequest("missing Host header"));
+    }
+    if !req.uri().path().starts_with('/') && req.uri().path() != "*" {
+        return Err(ProxyError::BadRequest("request target must be an absolute path"));
+    }
+    if h.len() > limits.max_header_count {
+        return Err(ProxyError::TooManyHeaders);
+    }
+    let bytes: usize = h.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>()
+        + req.uri().path().len()
+        + req.uri().query().map_or(0, str::len);
+    if bytes > limits.max_header_bytes {
+        return Err(ProxyError::HeadersTooLarge);
+    }
+    if let Some(cl) = h.get(header::CONTENT_LENGTH) {
+        let n: u64 = cl.to_str().ok().and_then(|s| s.trim().parse().ok()).ok_or(ProxyError::BadRequest("invalid Content-Length"))?;
+        if n > limits.max_body_bytes {
+            return Err(ProxyError::BodyTooLarge);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_is_ignored() {
+        assert_eq!(strip_port("a.test:8080"), "a.test");
+        assert_eq!(strip_port("a.test"), "a.test");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = ListenerLimits { max_header_count: 3, max_header_bytes: 100, max_body_bytes: 10, ..Default::default() };
+        let ok = Request::builder().uri("/").header("host", "a").body(()).unwrap();
+        assert_eq!(check(&ok, &limits), Ok(()));
+        let no_host = Request::builder().uri("/").body(()).unwrap();
+        assert_eq!(check(&no_host, &limits), Err(ProxyError::BadRequest("missing Host header")));
+        let big = Request::builder().uri("/").header("host", "a").header("x", "y".repeat(100)).body(()).unwrap();
+        assert_eq!(check(&big, &limits), Err(ProxyError::HeadersTooLarge));
+        let body = Request::builder().uri("/").header("host", "a").header("content-length", "11").body(()).unwrap();
+        assert_eq!(check(&body, &limits), Err(ProxyError::BodyTooLarge));
+    }
+}

@@ -1,0 +1,94 @@
+//! Snapshot: the whole validated config plus what is built from it (balancers over shared
+//! EndpointState, split tables), as one immutable value behind an ArcSwap. A request loads
+//! it once and uses that one value to the end.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sluice_config::{ClusterConfig, Config, ListenerConfig, RouteConfig, RouteTarget};
+use sluice_core::split::WeightedChoice;
+use sluice_core::{Balancer, EndpointState};
+
+/// Endpoint states keyed by (cluster, address): kept across snapshots so that state
+/// survives a reload for endpoints that stay.
+pub type EndpointRegistry = HashMap<(String, SocketAddr), Arc<EndpointState>>;
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pub config: Arc<Config>,
+    pub listeners: Vec<ListenerRt>,
+    pub clusters: HashMap<String, Arc<ClusterRt>>,
+}
+
+#[derive(Debug)]
+pub struct ListenerRt {
+    pub config: ListenerConfig,
+    pub routes: Vec<RouteRt>,
+}
+
+#[derive(Debug)]
+pub struct RouteRt {
+    pub config: RouteConfig,
+    /// For split routes: the weighted table and the clusters it picks from.
+    pub split: Option<(WeightedChoice, Vec<Arc<ClusterRt>>)>,
+    /// For single-cluster routes.
+    pub cluster: Option<Arc<ClusterRt>>,
+}
+
+#[derive(Debug)]
+pub struct ClusterRt {
+    pub config: ClusterConfig,
+    pub balancer: Balancer,
+}
+
+impl Snapshot {
+    /// Builds a snapshot, reusing endpoint states from `registry` and adding new ones.
+    pub fn build(config: Config, registry: &mut EndpointRegistry) -> Snapshot {
+        let clusters: HashMap<String, Arc<ClusterRt>> = config
+            .clusters
+            .values()
+            .map(|c| (c.name.clone(), Arc::new(cluster(c, registry))))
+            .collect();
+        let listeners = config
+            .listeners
+            .iter()
+            .map(|l| ListenerRt {
+                config: l.clone(),
+                routes: l.routes.iter().map(|r| route(r, &clusters)).collect(),
+            })
+            .collect();
+        Snapshot { config: Arc::new(config), listeners, clusters }
+    }
+
+    pub fn listener(&self, name: &str) -> Option<&ListenerRt> {
+        self.listeners.iter().find(|l| l.config.name == name)
+    }
+}
+
+fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry) -> ClusterRt {
+    let endpoints = c
+        .endpoints
+        .iter()
+        .map(|e| {
+            let state = registry
+                .entry((c.name.clone(), e.addr))
+                .or_insert_with(|| Arc::new(EndpointState::new(e.addr, e.weight, e.backup)));
+            state.set_weight(e.weight);
+            Arc::clone(state)
+        })
+        .collect();
+    ClusterRt { config: c.clone(), balancer: Balancer::build(c.balance, endpoints) }
+}
+
+fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>) -> RouteRt {
+    let (split, cluster) = match &r.target {
+        RouteTarget::Cluster(name) => (None, clusters.get(name).cloned()),
+        RouteTarget::Split(parts) => {
+            let weights: Vec<u32> = parts.iter().map(|(_, w)| *w).collect();
+            let targets = parts.iter().filter_map(|(n, _)| clusters.get(n).cloned()).collect();
+            (WeightedChoice::new(&weights).map(|w| (w, targets)), None)
+        }
+    };
+    RouteRt { config: r.clone(), split, cluster }
+}

@@ -1,0 +1,149 @@
+//! `sluice demo`: three built-in backends (fast, medium, slow-and-flaky) on loopback, a
+//! generated config that routes to them (a p2c API cluster, a 90/10 canary split, a header
+//! canary), and the proxy itself — so a newcomer sees sluice work with no file to write.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rand::Rng;
+
+/// name, added latency, share of requests answered with 500.
+const BACKENDS: [(&str, u64, f64); 3] = [("alpha", 0, 0.0), ("bravo", 20, 0.0), ("charlie", 50, 0.2)];
+
+pub fn run(listen: &str, admin: &str) -> ExitCode {
+    let addrs = match start_backends() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sluice demo: cannot start demo backends: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = config_text(listen, admin, &addrs);
+    let cfg = match sluice_config::parse(&text, "(demo config)") {
+        Ok(c) => c,
+        Err(d) => {
+            eprint!("{d}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", intro(listen, admin, &addrs, &text));
+    crate::run(cfg)
+}
+
+fn config_text(listen: &str, admin: &str, b: &[SocketAddr]) -> String {
+    format!(
+        r#"workers = 2
+
+[admin]
+bind = "{admin}"
+
+[listeners.web]
+bind = "{listen}"
+protocol = "http"
+
+[[listeners.web.routes]]
+path_prefix = "/api/"
+cluster = "api"
+
+[[listeners.web.routes]]
+headers = {{ x-canary = "1" }}
+cluster = "canary"
+
+[[listeners.web.routes]]
+path_prefix = "/"
+split = [{{ cluster = "app", weight = 90 }}, {{ cluster = "canary", weight = 10 }}]
+
+[clusters.api]
+balance = "p2c"
+endpoints = ["{a}", "{b}", "{c}"]
+
+[clusters.app]
+balance = "round_robin"
+endpoints = [{{ addr = "{a}", weight = 2 }}, {{ addr = "{b}", weight = 1 }}]
+
+[clusters.canary]
+endpoints = ["{c}"]
+"#,
+        a = b[0],
+        b = b[1],
+        c = b[2]
+    )
+}
+
+fn intro(listen: &str, admin: &str, addrs: &[SocketAddr], text: &str) -> String {
+    let backends: Vec<String> = BACKENDS
+        .iter()
+        .zip(addrs)
+        .map(|((n, ms, err), a)| format!("  {n:8} {a}  +{ms}ms latency, {:.0}% errors", err * 100.0))
+        .collect();
+    format!(
+        "sluice demo — built-in backends:\n{}\n\nThe config it runs (save it and edit it for `sluice run -c FILE`):\n\n{text}\nTry:\n  \
+curl -s http://{listen}/                          # 90% app (alpha:bravo 2:1), 10% canary\n  \
+curl -s -H 'x-canary: 1' http://{listen}/         # header canary -> charlie\n  \
+curl -s http://{listen}/api/users                 # p2c across all three\n  \
+curl -s --http2-prior-knowledge http://{listen}/  # HTTP/2 cleartext on the same port\n  \
+curl -s http://{admin}/status                     # endpoints, in-flight, failures\n\nCtrl-C drains and stops.\n",
+        backends.join("\n")
+    )
+}
+
+fn start_backends() -> std::io::Result<Vec<SocketAddr>> {
+    let mut out = Vec::new();
+    let mut listeners = Vec::new();
+    for _ in BACKENDS {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.set_nonblocking(true)?;
+        out.push(l.local_addr()?);
+        listeners.push(l);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("demo-backends".into()).spawn(move || {
+        rt.block_on(async move {
+            for ((name, ms, err), l) in BACKENDS.into_iter().zip(listeners) {
+                if let Ok(l) = tokio::net::TcpListener::from_std(l) {
+                    tokio::spawn(backend(l, name, ms, err));
+                }
+            }
+            std::future::pending::<()>().await;
+        })
+    })?;
+    Ok(out)
+}
+
+async fn backend(l: tokio::net::TcpListener, name: &'static str, ms: u64, err: f64) {
+    while let Ok((s, _)) = l.accept().await {
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| answer(req, name, ms, err));
+            let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .serve_connection(TokioIo::new(s), svc)
+                .await;
+        });
+    }
+}
+
+async fn answer(req: Request<Incoming>, name: &'static str, ms: u64, err: f64) -> Result<Response<Full<Bytes>>, Infallible> {
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let fail = rand::thread_rng().gen_bool(err);
+    let xff = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let body = if fail {
+        format!("{name}: simulated failure for {} {}\n", req.method(), req.uri())
+    } else {
+        format!("hello from {name}: {} {} (x-forwarded-for: {xff})\n", req.method(), req.uri())
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    if fail {
+        *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    resp.headers_mut().insert("x-backend", http::HeaderValue::from_static(name));
+    Ok(resp)
+}
