@@ -135,11 +135,6 @@ impl Pool {
         }
         self.h2.borrow_mut().retain(|_, tx| !tx.is_closed());
     }
-
-    /// Number of idle HTTP/1.1 connections held for `addr` (for tests and status).
-    pub fn idle_count(&self, addr: SocketAddr) -> usize {
-        self.h1.borrow().get(&addr).map_or(0, Vec::len)
-    }
 }
 
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TokioIo<TcpStream>, ProxyError> {

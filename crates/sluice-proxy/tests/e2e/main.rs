@@ -1,0 +1,11 @@
+//! End-to-end tests: a real sluice (in-process, on loopback) in front of in-process mock
+//! backends. One test binary, one module per area.
+
+mod support;
+
+mod forwarding;
+mod limits;
+mod lifecycle;
+mod routing;
+mod timeouts;
+mod upstream;
