@@ -24,7 +24,11 @@ pub struct Diagnostics {
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.items {
-            write!(f, "{}:{}:{}: {}: {}", self.file, d.line, d.col, d.path, d.message)?;
+            write!(
+                f,
+                "{}:{}:{}: {}: {}",
+                self.file, d.line, d.col, d.path, d.message
+            )?;
             if let Some(h) = &d.hint {
                 write!(f, " ({h})")?;
             }
@@ -53,12 +57,27 @@ pub struct Sink<'t> {
 
 impl<'t> Sink<'t> {
     pub fn new(text: &'t str) -> Self {
-        Sink { text, items: Vec::new() }
+        Sink {
+            text,
+            items: Vec::new(),
+        }
     }
 
-    pub fn error(&mut self, span: Range<usize>, path: impl Into<String>, message: impl Into<String>, hint: Option<String>) {
+    pub fn error(
+        &mut self,
+        span: Range<usize>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let (line, col) = line_col(self.text, span.start);
-        self.items.push(Diagnostic { line, col, path: path.into(), message: message.into(), hint });
+        self.items.push(Diagnostic {
+            line,
+            col,
+            path: path.into(),
+            message: message.into(),
+            hint,
+        });
     }
 }
 

@@ -32,21 +32,38 @@ fn minimal_config_gets_defaults() {
 
 #[test]
 fn contract_spine_parses() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/contract/spine.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/contract/spine.toml"
+    );
     let c = load(std::path::Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(c.workers, 2);
     assert_eq!(c.listeners[0].routes.len(), 5);
     assert_eq!(c.listeners[0].limits.max_body_bytes, 1 << 20);
-    assert_eq!(c.listeners[0].routes[3].timeout, Some(Duration::from_millis(300)));
+    assert_eq!(
+        c.listeners[0].routes[3].timeout,
+        Some(Duration::from_millis(300))
+    );
 }
 
 #[test]
 fn unknown_keys_are_all_reported_with_position() {
-    let text = BASE.replace("bind = \"127.0.0.1:8080\"", "bind = \"127.0.0.1:8080\"\nbogus = 1\n  other = 2");
+    let text = BASE.replace(
+        "bind = \"127.0.0.1:8080\"",
+        "bind = \"127.0.0.1:8080\"\nbogus = 1\n  other = 2",
+    );
     let e = errors(&text);
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(e[0].starts_with("t.toml:4:1: listeners.web.bogus: unknown field `bogus` (expected"), "{}", e[0]);
-    assert!(e[1].starts_with("t.toml:5:3: listeners.web.other: unknown field `other`"), "{}", e[1]);
+    assert!(
+        e[0].starts_with("t.toml:4:1: listeners.web.bogus: unknown field `bogus` (expected"),
+        "{}",
+        e[0]
+    );
+    assert!(
+        e[1].starts_with("t.toml:5:3: listeners.web.other: unknown field `other`"),
+        "{}",
+        e[1]
+    );
 }
 
 #[test]
@@ -61,7 +78,11 @@ fn bad_address_and_duplicate_bind() {
     let e = errors(&text);
     assert_eq!(e.len(), 2, "{e:?}");
     assert!(e[0].starts_with("t.toml:12:8: listeners.two.bind: address 127.0.0.1:8080 is already used by listeners.web"), "{}", e[0]);
-    assert!(e[1].starts_with("t.toml:15:8: listeners.three.bind: `localhost` is not a socket address"), "{}", e[1]);
+    assert!(
+        e[1].starts_with("t.toml:15:8: listeners.three.bind: `localhost` is not a socket address"),
+        "{}",
+        e[1]
+    );
 }
 
 #[test]
@@ -71,8 +92,17 @@ fn weights_summing_to_zero() {
         "endpoints = [{ addr = \"127.0.0.1:9001\", weight = 0 }]",
     ) + "\n[[listeners.web.routes]]\nsplit = [{ cluster = \"a\", weight = 0 }]\n";
     let e = errors(&text);
-    assert!(e.iter().any(|l| l.starts_with("t.toml:9:13: clusters.a.endpoints: endpoint weights sum to 0")), "{e:?}");
-    assert!(e.iter().any(|l| l.starts_with("t.toml:12:9: listeners.web.routes[1].split: split weights sum to 0")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("t.toml:9:13: clusters.a.endpoints: endpoint weights sum to 0")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l
+                .starts_with("t.toml:12:9: listeners.web.routes[1].split: split weights sum to 0")),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -83,9 +113,23 @@ fn impossible_timeouts() {
     );
     let e = errors(&text);
     assert_eq!(e.len(), 3, "{e:?}");
-    assert!(e[0].starts_with("t.toml:4:23: listeners.web.timeouts.header: timeout must be greater than 0"), "{}", e[0]);
-    assert!(e[1].starts_with("t.toml:4:36: listeners.web.timeouts.idle: unknown duration unit"), "{}", e[1]);
-    assert!(e[2].starts_with("t.toml:4:57: listeners.web.timeouts.body: unknown duration unit `d`"), "{}", e[2]);
+    assert!(
+        e[0].starts_with(
+            "t.toml:4:23: listeners.web.timeouts.header: timeout must be greater than 0"
+        ),
+        "{}",
+        e[0]
+    );
+    assert!(
+        e[1].starts_with("t.toml:4:36: listeners.web.timeouts.idle: unknown duration unit"),
+        "{}",
+        e[1]
+    );
+    assert!(
+        e[2].starts_with("t.toml:4:57: listeners.web.timeouts.body: unknown duration unit `d`"),
+        "{}",
+        e[2]
+    );
 }
 
 #[test]
@@ -102,7 +146,15 @@ fn bad_regex_balancer_and_admin_without_token() {
         .replace("[clusters.a]", "[clusters.a]\nbalance = \"fastest\"");
     let e = errors(&text);
     assert_eq!(e.len(), 3, "{e:?}");
-    assert!(e[0].contains("admin.bind: a non-loopback admin bind needs a token"), "{}", e[0]);
+    assert!(
+        e[0].contains("admin.bind: a non-loopback admin bind needs a token"),
+        "{}",
+        e[0]
+    );
     assert!(e[1].contains("path_regex: invalid regex"), "{}", e[1]);
-    assert!(e[2].contains("clusters.a.balance: unknown balancer `fastest` (one of: round_robin"), "{}", e[2]);
+    assert!(
+        e[2].contains("clusters.a.balance: unknown balancer `fastest` (one of: round_robin"),
+        "{}",
+        e[2]
+    );
 }

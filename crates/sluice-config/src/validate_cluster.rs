@@ -8,7 +8,13 @@ use crate::model::*;
 use crate::validate::V;
 
 /// Balancer names that are planned but not built yet (issue 3).
-const PLANNED: &[&str] = &["least_conn", "peak_ewma", "ring_hash", "maglev", "source_ip"];
+const PLANNED: &[&str] = &[
+    "least_conn",
+    "peak_ewma",
+    "ring_hash",
+    "maglev",
+    "source_ip",
+];
 
 pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterConfig> {
     let path = format!("clusters.{}", name.get_ref());
@@ -17,7 +23,12 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
         None | Some((_, "http1" | "http")) => UpstreamProtocol::Http1,
         Some((_, "h2c")) => UpstreamProtocol::H2c,
         Some((p, other)) => {
-            v.err(p.span(), &format!("{path}.protocol"), format!("unknown upstream protocol `{other}`"), Some("one of: http1, h2c"));
+            v.err(
+                p.span(),
+                &format!("{path}.protocol"),
+                format!("unknown upstream protocol `{other}`"),
+                Some("one of: http1, h2c"),
+            );
             UpstreamProtocol::Http1
         }
     };
@@ -27,15 +38,28 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
         None => d,
         Some(t) => ClusterTimeouts {
             connect: v.timeout(&t.connect, &format!("{path}.timeouts.connect"), d.connect),
-            response: v.timeout(&t.response, &format!("{path}.timeouts.response"), d.response),
+            response: v.timeout(
+                &t.response,
+                &format!("{path}.timeouts.response"),
+                d.response,
+            ),
         },
     };
     let pool = pool(v, c.pool.as_ref(), &path);
-    Some(ClusterConfig { name: name.get_ref().clone(), balance, protocol, endpoints, timeouts, pool })
+    Some(ClusterConfig {
+        name: name.get_ref().clone(),
+        balance,
+        protocol,
+        endpoints,
+        timeouts,
+        pool,
+    })
 }
 
 fn balance(v: &mut V, c: &FileCluster, path: &str) -> Balance {
-    let Some(b) = &c.balance else { return Balance::default() };
+    let Some(b) = &c.balance else {
+        return Balance::default();
+    };
     Balance::parse(b.get_ref()).unwrap_or_else(|| {
         let name = b.get_ref();
         let msg = if PLANNED.contains(&name.as_str()) {
@@ -43,7 +67,12 @@ fn balance(v: &mut V, c: &FileCluster, path: &str) -> Balance {
         } else {
             format!("unknown balancer `{name}`")
         };
-        v.err(b.span(), &format!("{path}.balance"), msg, Some(&format!("one of: {}", Balance::NAMES.join(", "))));
+        v.err(
+            b.span(),
+            &format!("{path}.balance"),
+            msg,
+            Some(&format!("one of: {}", Balance::NAMES.join(", "))),
+        );
         Balance::default()
     })
 }
@@ -54,25 +83,56 @@ fn endpoints(v: &mut V, c: &FileCluster, path: &str) -> Vec<EndpointConfig> {
         let p = format!("{path}.endpoints[{i}]");
         let (addr, weight, backup) = match e.get_ref() {
             FileEndpoint::Addr(a) => (a.as_str(), 1, false),
-            FileEndpoint::Full(f) => (f.addr.as_str(), f.weight.unwrap_or(1), f.backup.unwrap_or(false)),
+            FileEndpoint::Full(f) => (
+                f.addr.as_str(),
+                f.weight.unwrap_or(1),
+                f.backup.unwrap_or(false),
+            ),
         };
         let Ok(addr) = addr.parse() else {
-            v.err(e.span(), &p, format!("`{addr}` is not a socket address"), Some("an IP and a port, like \"10.0.0.1:8080\""));
+            v.err(
+                e.span(),
+                &p,
+                format!("`{addr}` is not a socket address"),
+                Some("an IP and a port, like \"10.0.0.1:8080\""),
+            );
             continue;
         };
         if !(0..=1_000_000).contains(&weight) {
-            v.err(e.span(), &format!("{p}.weight"), format!("weight {weight} is out of range"), Some("must be 0..=1000000"));
+            v.err(
+                e.span(),
+                &format!("{p}.weight"),
+                format!("weight {weight} is out of range"),
+                Some("must be 0..=1000000"),
+            );
             continue;
         }
         if out.iter().any(|o| o.addr == addr) {
-            v.err(e.span(), &p, format!("endpoint {addr} is listed twice"), None);
+            v.err(
+                e.span(),
+                &p,
+                format!("endpoint {addr} is listed twice"),
+                None,
+            );
             continue;
         }
-        out.push(EndpointConfig { addr, weight: weight as u32, backup });
+        out.push(EndpointConfig {
+            addr,
+            weight: weight as u32,
+            backup,
+        });
     }
     let primaries = out.iter().filter(|e| !e.backup);
-    if !out.is_empty() && primaries.clone().count() > 0 && primaries.map(|e| e.weight).sum::<u32>() == 0 {
-        v.err(c.endpoints.span(), &format!("{path}.endpoints"), "endpoint weights sum to 0", Some("give at least one endpoint a weight above 0"));
+    if !out.is_empty()
+        && primaries.clone().count() > 0
+        && primaries.map(|e| e.weight).sum::<u32>() == 0
+    {
+        v.err(
+            c.endpoints.span(),
+            &format!("{path}.endpoints"),
+            "endpoint weights sum to 0",
+            Some("give at least one endpoint a weight above 0"),
+        );
     }
     out
 }
@@ -81,8 +141,24 @@ fn pool(v: &mut V, p: Option<&FilePool>, path: &str) -> PoolConfig {
     let d = PoolConfig::default();
     let Some(p) = p else { return d };
     PoolConfig {
-        max_idle: v.int(&p.max_idle, &format!("{path}.pool.max_idle"), 0, 100_000, d.max_idle as i64) as usize,
-        idle_timeout: v.timeout(&p.idle_timeout, &format!("{path}.pool.idle_timeout"), d.idle_timeout),
-        max_requests: v.int(&p.max_requests, &format!("{path}.pool.max_requests"), 0, i64::MAX, 0) as u64,
+        max_idle: v.int(
+            &p.max_idle,
+            &format!("{path}.pool.max_idle"),
+            0,
+            100_000,
+            d.max_idle as i64,
+        ) as usize,
+        idle_timeout: v.timeout(
+            &p.idle_timeout,
+            &format!("{path}.pool.idle_timeout"),
+            d.idle_timeout,
+        ),
+        max_requests: v.int(
+            &p.max_requests,
+            &format!("{path}.pool.max_requests"),
+            0,
+            i64::MAX,
+            0,
+        ) as u64,
     }
 }

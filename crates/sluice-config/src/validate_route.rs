@@ -13,31 +13,61 @@ use crate::validate::V;
 pub fn route(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Option<RouteConfig> {
     let matcher = matcher(v, r, path);
     let target = target(v, r, path, clusters);
-    let timeout = r.timeout.as_ref().map(|_| v.timeout(&r.timeout, &format!("{path}.timeout"), Default::default()));
+    let timeout = r
+        .timeout
+        .as_ref()
+        .map(|_| v.timeout(&r.timeout, &format!("{path}.timeout"), Default::default()));
     Some(RouteConfig {
         matcher,
         target: target?,
         timeout,
         host_rewrite: r.host_rewrite.as_ref().map(|h| h.get_ref().clone()),
-        add_request_headers: header_adds(v, &r.add_request_headers, &format!("{path}.add_request_headers")),
-        remove_request_headers: header_removes(v, &r.remove_request_headers, &format!("{path}.remove_request_headers")),
-        add_response_headers: header_adds(v, &r.add_response_headers, &format!("{path}.add_response_headers")),
-        remove_response_headers: header_removes(v, &r.remove_response_headers, &format!("{path}.remove_response_headers")),
+        add_request_headers: header_adds(
+            v,
+            &r.add_request_headers,
+            &format!("{path}.add_request_headers"),
+        ),
+        remove_request_headers: header_removes(
+            v,
+            &r.remove_request_headers,
+            &format!("{path}.remove_request_headers"),
+        ),
+        add_response_headers: header_adds(
+            v,
+            &r.add_response_headers,
+            &format!("{path}.add_response_headers"),
+        ),
+        remove_response_headers: header_removes(
+            v,
+            &r.remove_response_headers,
+            &format!("{path}.remove_response_headers"),
+        ),
     })
 }
 
 fn matcher(v: &mut V, r: &FileRoute, path: &str) -> RouteMatch {
-    let path_regex = r.path_regex.as_ref().and_then(|re| match Regex::new(re.get_ref()) {
-        Ok(x) => Some(x),
-        Err(e) => {
-            let msg = format!("invalid regex: {}", e.to_string().lines().last().unwrap_or(""));
-            v.err(re.span(), &format!("{path}.path_regex"), msg, None);
-            None
-        }
-    });
+    let path_regex = r
+        .path_regex
+        .as_ref()
+        .and_then(|re| match Regex::new(re.get_ref()) {
+            Ok(x) => Some(x),
+            Err(e) => {
+                let msg = format!(
+                    "invalid regex: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                );
+                v.err(re.span(), &format!("{path}.path_regex"), msg, None);
+                None
+            }
+        });
     for (field, val) in [("path", &r.path), ("path_prefix", &r.path_prefix)] {
         if let Some(p) = val.as_ref().filter(|p| !p.get_ref().starts_with('/')) {
-            v.err(p.span(), &format!("{path}.{field}"), "path must start with `/`", None);
+            v.err(
+                p.span(),
+                &format!("{path}.{field}"),
+                "path must start with `/`",
+                None,
+            );
         }
     }
     RouteMatch {
@@ -53,29 +83,53 @@ fn matcher(v: &mut V, r: &FileRoute, path: &str) -> RouteMatch {
 }
 
 fn methods(v: &mut V, r: &FileRoute, path: &str) -> Vec<String> {
-    let Some(m) = &r.method else { return Vec::new() };
+    let Some(m) = &r.method else {
+        return Vec::new();
+    };
     let list = match m.get_ref() {
         OneOrMany::One(s) => vec![s.clone()],
         OneOrMany::Many(l) => l.clone(),
     };
     if list.is_empty() || list.iter().any(|s| !is_token(s)) {
-        v.err(m.span(), &format!("{path}.method"), "methods must be non-empty tokens", Some("e.g. \"GET\" or [\"GET\", \"HEAD\"]"));
+        v.err(
+            m.span(),
+            &format!("{path}.method"),
+            "methods must be non-empty tokens",
+            Some("e.g. \"GET\" or [\"GET\", \"HEAD\"]"),
+        );
     }
     list.into_iter().map(|s| s.to_ascii_uppercase()).collect()
 }
 
-fn values(v: &mut V, m: &Option<BTreeMap<String, S<MatchValue>>>, path: &str, header: bool) -> Vec<(String, ValueMatch)> {
+fn values(
+    v: &mut V,
+    m: &Option<BTreeMap<String, S<MatchValue>>>,
+    path: &str,
+    header: bool,
+) -> Vec<(String, ValueMatch)> {
     let mut out = Vec::new();
     for (name, val) in m.iter().flatten() {
         if header && !is_token(name) {
-            v.err(val.span(), &format!("{path}.{name}"), format!("`{name}` is not a valid header name"), None);
+            v.err(
+                val.span(),
+                &format!("{path}.{name}"),
+                format!("`{name}` is not a valid header name"),
+                None,
+            );
         }
         let vm = match val.get_ref() {
             MatchValue::Exact(s) => ValueMatch::Exact(s.clone()),
             MatchValue::Present(true) => ValueMatch::Present,
             MatchValue::Present(false) => ValueMatch::Absent,
         };
-        out.push((if header { name.to_ascii_lowercase() } else { name.clone() }, vm));
+        out.push((
+            if header {
+                name.to_ascii_lowercase()
+            } else {
+                name.clone()
+            },
+            vm,
+        ));
     }
     out
 }
@@ -84,44 +138,97 @@ fn target(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Option<R
     let known = |v: &mut V, c: &S<String>, p: &str| {
         let ok = clusters.iter().any(|k| k == c.get_ref());
         if !ok {
-            let hint = format!("defined clusters: {}", if clusters.is_empty() { "none".into() } else { clusters.join(", ") });
-            v.err(c.span(), p, format!("cluster `{}` is not defined", c.get_ref()), Some(&hint));
+            let hint = format!(
+                "defined clusters: {}",
+                if clusters.is_empty() {
+                    "none".into()
+                } else {
+                    clusters.join(", ")
+                }
+            );
+            v.err(
+                c.span(),
+                p,
+                format!("cluster `{}` is not defined", c.get_ref()),
+                Some(&hint),
+            );
         }
         ok
     };
     match (&r.cluster, &r.split) {
-        (Some(c), None) => known(v, c, &format!("{path}.cluster")).then(|| RouteTarget::Cluster(c.get_ref().clone())),
+        (Some(c), None) => known(v, c, &format!("{path}.cluster"))
+            .then(|| RouteTarget::Cluster(c.get_ref().clone())),
         (None, Some(split)) => {
             let mut out = Vec::new();
             let mut ok = true;
             for (i, s) in split.get_ref().iter().enumerate() {
                 ok &= known(v, &s.cluster, &format!("{path}.split[{i}].cluster"));
-                let w = v.int(&Some(s.weight.clone()), &format!("{path}.split[{i}].weight"), 0, 1_000_000, 0);
+                let w = v.int(
+                    &Some(s.weight.clone()),
+                    &format!("{path}.split[{i}].weight"),
+                    0,
+                    1_000_000,
+                    0,
+                );
                 out.push((s.cluster.get_ref().clone(), w as u32));
             }
             if out.iter().map(|(_, w)| u64::from(*w)).sum::<u64>() == 0 {
-                v.err(split.span(), &format!("{path}.split"), "split weights sum to 0", Some("give at least one cluster a weight above 0"));
+                v.err(
+                    split.span(),
+                    &format!("{path}.split"),
+                    "split weights sum to 0",
+                    Some("give at least one cluster a weight above 0"),
+                );
                 ok = false;
             }
             ok.then_some(RouteTarget::Split(out))
         }
         (Some(c), Some(_)) => {
-            v.err(c.span(), &format!("{path}.cluster"), "a route has either `cluster` or `split`, not both", None);
+            v.err(
+                c.span(),
+                &format!("{path}.cluster"),
+                "a route has either `cluster` or `split`, not both",
+                None,
+            );
             None
         }
         (None, None) => {
-            let span = r.host.as_ref().or(r.path_prefix.as_ref()).or(r.path.as_ref()).map_or(0..0, |s| s.span());
-            v.err(span, path, "route has no target", Some("add cluster = \"...\" or split = [...]"));
+            let span = r
+                .host
+                .as_ref()
+                .or(r.path_prefix.as_ref())
+                .or(r.path.as_ref())
+                .map_or(0..0, |s| s.span());
+            v.err(
+                span,
+                path,
+                "route has no target",
+                Some("add cluster = \"...\" or split = [...]"),
+            );
             None
         }
     }
 }
 
-fn header_adds(v: &mut V, m: &Option<BTreeMap<String, S<String>>>, path: &str) -> Vec<(String, String)> {
+fn header_adds(
+    v: &mut V,
+    m: &Option<BTreeMap<String, S<String>>>,
+    path: &str,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (name, val) in m.iter().flatten() {
-        if !is_token(name) || val.get_ref().bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            v.err(val.span(), &format!("{path}.{name}"), "invalid header name or value", None);
+        if !is_token(name)
+            || val
+                .get_ref()
+                .bytes()
+                .any(|b| b == b'\r' || b == b'\n' || b == 0)
+        {
+            v.err(
+                val.span(),
+                &format!("{path}.{name}"),
+                "invalid header name or value",
+                None,
+            );
             continue;
         }
         out.push((name.to_ascii_lowercase(), val.get_ref().clone()));
@@ -133,7 +240,12 @@ fn header_removes(v: &mut V, l: &Option<Vec<S<String>>>, path: &str) -> Vec<Stri
     let mut out = Vec::new();
     for name in l.iter().flatten() {
         if !is_token(name.get_ref()) {
-            v.err(name.span(), path, format!("`{}` is not a valid header name", name.get_ref()), None);
+            v.err(
+                name.span(),
+                path,
+                format!("`{}` is not a valid header name", name.get_ref()),
+                None,
+            );
             continue;
         }
         out.push(name.get_ref().to_ascii_lowercase());
@@ -143,5 +255,7 @@ fn header_removes(v: &mut V, l: &Option<Vec<S<String>>>, path: &str) -> Vec<Stri
 
 /// RFC 9110 token: what header names and methods are made of.
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }

@@ -3,8 +3,8 @@
 //! admin drain — later issues). Atomics only: readers on every worker never lock.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// Coarse health of an endpoint as the balancers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,11 +21,17 @@ use tokio::sync::watch;
 
 use crate::snapshot::Snapshot;
 
-pub fn start(bind: SocketAddr, shared: Arc<ArcSwap<Snapshot>>, shutdown: watch::Receiver<bool>) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+pub fn start(
+    bind: SocketAddr,
+    shared: Arc<ArcSwap<Snapshot>>,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     let std_listener = std::net::TcpListener::bind(bind)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let t = std::thread::Builder::new().name("sluice-admin".into()).spawn(move || {
         rt.block_on(async move {
             let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else { return };
@@ -47,11 +53,18 @@ pub fn start(bind: SocketAddr, shared: Arc<ArcSwap<Snapshot>>, shutdown: watch::
     Ok((addr, t))
 }
 
-async fn handle(shared: Arc<ArcSwap<Snapshot>>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    shared: Arc<ArcSwap<Snapshot>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let snap = shared.load_full();
     if let Some(token) = snap.config.admin.as_ref().and_then(|a| a.token.as_ref()) {
         let want = format!("Bearer {token}");
-        if req.headers().get(header::AUTHORIZATION).map_or(true, |v| v.as_bytes() != want.as_bytes()) {
+        if req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map_or(true, |v| v.as_bytes() != want.as_bytes())
+        {
             return Ok(text(StatusCode::UNAUTHORIZED, "401 admin token required\n"));
         }
     }
@@ -60,10 +73,16 @@ async fn handle(shared: Arc<ArcSwap<Snapshot>>, req: Request<Incoming>) -> Resul
         ("GET", "/status") => {
             let body = serde_json::to_vec_pretty(&status(&snap)).unwrap_or_default();
             let mut r = Response::new(Full::new(Bytes::from(body)));
-            r.headers_mut().insert(header::CONTENT_TYPE, "application/json".parse().expect("static header"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                "application/json".parse().expect("static header"),
+            );
             r
         }
-        _ => text(StatusCode::NOT_FOUND, "404 unknown admin path (try /status)\n"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "404 unknown admin path (try /status)\n",
+        ),
     })
 }
 
@@ -103,7 +122,10 @@ pub fn status(snap: &Snapshot) -> Value {
                 })
             })
             .collect();
-        clusters.insert(name.clone(), json!({ "balance": format!("{:?}", c.config.balance), "endpoints": eps }));
+        clusters.insert(
+            name.clone(),
+            json!({ "balance": format!("{:?}", c.config.balance), "endpoints": eps }),
+        );
     }
     json!({ "listeners": listeners, "clusters": clusters })
 }

@@ -13,7 +13,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use sluice_core::endpoint::InFlight;
 use tokio::time::{Instant, Sleep};
+
+use crate::conn::ActiveGuard;
+use crate::pool::PoolReturn;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -60,7 +64,9 @@ impl IdleTimer {
     /// Called when the inner body is pending: has the deadline passed?
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
         let dur = self.dur;
-        let s = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(dur)));
+        let s = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(dur)));
         s.as_mut().poll(cx).is_ready()
     }
 }
@@ -68,7 +74,11 @@ impl IdleTimer {
 use std::future::Future;
 
 /// Polls `inner` with the idle timer around it.
-fn poll_idle<B>(inner: &mut B, idle: &mut IdleTimer, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>>
+fn poll_idle<B>(
+    inner: &mut B,
+    idle: &mut IdleTimer,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Frame<Bytes>, BoxError>>>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
@@ -83,10 +93,21 @@ where
     }
 }
 
-/// Something to run once when a response body is finished or dropped; `completed` says
-/// whether the whole body was delivered.
-pub trait OnBodyEnd {
-    fn finish(self: Box<Self>, completed: bool);
+/// What a finished response releases: the endpoint's in-flight slot, the client
+/// connection's activity mark, and (for HTTP/1.1) the upstream connection to the pool —
+/// the last only when the body was read to the end.
+pub struct ResponseEnd {
+    pub _in_flight: InFlight,
+    pub _active: ActiveGuard,
+    pub pool_return: Option<PoolReturn>,
+}
+
+impl ResponseEnd {
+    fn finish(mut self, completed: bool) {
+        if let (true, Some(r)) = (completed, self.pool_return.take()) {
+            r.checkin();
+        }
+    }
 }
 
 /// Body of a response sent to the client.
@@ -105,12 +126,16 @@ impl ProxyBody {
 pub struct UpstreamBody {
     inner: Incoming,
     idle: IdleTimer,
-    on_end: Option<Box<dyn OnBodyEnd>>,
+    on_end: Option<ResponseEnd>,
 }
 
 impl UpstreamBody {
-    pub fn new(inner: Incoming, idle: Duration, on_end: Box<dyn OnBodyEnd>) -> Self {
-        UpstreamBody { inner, idle: IdleTimer::new(idle), on_end: Some(on_end) }
+    pub fn new(inner: Incoming, idle: Duration, on_end: ResponseEnd) -> Self {
+        UpstreamBody {
+            inner,
+            idle: IdleTimer::new(idle),
+            on_end: Some(on_end),
+        }
     }
 
     fn end(&mut self, completed: bool) {
@@ -131,7 +156,10 @@ impl Body for ProxyBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             ProxyBody::Upstream(u) => {
@@ -172,11 +200,21 @@ pub struct RequestBody {
 
 impl RequestBody {
     pub fn new(inner: Incoming, limit: u64, idle: Duration) -> Self {
-        RequestBody { inner: Some(inner), seen: 0, limit, idle: IdleTimer::new(idle) }
+        RequestBody {
+            inner: Some(inner),
+            seen: 0,
+            limit,
+            idle: IdleTimer::new(idle),
+        }
     }
 
     pub fn empty() -> Self {
-        RequestBody { inner: None, seen: 0, limit: 0, idle: IdleTimer::new(Duration::MAX) }
+        RequestBody {
+            inner: None,
+            seen: 0,
+            limit: 0,
+            idle: IdleTimer::new(Duration::MAX),
+        }
     }
 }
 
@@ -184,9 +222,14 @@ impl Body for RequestBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        let Some(inner) = this.inner.as_mut() else { return Poll::Ready(None) };
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
         let r = ready!(poll_idle(inner, &mut this.idle, cx));
         if let Some(Ok(f)) = &r {
             if let Some(d) = f.data_ref() {
@@ -205,7 +248,9 @@ impl Body for RequestBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.as_ref().map_or(SizeHint::with_exact(0), |b| b.size_hint())
+        self.inner
+            .as_ref()
+            .map_or(SizeHint::with_exact(0), |b| b.size_hint())
     }
 }
 

@@ -88,7 +88,11 @@ impl ConnState {
         if self.requests.get() == 0 && data.starts_with(b"PRI * HTTP/2.0") {
             self.h2.set(true);
         }
-        if !data.is_empty() && self.in_flight.get() == 0 && self.head_started.get().is_none() && !self.h2.get() {
+        if !data.is_empty()
+            && self.in_flight.get() == 0
+            && self.head_started.get().is_none()
+            && !self.h2.get()
+        {
             self.head_started.set(Some(Instant::now()));
         }
     }
@@ -101,7 +105,11 @@ struct Tracked {
 }
 
 impl AsyncRead for Tracked {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.io).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = r {
@@ -112,7 +120,11 @@ impl AsyncRead for Tracked {
 }
 
 impl AsyncWrite for Tracked {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -121,7 +133,11 @@ impl AsyncWrite for Tracked {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
@@ -139,20 +155,44 @@ pub struct ConnCtx {
 /// How long to wait for the client to take a GOAWAY'd or closing connection down.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Rc<ListenerCtx>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: Rc<ListenerCtx>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let state = Rc::new(ConnState::new());
     let snap = listener.worker.snapshot();
-    let Some(lc) = snap.listener(&listener.name) else { return };
+    let Some(lc) = snap.listener(&listener.name) else {
+        return;
+    };
     let timeouts = lc.config.timeouts;
-    let trusted = lc.config.trusted_proxies.iter().any(|c| c.contains(peer.ip()));
+    let trusted = lc
+        .config
+        .trusted_proxies
+        .iter()
+        .any(|c| c.contains(peer.ip()));
     drop(snap);
-    let ctx = Rc::new(ConnCtx { listener: Rc::clone(&listener), peer: Peer::new(peer.ip(), trusted, "http"), state: Rc::clone(&state) });
-    let io = TokioIo::new(Tracked { io: stream, state: Rc::clone(&state) });
+    let ctx = Rc::new(ConnCtx {
+        listener: Rc::clone(&listener),
+        peer: Peer::new(peer.ip(), trusted, "http"),
+        state: Rc::clone(&state),
+    });
+    let io = TokioIo::new(Tracked {
+        io: stream,
+        state: Rc::clone(&state),
+    });
     let svc = service_fn(move |req| service::handle(Rc::clone(&ctx), req));
     let conn = listener.builder.serve_connection(io, svc);
     tokio::pin!(conn);
     let timer = tokio::time::sleep(timeouts.header.min(timeouts.idle));
     tokio::pin!(timer);
+    // Created once: re-creating them on every wake costs a lock each (the watch is shared
+    // by all workers).
+    let close_requested = state.close_requested.notified();
+    tokio::pin!(close_requested);
+    let stop = shutdown.changed();
+    tokio::pin!(stop);
     let mut closing = false;
     let mut grace: Option<Instant> = None;
     loop {
@@ -190,12 +230,12 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listener: Rc<ListenerCtx
                     None => timer.as_mut().reset(now + timeouts.header.min(timeouts.idle)),
                 }
             }
-            _ = state.close_requested.notified(), if !closing => {
+            _ = close_requested.as_mut(), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
                 timer.as_mut().reset(Instant::now() + CLOSE_GRACE);
             }
-            _ = shutdown.changed(), if !closing => {
+            _ = stop.as_mut(), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
                 timer.as_mut().reset(Instant::now() + CLOSE_GRACE);

@@ -27,6 +27,21 @@ pub struct IdleConn {
     expires: Instant,
 }
 
+/// An HTTP/1.1 connection to hand back once its response body has been read.
+pub struct PoolReturn {
+    pub pool: Rc<Pool>,
+    pub addr: SocketAddr,
+    pub tx: http1::SendRequest<RequestBody>,
+    pub uses: u64,
+    pub cfg: PoolConfig,
+}
+
+impl PoolReturn {
+    pub fn checkin(self) {
+        self.pool.checkin(self.addr, self.tx, self.uses, self.cfg);
+    }
+}
+
 /// A connection checked out for one request.
 pub enum Upstream {
     H1(http1::SendRequest<RequestBody>, u64),
@@ -43,7 +58,11 @@ pub struct Pool {
 
 impl Pool {
     /// An idle connection to `addr` if one is usable, else a new one.
-    pub async fn checkout(&self, addr: SocketAddr, cluster: &ClusterConfig) -> Result<(Upstream, bool), ProxyError> {
+    pub async fn checkout(
+        &self,
+        addr: SocketAddr,
+        cluster: &ClusterConfig,
+    ) -> Result<(Upstream, bool), ProxyError> {
         match cluster.protocol {
             UpstreamProtocol::Http1 => {
                 if let Some(c) = self.take_idle(addr) {
@@ -51,7 +70,10 @@ impl Pool {
                     return Ok((Upstream::H1(c.tx, c.uses), true));
                 }
                 let io = connect(addr, cluster.timeouts.connect).await?;
-                let (tx, conn) = http1::Builder::new().handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
+                let (tx, conn) = http1::Builder::new()
+                    .handshake(io)
+                    .await
+                    .map_err(|_| ProxyError::ConnectRefused)?;
                 tokio::task::spawn_local(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!(%addr, error = %e, "upstream connection ended");
@@ -76,8 +98,17 @@ impl Pool {
         None
     }
 
-    async fn checkout_h2(&self, addr: SocketAddr, cluster: &ClusterConfig) -> Result<(Upstream, bool), ProxyError> {
-        let existing = self.h2.borrow().get(&addr).filter(|tx| !tx.is_closed()).cloned();
+    async fn checkout_h2(
+        &self,
+        addr: SocketAddr,
+        cluster: &ClusterConfig,
+    ) -> Result<(Upstream, bool), ProxyError> {
+        let existing = self
+            .h2
+            .borrow()
+            .get(&addr)
+            .filter(|tx| !tx.is_closed())
+            .cloned();
         if let Some(tx) = existing {
             self.reused.set(self.reused.get() + 1);
             return Ok((Upstream::H2(tx), true));
@@ -101,8 +132,17 @@ impl Pool {
     }
 
     /// Returns a connection whose response finished; keeps it if the pool has room.
-    pub fn checkin(self: &Rc<Self>, addr: SocketAddr, tx: http1::SendRequest<RequestBody>, uses: u64, cfg: PoolConfig) {
-        if (cfg.max_requests != 0 && uses >= cfg.max_requests) || cfg.max_idle == 0 || tx.is_closed() {
+    pub fn checkin(
+        self: &Rc<Self>,
+        addr: SocketAddr,
+        tx: http1::SendRequest<RequestBody>,
+        uses: u64,
+        cfg: PoolConfig,
+    ) {
+        if (cfg.max_requests != 0 && uses >= cfg.max_requests)
+            || cfg.max_idle == 0
+            || tx.is_closed()
+        {
             return;
         }
         if tx.is_ready() {
@@ -119,11 +159,21 @@ impl Pool {
         });
     }
 
-    fn put(&self, addr: SocketAddr, tx: http1::SendRequest<RequestBody>, uses: u64, cfg: PoolConfig) {
+    fn put(
+        &self,
+        addr: SocketAddr,
+        tx: http1::SendRequest<RequestBody>,
+        uses: u64,
+        cfg: PoolConfig,
+    ) {
         let mut map = self.h1.borrow_mut();
         let list = map.entry(addr).or_default();
         if list.len() < cfg.max_idle {
-            list.push(IdleConn { tx, uses, expires: Instant::now() + cfg.idle_timeout });
+            list.push(IdleConn {
+                tx,
+                uses,
+                expires: Instant::now() + cfg.idle_timeout,
+            });
         }
     }
 

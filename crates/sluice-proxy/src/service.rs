@@ -11,41 +11,81 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1;
-use sluice_config::{PoolConfig, UpstreamProtocol};
-use sluice_core::endpoint::InFlight;
+use sluice_config::UpstreamProtocol;
+use sluice_core::EndpointState;
 use sluice_core::PickCtx;
 
-use crate::body::{is_body_too_large, BodyIdle, OnBodyEnd, ProxyBody, RequestBody, UpstreamBody};
+use crate::body::{is_body_too_large, BodyIdle, ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
 use crate::conn::{ActiveGuard, ConnCtx};
 use crate::errors::ProxyError;
 use crate::forward::{add_forwarding, strip_hop_by_hop};
+use crate::pool::PoolReturn;
 use crate::pool::{Pool, Upstream};
 use crate::request::{self, View};
 use crate::snapshot::{ClusterRt, ListenerRt, RouteRt};
 
-pub async fn handle(ctx: Rc<ConnCtx>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+pub async fn handle(
+    ctx: Rc<ConnCtx>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
     let (guard, nth) = ctx.state.begin_request();
     let snap = ctx.listener.worker.snapshot();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let mut resp = match snap.listener(&ctx.listener.name) {
-        Some(l) => match proxy(&ctx, l, req, guard).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, %method, %path, error = e.code(), "{}", e.reason());
-                e.response()
-            }
-        },
-        None => ProxyError::NoRoute.response(),
+    let Some(listener) = snap.listener(&ctx.listener.name) else {
+        return Ok(ProxyError::NoRoute.response());
     };
-    let max = snap.listener(&ctx.listener.name).map_or(0, |l| l.config.limits.max_requests_per_connection);
+    let mut resp = match proxy(&ctx, listener, req, guard).await {
+        Ok(r) => r,
+        Err(e) => e.response(),
+    };
+    let max = listener.config.limits.max_requests_per_connection;
     if max != 0 && nth >= max {
         if !ctx.state.is_h2() {
-            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         ctx.state.close_requested.notify_one();
     }
     Ok(resp)
+}
+
+/// Where a request goes: its route, cluster and endpoint.
+struct Target<'s> {
+    route: &'s RouteRt,
+    cluster: &'s ClusterRt,
+    endpoint: &'s Arc<EndpointState>,
+}
+
+/// Limits, route match and endpoint pick; failures are logged with the request line.
+fn select<'s>(
+    ctx: &ConnCtx,
+    listener: &'s ListenerRt,
+    req: &Request<Incoming>,
+) -> Result<Target<'s>, ProxyError> {
+    let worker = &ctx.listener.worker;
+    let picked = request::check(req, &listener.config.limits).and_then(|()| {
+        let view = View::new(req);
+        let route = listener
+            .routes
+            .iter()
+            .find(|r| r.config.matcher.matches(&view))
+            .ok_or(ProxyError::NoRoute)?;
+        let cluster = pick_cluster(route, worker.rng.next_u64()).ok_or(ProxyError::NoEndpoint)?;
+        let pick = PickCtx {
+            r1: worker.rng.next_u64(),
+            r2: worker.rng.next_u64(),
+        };
+        let idx = cluster.balancer.pick(&pick).ok_or(ProxyError::NoEndpoint)?;
+        Ok(Target {
+            route,
+            cluster,
+            endpoint: &cluster.balancer.endpoints()[idx],
+        })
+    });
+    if let Err(e) = &picked {
+        tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, method = %req.method(),
+            uri = %req.uri(), error = e.code(), "{}", e.reason());
+    }
+    picked
 }
 
 async fn proxy(
@@ -54,33 +94,48 @@ async fn proxy(
     req: Request<Incoming>,
     guard: ActiveGuard,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let limits = &listener.config.limits;
-    request::check(&req, limits)?;
-    let view = View::new(&req);
-    let route = listener.routes.iter().find(|r| r.config.matcher.matches(&view)).ok_or(ProxyError::NoRoute)?;
+    let Target {
+        route,
+        cluster,
+        endpoint,
+    } = select(ctx, listener, &req)?;
     let worker = &ctx.listener.worker;
-    let cluster = pick_cluster(route, worker.rng.next_u64()).ok_or(ProxyError::NoEndpoint)?;
-    let pick = PickCtx { r1: worker.rng.next_u64(), r2: worker.rng.next_u64() };
-    let idx = cluster.balancer.pick(&pick).ok_or(ProxyError::NoEndpoint)?;
-    let endpoint = &cluster.balancer.endpoints()[idx];
     let in_flight = endpoint.start_request();
     let addr = endpoint.addr;
     let upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
-    let timeout = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
-    let sent = tokio::time::timeout(timeout, exchange(&worker.pool, addr, cluster, upstream_req)).await;
-    let (resp, back) = match sent {
-        Err(_) => {
+    let timeout = route
+        .config
+        .timeout
+        .unwrap_or(cluster.config.timeouts.response);
+    let sent =
+        tokio::time::timeout(timeout, exchange(&worker.pool, addr, cluster, upstream_req)).await;
+    let (resp, back) = match sent.unwrap_or(Err(ProxyError::ResponseTimeout)) {
+        Ok(x) => x,
+        Err(e) => {
             endpoint.record_failure();
-            return Err(ProxyError::ResponseTimeout);
-        }
-        Ok(Err(e)) => {
-            endpoint.record_failure();
+            tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, cluster = %cluster.config.name,
+                endpoint = %addr, error = e.code(), "{}", e.reason());
             return Err(e);
         }
-        Ok(Ok(x)) => x,
     };
-    let end = ResponseEnd { _in_flight: in_flight, _active: guard, pool_return: back.map(|(tx, uses)| (Rc::clone(&worker.pool), addr, tx, uses, cluster.config.pool)) };
-    Ok(rewrite_response(route, resp, listener.config.timeouts.body, end))
+    let pool_return = back.map(|(tx, uses)| PoolReturn {
+        pool: Rc::clone(&worker.pool),
+        addr,
+        tx,
+        uses,
+        cfg: cluster.config.pool,
+    });
+    let end = ResponseEnd {
+        _in_flight: in_flight,
+        _active: guard,
+        pool_return,
+    };
+    Ok(rewrite_response(
+        route,
+        resp,
+        listener.config.timeouts.body,
+        end,
+    ))
 }
 
 fn pick_cluster(route: &RouteRt, r: u64) -> Option<&Arc<ClusterRt>> {
@@ -102,16 +157,27 @@ fn rewrite_request(
     let (mut parts, body) = req.into_parts();
     let h2 = cluster.config.protocol == UpstreamProtocol::H2c;
     let host = parts.headers.get(header::HOST).cloned().or_else(|| {
-        parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     });
     strip_hop_by_hop(&mut parts.headers, h2);
-    add_forwarding(&mut parts.headers, &ctx.peer, host.as_ref(), listener.config.forwarded);
+    add_forwarding(
+        &mut parts.headers,
+        &ctx.peer,
+        host.as_ref(),
+        listener.config.forwarded,
+    );
     let rc = &route.config;
     for name in &rc.remove_request_headers {
         parts.headers.remove(name.as_str());
     }
     for (name, value) in &rc.add_request_headers {
-        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             parts.headers.insert(n, v);
         }
     }
@@ -121,19 +187,32 @@ fn rewrite_request(
     };
     let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     if h2 {
-        let authority = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-        parts.uri = Uri::builder().scheme("http").authority(authority).path_and_query(pq).build().map_err(|_| ProxyError::BadRequest("invalid request target"))?;
+        let authority = host
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        parts.uri = Uri::builder()
+            .scheme("http")
+            .authority(authority)
+            .path_and_query(pq)
+            .build()
+            .map_err(|_| ProxyError::BadRequest("invalid request target"))?;
         parts.headers.remove(header::HOST);
         parts.version = Version::HTTP_2;
     } else {
-        parts.uri = Uri::try_from(pq).map_err(|_| ProxyError::BadRequest("invalid request target"))?;
+        parts.uri =
+            Uri::try_from(pq).map_err(|_| ProxyError::BadRequest("invalid request target"))?;
         if let Some(h) = host {
             parts.headers.insert(header::HOST, h);
         }
         parts.version = Version::HTTP_11;
     }
     let limits = &listener.config.limits;
-    let body = if body.is_end_stream() { RequestBody::empty() } else { RequestBody::new(body, limits.max_body_bytes, listener.config.timeouts.body) };
+    let body = if body.is_end_stream() {
+        RequestBody::empty()
+    } else {
+        RequestBody::new(body, limits.max_body_bytes, listener.config.timeouts.body)
+    };
     Ok(Request::from_parts(parts, body))
 }
 
@@ -150,13 +229,19 @@ async fn exchange(
 ) -> Result<(Response<Incoming>, Option<H1Back>), ProxyError> {
     let (upstream, reused) = pool.checkout(addr, &cluster.config).await?;
     match upstream {
-        Upstream::H2(mut tx) => tx.send_request(req).await.map(|r| (r, None)).map_err(|e| classify(&e)),
+        Upstream::H2(mut tx) => tx
+            .send_request(req)
+            .await
+            .map(|r| (r, None))
+            .map_err(|e| classify(&e)),
         Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
             Ok(resp) => Ok((resp, Some((tx, uses + 1)))),
             Err(mut e) => match e.take_message() {
                 Some(req) if reused => {
                     let (up, _) = pool.checkout(addr, &cluster.config).await?;
-                    let Upstream::H1(mut tx, uses) = up else { return Err(ProxyError::UpstreamReset) };
+                    let Upstream::H1(mut tx, uses) = up else {
+                        return Err(ProxyError::UpstreamReset);
+                    };
                     let resp = tx.send_request(req).await.map_err(|e| classify(&e))?;
                     Ok((resp, Some((tx, uses + 1))))
                 }
@@ -180,7 +265,12 @@ fn classify(e: &hyper::Error) -> ProxyError {
     ProxyError::UpstreamReset
 }
 
-fn rewrite_response(route: &RouteRt, resp: Response<Incoming>, body_idle: std::time::Duration, end: ResponseEnd) -> Response<ProxyBody> {
+fn rewrite_response(
+    route: &RouteRt,
+    resp: Response<Incoming>,
+    body_idle: std::time::Duration,
+    end: ResponseEnd,
+) -> Response<ProxyBody> {
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
     let rc = &route.config;
@@ -188,26 +278,16 @@ fn rewrite_response(route: &RouteRt, resp: Response<Incoming>, body_idle: std::t
         parts.headers.remove(name.as_str());
     }
     for (name, value) in &rc.add_response_headers {
-        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             parts.headers.insert(n, v);
         }
     }
     parts.version = Version::HTTP_11;
-    Response::from_parts(parts, ProxyBody::Upstream(UpstreamBody::new(body, body_idle, Box::new(end))))
-}
-
-/// What a finished response releases: the endpoint's in-flight slot, the client
-/// connection's activity mark, and (for HTTP/1.1) the upstream connection to the pool.
-struct ResponseEnd {
-    _in_flight: InFlight,
-    _active: ActiveGuard,
-    pool_return: Option<(Rc<Pool>, SocketAddr, http1::SendRequest<RequestBody>, u64, PoolConfig)>,
-}
-
-impl OnBodyEnd for ResponseEnd {
-    fn finish(mut self: Box<Self>, completed: bool) {
-        if let (true, Some((pool, addr, tx, uses, cfg))) = (completed, self.pool_return.take()) {
-            pool.checkin(addr, tx, uses, cfg);
-        }
-    }
+    Response::from_parts(
+        parts,
+        ProxyBody::Upstream(UpstreamBody::new(body, body_idle, end)),
+    )
 }

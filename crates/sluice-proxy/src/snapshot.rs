@@ -58,7 +58,11 @@ impl Snapshot {
                 routes: l.routes.iter().map(|r| route(r, &clusters)).collect(),
             })
             .collect();
-        Snapshot { config: Arc::new(config), listeners, clusters }
+        Snapshot {
+            config: Arc::new(config),
+            listeners,
+            clusters,
+        }
     }
 
     pub fn listener(&self, name: &str) -> Option<&ListenerRt> {
@@ -78,7 +82,10 @@ fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry) -> ClusterRt {
             Arc::clone(state)
         })
         .collect();
-    ClusterRt { config: c.clone(), balancer: Balancer::build(c.balance, endpoints) }
+    ClusterRt {
+        config: c.clone(),
+        balancer: Balancer::build(c.balance, endpoints),
+    }
 }
 
 fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>) -> RouteRt {
@@ -86,9 +93,16 @@ fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>) -> RouteRt
         RouteTarget::Cluster(name) => (None, clusters.get(name).cloned()),
         RouteTarget::Split(parts) => {
             let weights: Vec<u32> = parts.iter().map(|(_, w)| *w).collect();
-            let targets = parts.iter().filter_map(|(n, _)| clusters.get(n).cloned()).collect();
+            let targets = parts
+                .iter()
+                .filter_map(|(n, _)| clusters.get(n).cloned())
+                .collect();
             (WeightedChoice::new(&weights).map(|w| (w, targets)), None)
         }
     };
-    RouteRt { config: r.clone(), split, cluster }
+    RouteRt {
+        config: r.clone(),
+        split,
+        cluster,
+    }
 }

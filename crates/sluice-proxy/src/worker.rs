@@ -56,7 +56,9 @@ fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
     let lim = &l.limits;
     {
         let mut h1 = b.http1();
-        h1.timer(TokioTimer::new()).header_read_timeout(None).max_buf_size(lim.max_header_bytes.max(8192));
+        h1.timer(TokioTimer::new())
+            .header_read_timeout(None)
+            .max_buf_size(lim.max_header_bytes.max(8192));
         if lim.max_header_count != 100 {
             h1.max_headers(lim.max_header_count);
         }
@@ -64,7 +66,11 @@ fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
     b.http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(lim.max_concurrent_streams)
-        .max_header_list_size(lim.max_header_bytes.saturating_mul(2).min(u32::MAX as usize) as u32)
+        .max_header_list_size(
+            lim.max_header_bytes
+                .saturating_mul(2)
+                .min(u32::MAX as usize) as u32,
+        )
         .initial_stream_window_size(1 << 20)
         .initial_connection_window_size(4 << 20);
     b
@@ -81,21 +87,39 @@ pub struct WorkerSpec {
 
 /// Runs a worker to completion on the current thread.
 pub fn run(spec: WorkerSpec) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, serve(spec))
 }
 
 async fn serve(spec: WorkerSpec) -> std::io::Result<()> {
     let cached = RefCell::new(Rc::new(spec.shared.load_full()));
-    let worker = Rc::new(WorkerCtx { shared: spec.shared, cached, pool: Rc::new(Pool::default()), rng: WorkerRng::new(spec.id as u64 + 1) });
+    let worker = Rc::new(WorkerCtx {
+        shared: spec.shared,
+        cached,
+        pool: Rc::new(Pool::default()),
+        rng: WorkerRng::new(spec.id as u64 + 1),
+    });
     let tracker = Tracker::default();
     for (name, sock) in spec.sockets {
         let snap = worker.snapshot();
-        let Some(lc) = snap.listener(&name) else { continue };
-        let ctx = Rc::new(ListenerCtx { name, builder: builder(&lc.config), worker: Rc::clone(&worker) });
+        let Some(lc) = snap.listener(&name) else {
+            continue;
+        };
+        let ctx = Rc::new(ListenerCtx {
+            name,
+            builder: builder(&lc.config),
+            worker: Rc::clone(&worker),
+        });
         let listener = TcpListener::from_std(sock)?;
-        tokio::task::spawn_local(accept_loop(listener, ctx, spec.shutdown.clone(), tracker.clone()));
+        tokio::task::spawn_local(accept_loop(
+            listener,
+            ctx,
+            spec.shutdown.clone(),
+            tracker.clone(),
+        ));
     }
     let pool = Rc::clone(&worker.pool);
     tokio::task::spawn_local(async move {
@@ -149,7 +173,12 @@ impl Drop for TrackerGuard {
     }
 }
 
-async fn accept_loop(listener: TcpListener, ctx: Rc<ListenerCtx>, mut shutdown: watch::Receiver<bool>, tracker: Tracker) {
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: Rc<ListenerCtx>,
+    mut shutdown: watch::Receiver<bool>,
+    tracker: Tracker,
+) {
     loop {
         tokio::select! {
             r = listener.accept() => match r {

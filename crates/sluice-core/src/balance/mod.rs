@@ -116,7 +116,9 @@ fn first_available(eps: &[Arc<EndpointState>], set: &[usize], r: u64) -> Option<
         return None;
     }
     let start = (r % n as u64) as usize;
-    (0..n).map(|k| set[(start + k) % n]).find(|&i| eps[i].is_available())
+    (0..n)
+        .map(|k| set[(start + k) % n])
+        .find(|&i| eps[i].is_available())
 }
 
 #[cfg(test)]

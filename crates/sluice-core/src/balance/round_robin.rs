@@ -15,7 +15,10 @@ pub struct SmoothRoundRobin {
 
 impl SmoothRoundRobin {
     pub fn new(weights: &[u32]) -> Self {
-        SmoothRoundRobin { sequence: sequence(&scale(weights)), next: AtomicUsize::new(0) }
+        SmoothRoundRobin {
+            sequence: sequence(&scale(weights)),
+            next: AtomicUsize::new(0),
+        }
     }
 
     /// Next index in the sequence whose endpoint `ok` accepts; `None` if none does.
@@ -42,7 +45,13 @@ fn scale(weights: &[u32]) -> Vec<u64> {
     }
     weights
         .iter()
-        .map(|&w| if w == 0 { 0 } else { (u64::from(w) * MAX_SEQUENCE / total).max(1) })
+        .map(|&w| {
+            if w == 0 {
+                0
+            } else {
+                (u64::from(w) * MAX_SEQUENCE / total).max(1)
+            }
+        })
         .collect()
 }
 

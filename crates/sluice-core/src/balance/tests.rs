@@ -8,7 +8,13 @@ fn eps(weights: &[u32]) -> Vec<Arc<EndpointState>> {
     weights
         .iter()
         .enumerate()
-        .map(|(i, &w)| Arc::new(EndpointState::new(format!("127.0.0.1:{}", 1000 + i).parse().unwrap(), w, false)))
+        .map(|(i, &w)| {
+            Arc::new(EndpointState::new(
+                format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
+                w,
+                false,
+            ))
+        })
         .collect()
 }
 
@@ -16,7 +22,10 @@ fn counts(b: &Balancer, n: usize, seed: u64) -> Vec<usize> {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut c = vec![0; b.endpoints().len()];
     for _ in 0..n {
-        let ctx = PickCtx { r1: rng.gen(), r2: rng.gen() };
+        let ctx = PickCtx {
+            r1: rng.gen(),
+            r2: rng.gen(),
+        };
         c[b.pick(&ctx).unwrap()] += 1;
     }
     c
@@ -38,7 +47,12 @@ fn random_follows_weights() {
 
 #[test]
 fn every_kind_skips_unavailable_endpoints() {
-    for kind in [Balance::RoundRobin, Balance::Random, Balance::LeastRequest, Balance::P2c] {
+    for kind in [
+        Balance::RoundRobin,
+        Balance::Random,
+        Balance::LeastRequest,
+        Balance::P2c,
+    ] {
         let e = eps(&[1, 1, 1]);
         e[0].set_health(Health::Unhealthy);
         e[2].set_health(Health::Draining);
@@ -51,7 +65,11 @@ fn every_kind_skips_unavailable_endpoints() {
 #[test]
 fn backups_serve_only_when_primaries_are_down() {
     let mut e = eps(&[1, 1]);
-    e[1] = Arc::new(EndpointState::new("127.0.0.1:2000".parse().unwrap(), 1, true));
+    e[1] = Arc::new(EndpointState::new(
+        "127.0.0.1:2000".parse().unwrap(),
+        1,
+        true,
+    ));
     let b = Balancer::build(Balance::RoundRobin, e.clone());
     assert_eq!(counts(&b, 10, 4), vec![10, 0]);
     e[0].set_health(Health::Unhealthy);

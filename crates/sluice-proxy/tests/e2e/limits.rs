@@ -37,7 +37,12 @@ async fn body_limit_answers_413_for_declared_and_chunked_bodies() {
     let b = Backend::start("a");
     let h = proxy(CONFIG, &[("a", b.addr)]);
     let addr = h.addr("web").unwrap();
-    let declared = raw(addr, b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 5000\r\n\r\n", Duration::from_millis(500)).await;
+    let declared = raw(
+        addr,
+        b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 5000\r\n\r\n",
+        Duration::from_millis(500),
+    )
+    .await;
     assert!(declared.starts_with("HTTP/1.1 413"), "{declared}");
     let chunk = "a".repeat(800);
     let chunked = format!("POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n320\r\n{chunk}\r\n320\r\n{chunk}\r\n0\r\n\r\n");
@@ -45,7 +50,10 @@ async fn body_limit_answers_413_for_declared_and_chunked_bodies() {
     assert!(r.starts_with("HTTP/1.1 413"), "{r}");
     let ok = format!("POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n320\r\n{chunk}\r\n0\r\n\r\n");
     let r = raw(addr, ok.as_bytes(), Duration::from_millis(1000)).await;
-    assert!(r.starts_with("HTTP/1.1 200") && r.contains("x-body-len: 800"), "{r}");
+    assert!(
+        r.starts_with("HTTP/1.1 200") && r.contains("x-body-len: 800"),
+        "{r}"
+    );
     stop(h);
 }
 
@@ -55,13 +63,17 @@ async fn malformed_requests_get_400_and_never_reach_upstream() {
     let h = proxy(CONFIG, &[("a", b.addr)]);
     let addr = h.addr("web").unwrap();
     for bad in [
-        &b"GET / HTTP/1.1\r\n\r\n"[..],                                     // no Host
-        b"GET / HTTP/1.1\r\nhost: t\r\ncontent-length: x\r\n\r\n",            // bad length
-        b"GET /\x01 HTTP/1.1\r\nhost: t\r\n\r\n",                            // bad target
+        &b"GET / HTTP/1.1\r\n\r\n"[..],                            // no Host
+        b"GET / HTTP/1.1\r\nhost: t\r\ncontent-length: x\r\n\r\n", // bad length
+        b"GET /\x01 HTTP/1.1\r\nhost: t\r\n\r\n",                  // bad target
         b"NOT A REQUEST\r\n\r\n",
     ] {
         let r = raw(addr, bad, Duration::from_millis(500)).await;
-        assert!(r.starts_with("HTTP/1.1 400"), "{:?} -> {r}", String::from_utf8_lossy(bad));
+        assert!(
+            r.starts_with("HTTP/1.1 400"),
+            "{:?} -> {r}",
+            String::from_utf8_lossy(bad)
+        );
     }
     assert_eq!(b.hits(), 0);
     assert_eq!(get(addr, "/", &[]).await.status, 200, "proxy still serves");

@@ -4,8 +4,8 @@
 mod support;
 
 mod forwarding;
-mod limits;
 mod lifecycle;
+mod limits;
 mod routing;
 mod timeouts;
 mod upstream;

@@ -40,7 +40,10 @@ impl Backend {
         let hits = Arc::new(AtomicUsize::new(0));
         let (c, h) = (conns.clone(), hits.clone());
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let l = tokio::net::TcpListener::from_std(l).unwrap();
                 while let Ok((s, _)) = l.accept().await {
@@ -58,7 +61,12 @@ impl Backend {
                 }
             });
         });
-        Backend { addr, name, conns, hits }
+        Backend {
+            addr,
+            name,
+            conns,
+            hits,
+        }
     }
 
     pub fn hits(&self) -> usize {
@@ -70,7 +78,10 @@ impl Backend {
     }
 }
 
-async fn answer(name: &'static str, req: Request<Incoming>) -> Result<Response<BoxBody>, Infallible> {
+async fn answer(
+    name: &'static str,
+    req: Request<Incoming>,
+) -> Result<Response<BoxBody>, Infallible> {
     let path = req.uri().path().to_string();
     let mut headers = serde_json::Map::new();
     for (k, v) in req.headers() {
@@ -80,7 +91,12 @@ async fn answer(name: &'static str, req: Request<Incoming>) -> Result<Response<B
         "backend": name, "method": req.method().as_str(), "path": path,
         "query": req.uri().query(), "version": format!("{:?}", req.version()), "headers": headers,
     });
-    let body_len = req.into_body().collect().await.map(|b| b.to_bytes().len()).unwrap_or(0);
+    let body_len = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().len())
+        .unwrap_or(0);
     let mut status = StatusCode::OK;
     let body: BoxBody = if let Some(ms) = path.strip_prefix("/slow/") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
@@ -89,7 +105,9 @@ async fn answer(name: &'static str, req: Request<Incoming>) -> Result<Response<B
         status = StatusCode::from_u16(code.parse().unwrap_or(500)).unwrap();
         Full::new(Bytes::from(meta.to_string())).boxed()
     } else if path == "/stall-body" {
-        let first = futures_util::stream::iter([Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"first")))]);
+        let first = futures_util::stream::iter([Ok::<_, Infallible>(Frame::data(
+            Bytes::from_static(b"first"),
+        ))]);
         let stream = futures_util::StreamExt::chain(first, futures_util::stream::pending());
         StreamBody::new(stream).boxed()
     } else {
@@ -97,8 +115,10 @@ async fn answer(name: &'static str, req: Request<Incoming>) -> Result<Response<B
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
-    resp.headers_mut().insert("x-backend", name.parse().unwrap());
-    resp.headers_mut().insert("x-body-len", body_len.to_string().parse().unwrap());
+    resp.headers_mut()
+        .insert("x-backend", name.parse().unwrap());
+    resp.headers_mut()
+        .insert("x-body-len", body_len.to_string().parse().unwrap());
     Ok(resp)
 }
 
@@ -144,22 +164,34 @@ impl Resp {
     }
 
     pub fn backend(&self) -> &str {
-        self.headers.get("x-backend").map_or("-", |v| v.to_str().unwrap())
+        self.headers
+            .get("x-backend")
+            .map_or("-", |v| v.to_str().unwrap())
     }
 }
 
 /// One HTTP/1.1 request on a new connection.
 pub async fn send(addr: SocketAddr, req: Request<Full<Bytes>>) -> Resp {
     let s = TcpStream::connect(addr).await.unwrap();
-    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await.unwrap();
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     collect(tx.send_request(req).await.unwrap()).await
 }
 
 pub async fn collect(resp: Response<Incoming>) -> Resp {
     let (parts, body) = resp.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    Resp { status: parts.status.as_u16(), headers: parts.headers, body: String::from_utf8_lossy(&body).into() }
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Resp {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into(),
+    }
 }
 
 /// GET `path` with extra headers; Host defaults to `test.local`.

@@ -1,0 +1,141 @@
+//! The `sluice` binary as a user runs it: `check` on good and bad files (exit codes, the
+//! FILE:LINE:COL format), every example and every contract file whose features exist,
+//! `--help`/`--version`, and `run` stopping cleanly on SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn sluice() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Contract files (../shared/contract) whose features have landed; grows with each issue.
+const CONTRACT_READY: &[&str] = &["spine.toml"];
+
+fn check(path: &Path) -> (bool, String, String) {
+    let out = sluice().args(["check", "-c"]).arg(path).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn every_example_passes_check() {
+    let dir = root().join("examples");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let (ok, out, err) = check(&p);
+            assert!(ok, "{}: {err}", p.display());
+            assert!(out.contains(": ok ("), "{out}");
+            n += 1;
+        }
+    }
+    assert!(n >= 5, "expected the examples/ configs, found {n}");
+}
+
+#[test]
+fn contract_files_pass_check() {
+    let dir = root().join("../shared/contract");
+    for f in CONTRACT_READY {
+        let (ok, _, err) = check(&dir.join(f));
+        assert!(ok, "{f}: {err}");
+    }
+}
+
+#[test]
+fn bad_config_lists_every_error_and_exits_1() {
+    let dir = std::env::temp_dir().join(format!("sluice-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("bad.toml");
+    std::fs::write(&p, "[listeners.web]\nbind = \"127.0.0.1:8080\"\ntypo = 1\n[[listeners.web.routes]]\ncluster = \"missing\"\n").unwrap();
+    let (ok, _, err) = check(&p);
+    assert!(!ok);
+    let file = p.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{file}:3:1: listeners.web.typo: unknown field `typo`"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{file}:5:11: listeners.web.routes[0].cluster: cluster `missing` is not defined"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("2 error(s)"), "{err}");
+    let (ok, _, err) = check(&dir.join("absent.toml"));
+    assert!(!ok && err.contains("absent.toml"), "{err}");
+}
+
+#[test]
+fn help_and_version() {
+    let out = sluice().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("sluice demo") && text.contains("check"),
+        "{text}"
+    );
+    let out = sluice().arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("sluice "));
+}
+
+#[test]
+fn run_serves_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("sluice-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = dir.join("run.toml");
+    std::fs::write(&p, format!("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:{port}\"\n[[listeners.web.routes]]\npath = \"/x\"\ncluster = \"a\"\n[clusters.a]\nendpoints = []\n")).unwrap();
+    let mut child = sluice()
+        .args(["run", "-c"])
+        .arg(&p)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let addr = format!("127.0.0.1:{port}");
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "sluice did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /x HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 503"), "{resp}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "sluice did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+}
