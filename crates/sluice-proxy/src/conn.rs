@@ -84,6 +84,32 @@ impl ConnState {
         Some(self.last_done.get() + t.idle)
     }
 
+    /// What the connection timer does when it fires at `now`.
+    fn on_timer(&self, phase: &mut Phase, now: Instant, t: &ListenerTimeouts) -> Action {
+        if let Phase::Closing { grace } = phase {
+            // hyper ends a gracefully shut connection itself; this is the fallback for a
+            // client that keeps an idle connection open after it.
+            return match *grace {
+                Some(g) if g <= now => Action::Drop,
+                _ if self.in_flight.get() > 0 => Action::Recheck(now + CLOSE_GRACE),
+                Some(g) => Action::Recheck(g),
+                None => {
+                    *grace = Some(now + CLOSE_GRACE);
+                    Action::Recheck(now + CLOSE_GRACE)
+                }
+            };
+        }
+        match self.deadline(t) {
+            Some(at) if at <= now && !self.is_h2() => Action::Drop,
+            Some(at) if at <= now => {
+                *phase = Phase::Closing { grace: None };
+                Action::Shutdown
+            }
+            Some(at) => Action::Recheck(at),
+            None => Action::Recheck(now + t.header.min(t.idle)),
+        }
+    }
+
     fn on_read(&self, data: &[u8]) {
         if self.requests.get() == 0 && data.starts_with(b"PRI * HTTP/2.0") {
             self.h2.set(true);
@@ -155,33 +181,62 @@ pub struct ConnCtx {
 /// How long to wait for the client to take a GOAWAY'd or closing connection down.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// Where a connection is in its life, for the timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// Graceful shutdown requested; `grace` is when an idle straggler is dropped.
+    Closing {
+        grace: Option<Instant>,
+    },
+}
+
+/// What the timer asks of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// Close the socket now (timeouts on HTTP/1.1, end of grace).
+    Drop,
+    /// Start a graceful shutdown (h2 GOAWAY) and look again after the grace period.
+    Shutdown,
+    Recheck(Instant),
+}
+
+/// Builds the per-connection context; `None` if the listener left the snapshot.
+fn setup(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: &Rc<ListenerCtx>,
+) -> Option<(Rc<ConnCtx>, TokioIo<Tracked>, ListenerTimeouts)> {
+    let snap = listener.worker.snapshot();
+    let lc = snap.listener(&listener.name)?;
+    let trusted = lc
+        .config
+        .trusted_proxies
+        .iter()
+        .any(|c| c.contains(peer.ip()));
+    let state = Rc::new(ConnState::new());
+    let ctx = Rc::new(ConnCtx {
+        listener: Rc::clone(listener),
+        peer: Peer::new(peer.ip(), trusted, "http"),
+        state: Rc::clone(&state),
+    });
+    Some((
+        ctx,
+        TokioIo::new(Tracked { io: stream, state }),
+        lc.config.timeouts,
+    ))
+}
+
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     listener: Rc<ListenerCtx>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let state = Rc::new(ConnState::new());
-    let snap = listener.worker.snapshot();
-    let Some(lc) = snap.listener(&listener.name) else {
+    let Some((ctx, io, timeouts)) = setup(stream, peer, &listener) else {
         return;
     };
-    let timeouts = lc.config.timeouts;
-    let trusted = lc
-        .config
-        .trusted_proxies
-        .iter()
-        .any(|c| c.contains(peer.ip()));
-    drop(snap);
-    let ctx = Rc::new(ConnCtx {
-        listener: Rc::clone(&listener),
-        peer: Peer::new(peer.ip(), trusted, "http"),
-        state: Rc::clone(&state),
-    });
-    let io = TokioIo::new(Tracked {
-        io: stream,
-        state: Rc::clone(&state),
-    });
+    let state = Rc::clone(&ctx.state);
     let svc = service_fn(move |req| service::handle(Rc::clone(&ctx), req));
     let conn = listener.builder.serve_connection(io, svc);
     tokio::pin!(conn);
@@ -193,53 +248,33 @@ pub async fn serve(
     tokio::pin!(close_requested);
     let stop = shutdown.changed();
     tokio::pin!(stop);
-    let mut closing = false;
-    let mut grace: Option<Instant> = None;
+    let mut phase = Phase::Open;
     loop {
-        tokio::select! {
+        let begin_close = tokio::select! {
             r = conn.as_mut() => {
                 if let Err(e) = r {
                     tracing::debug!(%peer, error = %e, "client connection error");
                 }
                 return;
             }
-            _ = timer.as_mut() => {
-                let now = Instant::now();
-                if closing {
-                    // hyper ends a gracefully shut connection itself; this is the fallback
-                    // for a client that keeps an idle connection open after it.
-                    match grace {
-                        Some(g) if g <= now => return,
-                        _ if state.in_flight.get() > 0 => timer.as_mut().reset(now + CLOSE_GRACE),
-                        Some(g) => timer.as_mut().reset(g),
-                        None => {
-                            grace = Some(now + CLOSE_GRACE);
-                            timer.as_mut().reset(now + CLOSE_GRACE);
-                        }
-                    }
-                    continue;
+            _ = timer.as_mut() => match state.on_timer(&mut phase, Instant::now(), &timeouts) {
+                Action::Drop => return,
+                Action::Recheck(at) => {
+                    timer.as_mut().reset(at);
+                    false
                 }
-                match state.deadline(&timeouts) {
-                    Some(at) if at <= now && !state.is_h2() => return,
-                    Some(at) if at <= now => {
-                        conn.as_mut().graceful_shutdown();
-                        closing = true;
-                        timer.as_mut().reset(now + CLOSE_GRACE);
-                    }
-                    Some(at) => timer.as_mut().reset(at),
-                    None => timer.as_mut().reset(now + timeouts.header.min(timeouts.idle)),
-                }
-            }
-            _ = close_requested.as_mut(), if !closing => {
-                conn.as_mut().graceful_shutdown();
-                closing = true;
-                timer.as_mut().reset(Instant::now() + CLOSE_GRACE);
-            }
-            _ = stop.as_mut(), if !closing => {
-                conn.as_mut().graceful_shutdown();
-                closing = true;
-                timer.as_mut().reset(Instant::now() + CLOSE_GRACE);
-            }
+                Action::Shutdown => true,
+            },
+            _ = close_requested.as_mut(), if phase == Phase::Open => true,
+            _ = stop.as_mut(), if phase == Phase::Open => true,
+        };
+        if begin_close {
+            conn.as_mut().graceful_shutdown();
+            phase = Phase::Closing { grace: None };
+            timer.as_mut().reset(Instant::now() + CLOSE_GRACE);
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
