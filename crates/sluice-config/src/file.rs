@@ -97,12 +97,22 @@ pub struct FileRoute {
     pub query: Option<BTreeMap<String, S<MatchValue>>>,
     pub cluster: Option<S<String>>,
     pub split: Option<S<Vec<FileSplit>>>,
+    pub respond: Option<S<FileRespond>>,
     pub timeout: Option<S<String>>,
     pub host_rewrite: Option<S<String>>,
     pub add_request_headers: Option<BTreeMap<String, S<String>>>,
     pub remove_request_headers: Option<Vec<S<String>>>,
     pub add_response_headers: Option<BTreeMap<String, S<String>>>,
     pub remove_response_headers: Option<Vec<S<String>>>,
+}
+
+/// `respond = { status = 200, body = "ok\n", content_type = "text/plain" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRespond {
+    pub status: S<i64>,
+    pub body: Option<String>,
+    pub content_type: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

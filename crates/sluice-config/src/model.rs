@@ -93,6 +93,12 @@ pub enum RouteTarget {
     Cluster(String),
     /// Weighted split across clusters (canary, blue/green); weights sum to more than 0.
     Split(Vec<(String, u32)>),
+    /// Answer directly without an upstream (NGINX `return`), e.g. a health endpoint.
+    Respond {
+        status: u16,
+        body: String,
+        content_type: String,
+    },
 }
 
 #[derive(Debug, Clone)]

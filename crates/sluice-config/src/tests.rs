@@ -158,3 +158,26 @@ fn bad_regex_balancer_and_admin_without_token() {
         e[2]
     );
 }
+
+#[test]
+fn route_needs_exactly_one_target() {
+    let text = BASE.replace("cluster = \"a\"\n\n[clusters", "cluster = \"a\"\nrespond = { status = 200 }\n\n[clusters")
+        + "\n[[listeners.web.routes]]\npath = \"/x\"\n[[listeners.web.routes]]\npath = \"/y\"\nrespond = { status = 99 }\n";
+    let e = errors(&text);
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e[0].starts_with("t.toml:7:11: listeners.web.routes[0]: a route has exactly one of"),
+        "{}",
+        e[0]
+    );
+    assert!(
+        e[1].starts_with("t.toml:13:8: listeners.web.routes[1]: route has no target"),
+        "{}",
+        e[1]
+    );
+    assert!(
+        e[2].contains("listeners.web.routes[2].respond.status: 99 is out of range"),
+        "{}",
+        e[2]
+    );
+}

@@ -155,59 +155,91 @@ fn target(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Option<R
         }
         ok
     };
-    match (&r.cluster, &r.split) {
-        (Some(c), None) => known(v, c, &format!("{path}.cluster"))
-            .then(|| RouteTarget::Cluster(c.get_ref().clone())),
-        (None, Some(split)) => {
-            let mut out = Vec::new();
-            let mut ok = true;
-            for (i, s) in split.get_ref().iter().enumerate() {
-                ok &= known(v, &s.cluster, &format!("{path}.split[{i}].cluster"));
-                let w = v.int(
-                    &Some(s.weight.clone()),
-                    &format!("{path}.split[{i}].weight"),
-                    0,
-                    1_000_000,
-                    0,
-                );
-                out.push((s.cluster.get_ref().clone(), w as u32));
-            }
-            if out.iter().map(|(_, w)| u64::from(*w)).sum::<u64>() == 0 {
-                v.err(
-                    split.span(),
-                    &format!("{path}.split"),
-                    "split weights sum to 0",
-                    Some("give at least one cluster a weight above 0"),
-                );
-                ok = false;
-            }
-            ok.then_some(RouteTarget::Split(out))
-        }
-        (Some(c), Some(_)) => {
-            v.err(
-                c.span(),
-                &format!("{path}.cluster"),
-                "a route has either `cluster` or `split`, not both",
-                None,
-            );
-            None
-        }
-        (None, None) => {
-            let span = r
-                .host
-                .as_ref()
-                .or(r.path_prefix.as_ref())
-                .or(r.path.as_ref())
-                .map_or(0..0, |s| s.span());
-            v.err(
-                span,
-                path,
-                "route has no target",
-                Some("add cluster = \"...\" or split = [...]"),
-            );
-            None
-        }
+    let given: Vec<std::ops::Range<usize>> = [
+        r.cluster.as_ref().map(|c| c.span()),
+        r.split.as_ref().map(|c| c.span()),
+        r.respond.as_ref().map(|c| c.span()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if given.len() > 1 {
+        let msg = "a route has exactly one of `cluster`, `split` or `respond`";
+        v.err(given[1].clone(), path, msg, None);
+        return None;
     }
+    if let Some(c) = &r.cluster {
+        return known(v, c, &format!("{path}.cluster"))
+            .then(|| RouteTarget::Cluster(c.get_ref().clone()));
+    }
+    if let Some(split) = &r.split {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, s) in split.get_ref().iter().enumerate() {
+            ok &= known(v, &s.cluster, &format!("{path}.split[{i}].cluster"));
+            let w = v.int(
+                &Some(s.weight.clone()),
+                &format!("{path}.split[{i}].weight"),
+                0,
+                1_000_000,
+                0,
+            );
+            out.push((s.cluster.get_ref().clone(), w as u32));
+        }
+        if out.iter().map(|(_, w)| u64::from(*w)).sum::<u64>() == 0 {
+            let hint = Some("give at least one cluster a weight above 0");
+            v.err(
+                split.span(),
+                &format!("{path}.split"),
+                "split weights sum to 0",
+                hint,
+            );
+            ok = false;
+        }
+        return ok.then_some(RouteTarget::Split(out));
+    }
+    if let Some(resp) = &r.respond {
+        return respond(v, resp, &format!("{path}.respond"));
+    }
+    let span = r
+        .host
+        .as_ref()
+        .or(r.path_prefix.as_ref())
+        .or(r.path.as_ref())
+        .map_or(0..0, |s| s.span());
+    let hint = Some("add cluster = \"...\", split = [...] or respond = { status = 200 }");
+    v.err(span, path, "route has no target", hint);
+    None
+}
+
+/// A direct answer (NGINX `return`): status 200..=599, a body and its content type.
+fn respond(v: &mut V, r: &S<FileRespond>, path: &str) -> Option<RouteTarget> {
+    let f = r.get_ref();
+    let status = v.int(
+        &Some(f.status.clone()),
+        &format!("{path}.status"),
+        200,
+        599,
+        0,
+    );
+    let content_type = f
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "text/plain; charset=utf-8".into());
+    if content_type.bytes().any(|b| b.is_ascii_control()) {
+        v.err(
+            r.span(),
+            &format!("{path}.content_type"),
+            "invalid header value",
+            None,
+        );
+        return None;
+    }
+    (status != 0).then(|| RouteTarget::Respond {
+        status: status as u16,
+        body: f.body.clone().unwrap_or_default(),
+        content_type,
+    })
 }
 
 fn header_adds(

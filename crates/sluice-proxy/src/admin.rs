@@ -103,6 +103,7 @@ pub fn status(snap: &Snapshot) -> Value {
                 .iter()
                 .map(|r| match &r.config.target {
                     RouteTarget::Cluster(c) => json!({ "cluster": c }),
+                    RouteTarget::Respond { status, .. } => json!({ "respond": status }),
                     RouteTarget::Split(s) => json!({ "split": s.iter().map(|(c, w)| json!({"cluster": c, "weight": w})).collect::<Vec<_>>() }),
                 })
                 .collect();

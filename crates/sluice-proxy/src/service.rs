@@ -55,12 +55,30 @@ struct Target<'s> {
     endpoint: &'s Arc<EndpointState>,
 }
 
+/// A route that answers itself, or an upstream target.
+enum Selected<'s> {
+    Direct(&'s RouteRt),
+    Upstream(Target<'s>),
+}
+
+/// The answer of a `respond` route (NGINX `return`).
+fn direct(route: &RouteRt) -> Response<ProxyBody> {
+    let Some((status, body, ct)) = &route.respond else {
+        return ProxyError::NoRoute.response();
+    };
+    let mut resp = Response::new(ProxyBody::full(body.clone()));
+    *resp.status_mut() = *status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+    edit_response_headers(route, resp.headers_mut());
+    resp
+}
+
 /// Limits, route match and endpoint pick; failures are logged with the request line.
 fn select<'s>(
     ctx: &ConnCtx,
     listener: &'s ListenerRt,
     req: &Request<Incoming>,
-) -> Result<Target<'s>, ProxyError> {
+) -> Result<Selected<'s>, ProxyError> {
     let worker = &ctx.listener.worker;
     let picked = request::check(req, &listener.config.limits).and_then(|()| {
         let view = View::new(req);
@@ -69,17 +87,20 @@ fn select<'s>(
             .iter()
             .find(|r| r.config.matcher.matches(&view))
             .ok_or(ProxyError::NoRoute)?;
+        if route.respond.is_some() {
+            return Ok(Selected::Direct(route));
+        }
         let cluster = pick_cluster(route, worker.rng.next_u64()).ok_or(ProxyError::NoEndpoint)?;
         let pick = PickCtx {
             r1: worker.rng.next_u64(),
             r2: worker.rng.next_u64(),
         };
         let idx = cluster.balancer.pick(&pick).ok_or(ProxyError::NoEndpoint)?;
-        Ok(Target {
+        Ok(Selected::Upstream(Target {
             route,
             cluster,
             endpoint: &cluster.balancer.endpoints()[idx],
-        })
+        }))
     });
     if let Err(e) = &picked {
         tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, method = %req.method(),
@@ -94,11 +115,10 @@ async fn proxy(
     req: Request<Incoming>,
     guard: ActiveGuard,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let Target {
-        route,
-        cluster,
-        endpoint,
-    } = select(ctx, listener, &req)?;
+    let (route, cluster, endpoint) = match select(ctx, listener, &req)? {
+        Selected::Direct(route) => return Ok(direct(route)),
+        Selected::Upstream(t) => (t.route, t.cluster, t.endpoint),
+    };
     let worker = &ctx.listener.worker;
     let in_flight = endpoint.start_request();
     let addr = endpoint.addr;
@@ -273,21 +293,25 @@ fn rewrite_response(
 ) -> Response<ProxyBody> {
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
+    edit_response_headers(route, &mut parts.headers);
+    parts.version = Version::HTTP_11;
+    Response::from_parts(
+        parts,
+        ProxyBody::Upstream(UpstreamBody::new(body, body_idle, end)),
+    )
+}
+
+fn edit_response_headers(route: &RouteRt, h: &mut http::HeaderMap) {
     let rc = &route.config;
     for name in &rc.remove_response_headers {
-        parts.headers.remove(name.as_str());
+        h.remove(name.as_str());
     }
     for (name, value) in &rc.add_response_headers {
         if let (Ok(n), Ok(v)) = (
             header::HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
         ) {
-            parts.headers.insert(n, v);
+            h.insert(n, v);
         }
     }
-    parts.version = Version::HTTP_11;
-    Response::from_parts(
-        parts,
-        ProxyBody::Upstream(UpstreamBody::new(body, body_idle, end)),
-    )
 }

@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+
 use sluice_config::{ClusterConfig, Config, ListenerConfig, RouteConfig, RouteTarget};
 use sluice_core::split::WeightedChoice;
 use sluice_core::{Balancer, EndpointState};
@@ -34,6 +37,8 @@ pub struct RouteRt {
     pub split: Option<(WeightedChoice, Vec<Arc<ClusterRt>>)>,
     /// For single-cluster routes.
     pub cluster: Option<Arc<ClusterRt>>,
+    /// For direct-response routes: status, body and content type, built once.
+    pub respond: Option<(StatusCode, Bytes, HeaderValue)>,
 }
 
 #[derive(Debug)]
@@ -89,8 +94,20 @@ fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry) -> ClusterRt {
 }
 
 fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>) -> RouteRt {
+    let mut respond = None;
     let (split, cluster) = match &r.target {
         RouteTarget::Cluster(name) => (None, clusters.get(name).cloned()),
+        RouteTarget::Respond {
+            status,
+            body,
+            content_type,
+        } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
+            let ct = HeaderValue::from_str(content_type)
+                .unwrap_or(HeaderValue::from_static("text/plain"));
+            respond = Some((status, Bytes::from(body.clone()), ct));
+            (None, None)
+        }
         RouteTarget::Split(parts) => {
             let weights: Vec<u32> = parts.iter().map(|(_, w)| *w).collect();
             let targets = parts
@@ -104,5 +121,6 @@ fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>) -> RouteRt
         config: r.clone(),
         split,
         cluster,
+        respond,
     }
 }

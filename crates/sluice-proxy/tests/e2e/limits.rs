@@ -100,17 +100,30 @@ async fn h2_max_concurrent_streams_is_advertised_and_enforced() {
         "workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\nlimits = { max_concurrent_streams = 2 }\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{a}\"]\n",
         &[("a", b.addr)],
     );
-    let s = tokio::net::TcpStream::connect(h.addr("web").unwrap()).await.unwrap();
-    let (tx, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s)).await.unwrap();
+    let s = tokio::net::TcpStream::connect(h.addr("web").unwrap())
+        .await
+        .unwrap();
+    let (tx, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     // One request first, so the client has the server's SETTINGS before the burst.
-    let warm = http::Request::get("http://t/").body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
-    assert_eq!(collect(tx.clone().send_request(warm).await.unwrap()).await.status, 200);
+    let warm = http::Request::get("http://t/")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    assert_eq!(
+        collect(tx.clone().send_request(warm).await.unwrap())
+            .await
+            .status,
+        200
+    );
     let t = std::time::Instant::now();
     let reqs = (0..4).map(|_| {
         let mut tx = tx.clone();
         tokio::spawn(async move {
-            let req = http::Request::get("http://t/slow/400").body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
+            let req = http::Request::get("http://t/slow/400")
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap();
             collect(tx.send_request(req).await.unwrap()).await.status
         })
     });
@@ -118,6 +131,10 @@ async fn h2_max_concurrent_streams_is_advertised_and_enforced() {
         assert_eq!(r.unwrap(), 200);
     }
     // Four 400 ms requests, two streams at a time: two rounds.
-    assert!(t.elapsed() >= Duration::from_millis(780), "{:?}: more than 2 streams ran at once", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(780),
+        "{:?}: more than 2 streams ran at once",
+        t.elapsed()
+    );
     stop(h);
 }

@@ -176,3 +176,18 @@ endpoints = ["{b}"]
     assert!((60..=140).contains(&canary), "canary got {canary} of {n}");
     stop(h);
 }
+
+#[tokio::test]
+async fn respond_route_answers_without_upstream() {
+    let b = Backend::start("a");
+    let h = proxy(
+        "[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\npath = \"/healthz\"\nrespond = { status = 200, body = \"ok\\n\" }\nadd_response_headers = { cache-control = \"no-store\" }\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{a}\"]\n",
+        &[("a", b.addr)],
+    );
+    let r = get(h.addr("web").unwrap(), "/healthz", &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "ok\n"));
+    assert_eq!(r.headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert_eq!(b.hits(), 0);
+    stop(h);
+}
