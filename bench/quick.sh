@@ -57,22 +57,31 @@ haproxy -f "$work/haproxy.cfg" >/dev/null 2>&1 &
 nginx -c "$work/nginx-proxy.conf" &
 RUST_LOG=warn target/release/sluice run -c "$work/sluice.toml" &
 sleep 1
+# CPU time (user+sys clock ticks) of a proxy: all its processes (nginx master + worker).
+pids_of() { case $1 in haproxy) pgrep -f "haproxy -f $work" ;; sluice) pgrep -f "sluice run -c $work" ;; nginx) pgrep -f "nginx -c $work/nginx-proxy" ; pgrep -P "$(pgrep -f "nginx -c $work/nginx-proxy" | head -1)" ;; esac; }
+ticks() { local t=0; for p in $(pids_of "$1"); do t=$(( t + $(awk '{print $14 + $15}' /proc/$p/stat) )); done; echo $t; }
+hz=$(getconf CLK_TCK)
 
-declare -A rps p99
+declare -A rps p99 cpu
 names=(haproxy sluice nginx); ports=(18090 18091 18092)
 for r in $(seq 1 "$rounds"); do
   for i in 0 1 2; do
     n=${names[$i]}
     wrk -t1 -c64 -d1s "http://127.0.0.1:${ports[$i]}/" >/dev/null 2>&1   # warm the pools
+    t0=$(ticks "$n")
     out=$(wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:${ports[$i]}/")
+    t1=$(ticks "$n")
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    cpu[$n]+="$(echo "($t1 - $t0) * 1000000 / $hz / $reqs" | bc -l) "
     rps[$n]+="$(awk '/Requests\/sec/ {print $2}' <<<"$out") "
     p99[$n]+="$(awk '$1=="99%" {v=$2; if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$out") "
   done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 h=$(median <<<"${rps[haproxy]}"); hp=$(median <<<"${p99[haproxy]}")
-printf '| proxy | req/s (median of %s) | ratio vs HAProxy | p99 ms | p99 ratio |\n|---|---|---|---|---|\n' "$rounds"
+hc=$(median <<<"${cpu[haproxy]}")
+printf '| proxy | req/s (median of %s) | ratio vs HAProxy | p99 ms | p99 ratio | CPU µs/req | CPU ratio |\n|---|---|---|---|---|---|---|\n' "$rounds"
 for n in "${names[@]}"; do
-  m=$(median <<<"${rps[$n]}"); p=$(median <<<"${p99[$n]}")
-  printf '| %s | %.0f | %.2f | %.2f | %.2f |\n' "$n" "$m" "$(echo "$m / $h" | bc -l)" "$p" "$(echo "$p / $hp" | bc -l)"
+  m=$(median <<<"${rps[$n]}"); p=$(median <<<"${p99[$n]}"); c=$(median <<<"${cpu[$n]}")
+  printf '| %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f |\n' "$n" "$m" "$(echo "$m / $h" | bc -l)" "$p" "$(echo "$p / $hp" | bc -l)" "$c" "$(echo "$c / $hc" | bc -l)"
 done

@@ -63,27 +63,32 @@ impl Pool {
         addr: SocketAddr,
         cluster: &ClusterConfig,
     ) -> Result<(Upstream, bool), ProxyError> {
-        match cluster.protocol {
-            UpstreamProtocol::Http1 => {
-                if let Some(c) = self.take_idle(addr) {
-                    self.reused.set(self.reused.get() + 1);
-                    return Ok((Upstream::H1(c.tx, c.uses), true));
-                }
-                let io = connect(addr, cluster.timeouts.connect).await?;
-                let (tx, conn) = http1::Builder::new()
-                    .handshake(io)
-                    .await
-                    .map_err(|_| ProxyError::ConnectRefused)?;
-                tokio::task::spawn_local(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%addr, error = %e, "upstream connection ended");
-                    }
-                });
-                self.created.set(self.created.get() + 1);
-                Ok((Upstream::H1(tx, 0), false))
+        let reused = match cluster.protocol {
+            UpstreamProtocol::Http1 => self.take_idle(addr).map(|c| Upstream::H1(c.tx, c.uses)),
+            UpstreamProtocol::H2c => {
+                let h2 = self.h2.borrow();
+                h2.get(&addr)
+                    .filter(|tx| !tx.is_closed())
+                    .cloned()
+                    .map(Upstream::H2)
             }
-            UpstreamProtocol::H2c => self.checkout_h2(addr, cluster).await,
+        };
+        if let Some(up) = reused {
+            self.reused.set(self.reused.get() + 1);
+            return Ok((up, true));
         }
+        // The cold path is boxed so that the hot path's future stays small (a large future
+        // is memmoved on every request).
+        let up = match cluster.protocol {
+            UpstreamProtocol::Http1 => Box::pin(connect_h1(addr, cluster.timeouts.connect)).await?,
+            UpstreamProtocol::H2c => {
+                let tx = Box::pin(connect_h2(addr, cluster.timeouts.connect)).await?;
+                self.h2.borrow_mut().insert(addr, tx.clone());
+                Upstream::H2(tx)
+            }
+        };
+        self.created.set(self.created.get() + 1);
+        Ok((up, false))
     }
 
     fn take_idle(&self, addr: SocketAddr) -> Option<IdleConn> {
@@ -96,39 +101,6 @@ impl Pool {
             }
         }
         None
-    }
-
-    async fn checkout_h2(
-        &self,
-        addr: SocketAddr,
-        cluster: &ClusterConfig,
-    ) -> Result<(Upstream, bool), ProxyError> {
-        let existing = self
-            .h2
-            .borrow()
-            .get(&addr)
-            .filter(|tx| !tx.is_closed())
-            .cloned();
-        if let Some(tx) = existing {
-            self.reused.set(self.reused.get() + 1);
-            return Ok((Upstream::H2(tx), true));
-        }
-        let io = connect(addr, cluster.timeouts.connect).await?;
-        let (tx, conn) = http2::Builder::new(LocalExec)
-            .timer(TokioTimer::new())
-            .initial_stream_window_size(1 << 20)
-            .initial_connection_window_size(4 << 20)
-            .handshake(io)
-            .await
-            .map_err(|_| ProxyError::ConnectRefused)?;
-        tokio::task::spawn_local(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%addr, error = %e, "upstream h2 connection ended");
-            }
-        });
-        self.created.set(self.created.get() + 1);
-        self.h2.borrow_mut().insert(addr, tx.clone());
-        Ok((Upstream::H2(tx), false))
     }
 
     /// Returns a connection whose response finished; keeps it if the pool has room.
@@ -199,4 +171,39 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TokioIo<TcpStrea
             Ok(TokioIo::new(s))
         }
     }
+}
+
+async fn connect_h1(addr: SocketAddr, timeout: Duration) -> Result<Upstream, ProxyError> {
+    let io = connect(addr, timeout).await?;
+    let (tx, conn) = http1::Builder::new()
+        .writev(false)
+        .handshake(io)
+        .await
+        .map_err(|_| ProxyError::ConnectRefused)?;
+    tokio::task::spawn_local(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(%addr, error = %e, "upstream connection ended");
+        }
+    });
+    Ok(Upstream::H1(tx, 0))
+}
+
+async fn connect_h2(
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<http2::SendRequest<RequestBody>, ProxyError> {
+    let io = connect(addr, timeout).await?;
+    let (tx, conn) = http2::Builder::new(LocalExec)
+        .timer(TokioTimer::new())
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20)
+        .handshake(io)
+        .await
+        .map_err(|_| ProxyError::ConnectRefused)?;
+    tokio::task::spawn_local(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(%addr, error = %e, "upstream h2 connection ended");
+        }
+    });
+    Ok(tx)
 }

@@ -257,18 +257,26 @@ async fn exchange(
         Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
             Ok(resp) => Ok((resp, Some((tx, uses + 1)))),
             Err(mut e) => match e.take_message() {
-                Some(req) if reused => {
-                    let (up, _) = pool.checkout(addr, &cluster.config).await?;
-                    let Upstream::H1(mut tx, uses) = up else {
-                        return Err(ProxyError::UpstreamReset);
-                    };
-                    let resp = tx.send_request(req).await.map_err(|e| classify(&e))?;
-                    Ok((resp, Some((tx, uses + 1))))
-                }
+                Some(req) if reused => Box::pin(retry_fresh(pool, addr, cluster, req)).await,
                 _ => Err(classify(&e.into_error())),
             },
         },
     }
+}
+
+/// The stale-connection retry: a new connection, one more try (boxed: it is the cold path).
+async fn retry_fresh(
+    pool: &Pool,
+    addr: SocketAddr,
+    cluster: &ClusterRt,
+    req: Request<RequestBody>,
+) -> Result<(Response<Incoming>, Option<H1Back>), ProxyError> {
+    let (up, _) = pool.checkout(addr, &cluster.config).await?;
+    let Upstream::H1(mut tx, uses) = up else {
+        return Err(ProxyError::UpstreamReset);
+    };
+    let resp = tx.send_request(req).await.map_err(|e| classify(&e))?;
+    Ok((resp, Some((tx, uses + 1))))
 }
 
 fn classify(e: &hyper::Error) -> ProxyError {

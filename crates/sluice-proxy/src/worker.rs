@@ -57,6 +57,7 @@ fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
     {
         let mut h1 = b.http1();
         h1.timer(TokioTimer::new())
+            .writev(false)
             .header_read_timeout(None)
             .max_buf_size(lim.max_header_bytes.max(8192));
         if lim.max_header_count != 100 {
