@@ -125,7 +125,7 @@ pub fn status(snap: &Snapshot) -> Value {
             .collect();
         clusters.insert(
             name.clone(),
-            json!({ "balance": format!("{:?}", c.config.balance), "endpoints": eps }),
+            json!({ "balance": c.config.balance.name(), "endpoints": eps }),
         );
     }
     json!({ "listeners": listeners, "clusters": clusters })

@@ -31,6 +31,16 @@ impl Balance {
     /// Names accepted in config, in documentation order.
     pub const NAMES: &'static [&'static str] = &["round_robin", "random", "least_request", "p2c"];
 
+    /// The config name (`balance = "..."`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Balance::RoundRobin => "round_robin",
+            Balance::Random => "random",
+            Balance::LeastRequest => "least_request",
+            Balance::P2c => "p2c",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "round_robin" => Balance::RoundRobin,
@@ -123,3 +133,15 @@ fn first_available(eps: &[Arc<EndpointState>], set: &[usize], r: u64) -> Option<
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod name_tests {
+    use super::Balance;
+
+    #[test]
+    fn names_round_trip() {
+        for n in Balance::NAMES {
+            assert_eq!(Balance::parse(n).map(Balance::name), Some(*n));
+        }
+    }
+}

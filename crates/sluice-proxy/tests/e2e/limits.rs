@@ -138,3 +138,30 @@ async fn h2_max_concurrent_streams_is_advertised_and_enforced() {
     );
     stop(h);
 }
+
+#[tokio::test]
+async fn h2_upload_over_the_limit_gets_a_clean_413() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let b = Backend::start("a");
+    let h = proxy(CONFIG, &[("a", b.addr)]);
+    let s = tokio::net::TcpStream::connect(h.addr("web").unwrap())
+        .await
+        .unwrap();
+    let (mut tx, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let body = http_body_util::Full::new(bytes::Bytes::from(vec![0u8; 200_000]));
+    let req = http::Request::post("http://t/")
+        .header("content-length", "200000")
+        .body(body)
+        .unwrap();
+    let resp = tx
+        .send_request(req)
+        .await
+        .expect("the 413 arrives, not a stream reset");
+    assert_eq!(resp.status(), 413);
+    assert_eq!(b.hits(), 0);
+    stop(h);
+}
