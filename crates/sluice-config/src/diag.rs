@@ -90,7 +90,12 @@ pub fn path_at(text: &str, span: Range<usize>) -> String {
         .rev()
         .map(str::trim)
         .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        .map(|l| {
+            l.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .trim_end_matches('.')
+                .to_string()
+        })
         .unwrap_or_default();
     let key: String = text
         .get(span.clone())

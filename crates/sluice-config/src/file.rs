@@ -126,10 +126,30 @@ pub struct FileSplit {
 #[serde(deny_unknown_fields)]
 pub struct FileCluster {
     pub balance: Option<S<String>>,
+    pub hash_key: Option<S<String>>,
+    pub ring_vnodes: Option<S<i64>>,
+    pub maglev_table_size: Option<S<i64>>,
+    pub peak_ewma: Option<FilePeakEwma>,
+    pub sticky: Option<S<FileSticky>>,
     pub protocol: Option<S<String>>,
     pub endpoints: S<Vec<S<FileEndpoint>>>,
     pub timeouts: Option<FileClusterTimeouts>,
     pub pool: Option<FilePool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePeakEwma {
+    pub default_rtt: Option<S<String>>,
+    pub decay: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSticky {
+    pub cookie: S<String>,
+    pub ttl: Option<S<String>>,
+    pub secret: Option<String>,
 }
 
 /// `"127.0.0.1:9001"` or `{ addr = "127.0.0.1:9001", weight = 3, backup = true }`.

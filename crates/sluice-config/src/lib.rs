@@ -8,6 +8,7 @@ mod file;
 pub mod model;
 pub mod units;
 mod validate;
+mod validate_balance;
 mod validate_cluster;
 mod validate_route;
 

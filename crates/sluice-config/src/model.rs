@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use sluice_core::balance::{BalanceOptions, HashKey};
 use sluice_core::net::Cidr;
 use sluice_core::{Balance, RouteMatch};
 
@@ -131,10 +132,24 @@ pub struct EndpointConfig {
 pub struct ClusterConfig {
     pub name: String,
     pub balance: Balance,
+    /// What ring_hash / maglev hash (default: the client address).
+    pub hash_key: Option<HashKey>,
+    pub balance_options: BalanceOptions,
+    pub sticky: Option<StickyConfig>,
     pub protocol: UpstreamProtocol,
     pub endpoints: Vec<EndpointConfig>,
     pub timeouts: ClusterTimeouts,
     pub pool: PoolConfig,
+}
+
+/// Sticky sessions (§16.6): `sticky = { cookie = "srv", ttl = "1h" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StickyConfig {
+    pub cookie: String,
+    pub ttl: Duration,
+    /// Keys the cookie tokens; instances sharing it accept each other's cookies. Absent: a
+    /// random key per process (cookies re-pin after a restart).
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,24 +1,13 @@
-//! Cluster validation: balancer name, upstream protocol, endpoint list (addresses, weights
+//! Cluster validation: upstream protocol, endpoint list (addresses, weights
 //! that do not sum to 0, no duplicates), upstream timeouts and the keep-alive pool.
-
-use sluice_core::Balance;
 
 use crate::file::*;
 use crate::model::*;
 use crate::validate::V;
 
-/// Balancer names that are planned but not built yet (issue 3).
-const PLANNED: &[&str] = &[
-    "least_conn",
-    "peak_ewma",
-    "ring_hash",
-    "maglev",
-    "source_ip",
-];
-
 pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterConfig> {
     let path = format!("clusters.{}", name.get_ref());
-    let balance = balance(v, c, &path);
+    let bal = crate::validate_balance::balance(v, c, &path);
     let protocol = match c.protocol.as_ref().map(|p| (p, p.get_ref().as_str())) {
         None | Some((_, "http1" | "http")) => UpstreamProtocol::Http1,
         Some((_, "h2c")) => UpstreamProtocol::H2c,
@@ -48,32 +37,14 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
     let pool = pool(v, c.pool.as_ref(), &path);
     Some(ClusterConfig {
         name: name.get_ref().clone(),
-        balance,
+        balance: bal.balance,
+        hash_key: bal.hash_key,
+        balance_options: bal.options,
+        sticky: bal.sticky,
         protocol,
         endpoints,
         timeouts,
         pool,
-    })
-}
-
-fn balance(v: &mut V, c: &FileCluster, path: &str) -> Balance {
-    let Some(b) = &c.balance else {
-        return Balance::default();
-    };
-    Balance::parse(b.get_ref()).unwrap_or_else(|| {
-        let name = b.get_ref();
-        let msg = if PLANNED.contains(&name.as_str()) {
-            format!("balancer `{name}` is not available in this build yet")
-        } else {
-            format!("unknown balancer `{name}`")
-        };
-        v.err(
-            b.span(),
-            &format!("{path}.balance"),
-            msg,
-            Some(&format!("one of: {}", Balance::NAMES.join(", "))),
-        );
-        Balance::default()
     })
 }
 

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 
+use crate::ewma::PeakEwma;
+
 /// Coarse health of an endpoint as the balancers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -47,6 +49,8 @@ pub struct EndpointState {
     in_flight: AtomicU32,
     requests: AtomicU64,
     failures: AtomicU64,
+    /// Latency estimate for `peak_ewma`, updated by the proxy on every response.
+    pub ewma: PeakEwma,
 }
 
 impl EndpointState {
@@ -59,6 +63,7 @@ impl EndpointState {
             in_flight: AtomicU32::new(0),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            ewma: PeakEwma::default(),
         }
     }
 

@@ -5,6 +5,8 @@
 
 pub mod balance;
 pub mod endpoint;
+pub mod ewma;
+pub mod hash;
 pub mod net;
 pub mod route;
 pub mod split;

@@ -5,6 +5,7 @@
 
 pub mod admin;
 mod body;
+mod clock;
 mod conn;
 mod errors;
 mod exec;
@@ -13,9 +14,11 @@ mod listen;
 mod pool;
 mod request;
 mod rng;
+mod select;
 mod server;
 mod service;
 pub mod snapshot;
+mod sticky;
 mod worker;
 
 pub use server::{Server, ServerHandle};

@@ -5,23 +5,21 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1;
 use sluice_config::UpstreamProtocol;
-use sluice_core::EndpointState;
-use sluice_core::PickCtx;
 
 use crate::body::{is_body_too_large, BodyIdle, ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
+use crate::clock;
 use crate::conn::{ActiveGuard, ConnCtx};
 use crate::errors::ProxyError;
 use crate::forward::{add_forwarding, strip_hop_by_hop};
 use crate::pool::PoolReturn;
 use crate::pool::{Pool, Upstream};
-use crate::request::{self, View};
+use crate::select::{direct, select, Selected, Target};
 use crate::snapshot::{ClusterRt, ListenerRt, RouteRt};
 
 pub async fn handle(
@@ -48,76 +46,20 @@ pub async fn handle(
     Ok(resp)
 }
 
-/// Where a request goes: its route, cluster and endpoint.
-struct Target<'s> {
-    route: &'s RouteRt,
-    cluster: &'s ClusterRt,
-    endpoint: &'s Arc<EndpointState>,
-}
-
-/// A route that answers itself, or an upstream target.
-enum Selected<'s> {
-    Direct(&'s RouteRt),
-    Upstream(Target<'s>),
-}
-
-/// The answer of a `respond` route (NGINX `return`).
-fn direct(route: &RouteRt) -> Response<ProxyBody> {
-    let Some((status, body, ct)) = &route.respond else {
-        return ProxyError::NoRoute.response();
-    };
-    let mut resp = Response::new(ProxyBody::full(body.clone()));
-    *resp.status_mut() = *status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
-    edit_response_headers(route, resp.headers_mut());
-    resp
-}
-
-/// Limits, route match and endpoint pick; failures are logged with the request line.
-fn select<'s>(
-    ctx: &ConnCtx,
-    listener: &'s ListenerRt,
-    req: &Request<Incoming>,
-) -> Result<Selected<'s>, ProxyError> {
-    let worker = &ctx.listener.worker;
-    let picked = request::check(req, &listener.config.limits).and_then(|()| {
-        let view = View::new(req);
-        let route = listener
-            .routes
-            .iter()
-            .find(|r| r.config.matcher.matches(&view))
-            .ok_or(ProxyError::NoRoute)?;
-        if route.respond.is_some() {
-            return Ok(Selected::Direct(route));
-        }
-        let cluster = pick_cluster(route, worker.rng.next_u64()).ok_or(ProxyError::NoEndpoint)?;
-        let pick = PickCtx {
-            r1: worker.rng.next_u64(),
-            r2: worker.rng.next_u64(),
-        };
-        let idx = cluster.balancer.pick(&pick).ok_or(ProxyError::NoEndpoint)?;
-        Ok(Selected::Upstream(Target {
-            route,
-            cluster,
-            endpoint: &cluster.balancer.endpoints()[idx],
-        }))
-    });
-    if let Err(e) = &picked {
-        tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, method = %req.method(),
-            uri = %req.uri(), error = e.code(), "{}", e.reason());
-    }
-    picked
-}
-
 async fn proxy(
     ctx: &ConnCtx,
     listener: &ListenerRt,
     req: Request<Incoming>,
     guard: ActiveGuard,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let (route, cluster, endpoint) = match select(ctx, listener, &req)? {
+    let Target {
+        route,
+        cluster,
+        endpoint,
+        set_cookie,
+    } = match select(ctx, listener, &req)? {
         Selected::Direct(route) => return Ok(direct(route)),
-        Selected::Upstream(t) => (t.route, t.cluster, t.endpoint),
+        Selected::Upstream(t) => t,
     };
     let worker = &ctx.listener.worker;
     let in_flight = endpoint.start_request();
@@ -127,11 +69,23 @@ async fn proxy(
         .config
         .timeout
         .unwrap_or(cluster.config.timeouts.response);
+    let sent_at = clock::now_ns();
     let sent =
         tokio::time::timeout(timeout, exchange(&worker.pool, addr, cluster, upstream_req)).await;
+    let now = clock::now_ns();
+    let ewma = &cluster.balancer.options().ewma;
     let (resp, back) = match sent.unwrap_or(Err(ProxyError::ResponseTimeout)) {
-        Ok(x) => x,
+        Ok(x) => {
+            let failed = x.0.status().is_server_error();
+            endpoint
+                .ewma
+                .observe((now - sent_at) as f64, failed, now, ewma);
+            x
+        }
         Err(e) => {
+            endpoint
+                .ewma
+                .observe((now - sent_at) as f64, true, now, ewma);
             endpoint.record_failure();
             tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, cluster = %cluster.config.name,
                 endpoint = %addr, error = e.code(), "{}", e.reason());
@@ -150,19 +104,11 @@ async fn proxy(
         _active: guard,
         pool_return,
     };
-    Ok(rewrite_response(
-        route,
-        resp,
-        listener.config.timeouts.body,
-        end,
-    ))
-}
-
-fn pick_cluster(route: &RouteRt, r: u64) -> Option<&Arc<ClusterRt>> {
-    match &route.split {
-        Some((choice, targets)) => targets.get(choice.pick(r)),
-        None => route.cluster.as_ref(),
+    let mut resp = rewrite_response(route, resp, listener.config.timeouts.body, end);
+    if let Some(c) = set_cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c.clone());
     }
+    Ok(resp)
 }
 
 /// Turns the client's request into the upstream's: hop-by-hop headers out, forwarding
@@ -309,7 +255,7 @@ fn rewrite_response(
     )
 }
 
-fn edit_response_headers(route: &RouteRt, h: &mut http::HeaderMap) {
+pub fn edit_response_headers(route: &RouteRt, h: &mut http::HeaderMap) {
     let rc = &route.config;
     for name in &rc.remove_response_headers {
         h.remove(name.as_str());

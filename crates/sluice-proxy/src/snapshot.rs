@@ -13,6 +13,8 @@ use sluice_config::{ClusterConfig, Config, ListenerConfig, RouteConfig, RouteTar
 use sluice_core::split::WeightedChoice;
 use sluice_core::{Balancer, EndpointState};
 
+use crate::sticky::Sticky;
+
 /// Endpoint states keyed by (cluster, address): kept across snapshots so that state
 /// survives a reload for endpoints that stay.
 pub type EndpointRegistry = HashMap<(String, SocketAddr), Arc<EndpointState>>;
@@ -45,6 +47,7 @@ pub struct RouteRt {
 pub struct ClusterRt {
     pub config: ClusterConfig,
     pub balancer: Balancer,
+    pub sticky: Option<Sticky>,
 }
 
 impl Snapshot {
@@ -76,7 +79,7 @@ impl Snapshot {
 }
 
 fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry) -> ClusterRt {
-    let endpoints = c
+    let endpoints: Vec<Arc<EndpointState>> = c
         .endpoints
         .iter()
         .map(|e| {
@@ -87,9 +90,14 @@ fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry) -> ClusterRt {
             Arc::clone(state)
         })
         .collect();
+    let sticky = c
+        .sticky
+        .as_ref()
+        .map(|s| Sticky::build(s, &c.name, &endpoints));
     ClusterRt {
         config: c.clone(),
-        balancer: Balancer::build(c.balance, endpoints),
+        balancer: Balancer::build_with(c.balance, c.balance_options, endpoints),
+        sticky,
     }
 }
 

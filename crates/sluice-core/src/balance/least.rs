@@ -1,11 +1,13 @@
-//! Load-aware picks over in-flight requests: `least_request` scans every available endpoint
-//! for the lowest in-flight / weight (ties broken from a random start), `p2c` compares two
-//! random candidates by weight / (in-flight + 1) as Envoy's least_request does.
+//! Load-aware picks: `least_request` scans every available endpoint for the lowest
+//! in-flight / weight (ties broken from a random start); `p2c` compares two random
+//! candidates (Envoy's least_request with choice_count 2, weight / (active + 1));
+//! `peak_ewma` is p2c on Linkerd's cost, EWMA latency × (in-flight + 1) / weight.
 
 use std::sync::Arc;
 
 use super::PickCtx;
 use crate::endpoint::EndpointState;
+use crate::ewma::EwmaParams;
 
 /// True when `a` is strictly less loaded than `b`, relative to their weights.
 fn lighter(a: &EndpointState, b: &EndpointState) -> bool {
@@ -33,7 +35,14 @@ pub fn least_request(eps: &[Arc<EndpointState>], set: &[usize], r: u64) -> Optio
     best
 }
 
-pub fn p2c(eps: &[Arc<EndpointState>], set: &[usize], ctx: &PickCtx) -> Option<usize> {
+/// Two distinct random members of `set`, compared with `better`; falls back to a full
+/// least-request scan when fewer than two are available among the pair.
+fn p2c_with(
+    eps: &[Arc<EndpointState>],
+    set: &[usize],
+    ctx: &PickCtx,
+    better: impl Fn(&EndpointState, &EndpointState) -> bool,
+) -> Option<usize> {
     let n = set.len() as u64;
     if n < 2 {
         return least_request(eps, set, ctx.r1);
@@ -44,9 +53,29 @@ pub fn p2c(eps: &[Arc<EndpointState>], set: &[usize], ctx: &PickCtx) -> Option<u
         b = set[(n - 1) as usize];
     }
     match (eps[a].is_available(), eps[b].is_available()) {
-        (true, true) => Some(if lighter(&eps[b], &eps[a]) { b } else { a }),
+        (true, true) => Some(if better(&eps[b], &eps[a]) { b } else { a }),
         (true, false) => Some(a),
         (false, true) => Some(b),
         (false, false) => least_request(eps, set, ctx.r1),
     }
+}
+
+pub fn p2c(eps: &[Arc<EndpointState>], set: &[usize], ctx: &PickCtx) -> Option<usize> {
+    p2c_with(eps, set, ctx, lighter)
+}
+
+/// Linkerd's load: latency estimate × (in-flight + 1), divided by weight.
+pub fn ewma_cost(e: &EndpointState, now_ns: u64, p: &EwmaParams) -> f64 {
+    e.ewma.estimate(now_ns, p) * f64::from(e.in_flight() + 1) / f64::from(e.weight().max(1))
+}
+
+pub fn peak_ewma(
+    eps: &[Arc<EndpointState>],
+    set: &[usize],
+    ctx: &PickCtx,
+    p: &EwmaParams,
+) -> Option<usize> {
+    p2c_with(eps, set, ctx, |a, b| {
+        ewma_cost(a, ctx.now_ns, p) < ewma_cost(b, ctx.now_ns, p)
+    })
 }

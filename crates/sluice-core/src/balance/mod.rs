@@ -1,20 +1,25 @@
 //! Balancers (§16.3): pure structs built from a cluster's endpoint list and asked to
-//! `pick` with a context carrying randomness and the shared load views. Unavailable
-//! endpoints (unhealthy, ejected, draining, weight 0) are skipped while picking, never by
-//! rebuilding; backups are used only when no primary is available.
-//!
-//! Implemented here: round_robin (smooth weighted), random (weighted), least_request and
-//! p2c. The hashing family (ring_hash, maglev, source_ip) and peak_ewma are issue 3.
+//! `pick` with a context carrying randomness, the request's hash key, the time, and the
+//! shared load views. Unavailable endpoints (unhealthy, ejected, draining, weight 0) are
+//! skipped while picking, never by rebuilding; hash tables are built once per membership.
+//! Backups are used only when no primary is available.
 
+mod hash_key;
 mod least;
+mod maglev;
+mod ring;
 mod round_robin;
 
 use std::sync::Arc;
 
 use crate::endpoint::EndpointState;
+use crate::ewma::EwmaParams;
 use crate::split::WeightedChoice;
 
-pub use least::{least_request, p2c};
+pub use hash_key::HashKey;
+pub use least::{ewma_cost, least_request, p2c, peak_ewma};
+pub use maglev::{Maglev, DEFAULT_TABLE_SIZE as MAGLEV_TABLE_SIZE};
+pub use ring::Ring;
 pub use round_robin::SmoothRoundRobin;
 
 /// Which algorithm a cluster uses (`balance = "..."`).
@@ -23,71 +28,150 @@ pub enum Balance {
     #[default]
     RoundRobin,
     Random,
+    LeastConn,
     LeastRequest,
     P2c,
+    PeakEwma,
+    RingHash,
+    Maglev,
+    SourceIp,
 }
 
 impl Balance {
-    /// Names accepted in config, in documentation order.
-    pub const NAMES: &'static [&'static str] = &["round_robin", "random", "least_request", "p2c"];
+    /// Every balancer, in documentation order.
+    pub const ALL: &'static [Balance] = &[
+        Balance::RoundRobin,
+        Balance::Random,
+        Balance::LeastConn,
+        Balance::LeastRequest,
+        Balance::P2c,
+        Balance::PeakEwma,
+        Balance::RingHash,
+        Balance::Maglev,
+        Balance::SourceIp,
+    ];
 
     /// The config name (`balance = "..."`).
     pub fn name(self) -> &'static str {
         match self {
             Balance::RoundRobin => "round_robin",
             Balance::Random => "random",
+            Balance::LeastConn => "least_conn",
             Balance::LeastRequest => "least_request",
             Balance::P2c => "p2c",
+            Balance::PeakEwma => "peak_ewma",
+            Balance::RingHash => "ring_hash",
+            Balance::Maglev => "maglev",
+            Balance::SourceIp => "source_ip",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "round_robin" => Balance::RoundRobin,
-            "random" => Balance::Random,
-            "least_request" => Balance::LeastRequest,
-            "p2c" => Balance::P2c,
-            _ => return None,
-        })
+        Balance::ALL.iter().copied().find(|b| b.name() == s)
+    }
+
+    /// Whether picks use the request's hash key.
+    pub fn is_hashing(self) -> bool {
+        matches!(
+            self,
+            Balance::RingHash | Balance::Maglev | Balance::SourceIp
+        )
+    }
+}
+
+/// Build-time options of a balancer (cluster config).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BalanceOptions {
+    /// Ring points per endpoint per unit of weight (`ring_vnodes`); ketama used 160.
+    pub ring_vnodes: usize,
+    /// Maglev lookup table size (`maglev_table_size`), prime.
+    pub maglev_table_size: usize,
+    pub ewma: EwmaParams,
+}
+
+impl Default for BalanceOptions {
+    fn default() -> Self {
+        BalanceOptions {
+            ring_vnodes: 160,
+            maglev_table_size: MAGLEV_TABLE_SIZE,
+            ewma: EwmaParams::default(),
+        }
     }
 }
 
 /// What a pick may look at besides the endpoints: two independent uniform random numbers
-/// supplied by the caller (seeded in tests).
-#[derive(Debug, Clone, Copy)]
+/// (seeded in tests), the request's hash key if it has one, and a monotonic time.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct PickCtx {
     pub r1: u64,
     pub r2: u64,
+    pub hash: Option<u64>,
+    pub now_ns: u64,
+}
+
+/// The per-algorithm table, built from the primaries once.
+#[derive(Debug)]
+enum Table {
+    None,
+    RoundRobin(SmoothRoundRobin),
+    Ring(Ring),
+    Maglev(Maglev),
 }
 
 /// A built balancer for one cluster.
 #[derive(Debug)]
 pub struct Balancer {
     kind: Balance,
+    opts: BalanceOptions,
     endpoints: Vec<Arc<EndpointState>>,
     primary: Vec<usize>,
     backup: Vec<usize>,
-    rr: SmoothRoundRobin,
+    table: Table,
     weighted: Option<WeightedChoice>,
 }
 
 impl Balancer {
     pub fn build(kind: Balance, endpoints: Vec<Arc<EndpointState>>) -> Self {
+        Self::build_with(kind, BalanceOptions::default(), endpoints)
+    }
+
+    pub fn build_with(
+        kind: Balance,
+        opts: BalanceOptions,
+        endpoints: Vec<Arc<EndpointState>>,
+    ) -> Self {
         let (backup, primary): (Vec<usize>, Vec<usize>) =
             (0..endpoints.len()).partition(|&i| endpoints[i].backup);
         let weights: Vec<u32> = primary.iter().map(|&i| endpoints[i].weight()).collect();
+        let members: Vec<(String, u32)> = primary
+            .iter()
+            .map(|&i| (endpoints[i].addr.to_string(), endpoints[i].weight()))
+            .collect();
+        let table = match kind {
+            Balance::RoundRobin => Table::RoundRobin(SmoothRoundRobin::new(&weights)),
+            Balance::RingHash => Table::Ring(Ring::build(&members, opts.ring_vnodes)),
+            Balance::Maglev | Balance::SourceIp => {
+                Table::Maglev(Maglev::build(&members, opts.maglev_table_size))
+            }
+            _ => Table::None,
+        };
         Balancer {
             kind,
-            rr: SmoothRoundRobin::new(&weights),
+            opts,
             weighted: WeightedChoice::new(&weights),
             endpoints,
             primary,
             backup,
+            table,
         }
     }
 
     pub fn kind(&self) -> Balance {
         self.kind
+    }
+
+    pub fn options(&self) -> &BalanceOptions {
+        &self.opts
     }
 
     pub fn endpoints(&self) -> &[Arc<EndpointState>] {
@@ -103,18 +187,30 @@ impl Balancer {
     fn pick_primary(&self, ctx: &PickCtx) -> Option<usize> {
         let eps = &self.endpoints;
         let set = &self.primary;
-        match self.kind {
-            Balance::RoundRobin => self.rr.pick(|i| eps[set[i]].is_available()).map(|i| set[i]),
-            Balance::Random => {
-                let i = self.weighted.as_ref()?.pick(ctx.r1);
-                if eps[set[i]].is_available() {
-                    Some(set[i])
-                } else {
-                    first_available(eps, set, ctx.r2)
-                }
+        let ok = |k: usize| eps[set[k]].is_available();
+        match (&self.table, self.kind) {
+            (Table::RoundRobin(rr), _) => rr.pick(ok).map(|k| set[k]),
+            (Table::Ring(ring), _) if ctx.hash.is_some() => {
+                ring.pick(ctx.hash.unwrap_or(0), ok).map(|k| set[k])
             }
-            Balance::LeastRequest => least_request(eps, set, ctx.r1),
-            Balance::P2c => p2c(eps, set, ctx),
+            (Table::Maglev(m), _) if ctx.hash.is_some() => {
+                m.pick(ctx.hash.unwrap_or(0), ok).map(|k| set[k])
+            }
+            (_, Balance::LeastConn | Balance::LeastRequest) => least_request(eps, set, ctx.r1),
+            (_, Balance::P2c) => p2c(eps, set, ctx),
+            (_, Balance::PeakEwma) => peak_ewma(eps, set, ctx, &self.opts.ewma),
+            _ => self.random(ctx),
+        }
+    }
+
+    /// Weighted random among available primaries (also the fallback for a missing hash key).
+    fn random(&self, ctx: &PickCtx) -> Option<usize> {
+        let set = &self.primary;
+        let i = set[self.weighted.as_ref()?.pick(ctx.r1)];
+        if self.endpoints[i].is_available() {
+            Some(i)
+        } else {
+            first_available(&self.endpoints, set, ctx.r2)
         }
     }
 }
@@ -135,13 +231,4 @@ fn first_available(eps: &[Arc<EndpointState>], set: &[usize], r: u64) -> Option<
 mod tests;
 
 #[cfg(test)]
-mod name_tests {
-    use super::Balance;
-
-    #[test]
-    fn names_round_trip() {
-        for n in Balance::NAMES {
-            assert_eq!(Balance::parse(n).map(Balance::name), Some(*n));
-        }
-    }
-}
+mod hash_tests;

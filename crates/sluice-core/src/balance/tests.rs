@@ -25,6 +25,7 @@ fn counts(b: &Balancer, n: usize, seed: u64) -> Vec<usize> {
         let ctx = PickCtx {
             r1: rng.gen(),
             r2: rng.gen(),
+            ..Default::default()
         };
         c[b.pick(&ctx).unwrap()] += 1;
     }
@@ -75,7 +76,7 @@ fn backups_serve_only_when_primaries_are_down() {
     e[0].set_health(Health::Unhealthy);
     assert_eq!(counts(&b, 10, 4), vec![0, 10]);
     e[1].set_health(Health::Unhealthy);
-    assert_eq!(b.pick(&PickCtx { r1: 0, r2: 0 }), None);
+    assert_eq!(b.pick(&PickCtx::default()), None);
 }
 
 #[test]
@@ -95,4 +96,28 @@ fn p2c_never_picks_the_most_loaded_of_three() {
     let c = counts(&b, 3000, 6);
     assert_eq!(c[1], 0, "{c:?}");
     assert!(c[0] > 1000 && c[2] > 1000, "{c:?}");
+}
+
+#[test]
+fn names_round_trip() {
+    for &b in Balance::ALL {
+        assert_eq!(Balance::parse(b.name()), Some(b));
+    }
+    assert_eq!(Balance::parse("fastest"), None);
+}
+
+#[test]
+fn least_conn_and_peak_ewma_avoid_the_busy_or_slow_endpoint() {
+    let e = eps(&[1, 1]);
+    let _busy: Vec<_> = (0..3).map(|_| e[0].start_request()).collect();
+    assert_eq!(
+        counts(&Balancer::build(Balance::LeastConn, e.clone()), 100, 7),
+        vec![0, 100]
+    );
+    drop(_busy);
+    let p = crate::ewma::EwmaParams::default();
+    e[0].ewma.observe(40e6, false, 0, &p);
+    e[1].ewma.observe(2e6, false, 0, &p);
+    let c = counts(&Balancer::build(Balance::PeakEwma, e), 1000, 8);
+    assert_eq!(c, vec![0, 1000], "two endpoints: p2c always compares both");
 }
