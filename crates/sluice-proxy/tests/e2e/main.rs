@@ -3,6 +3,7 @@
 
 mod support;
 
+mod balancing;
 mod forwarding;
 mod lifecycle;
 mod limits;

@@ -33,6 +33,11 @@ pub struct Backend {
 
 impl Backend {
     pub fn start(name: &'static str) -> Backend {
+        Backend::start_with(name, Duration::ZERO)
+    }
+
+    /// A backend that waits `delay` before every answer.
+    pub fn start_with(name: &'static str, delay: Duration) -> Backend {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.set_nonblocking(true).unwrap();
         let addr = l.local_addr().unwrap();
@@ -52,7 +57,12 @@ impl Backend {
                     tokio::spawn(async move {
                         let svc = service_fn(move |req| {
                             h.fetch_add(1, Ordering::SeqCst);
-                            answer(name, req)
+                            async move {
+                                if !delay.is_zero() {
+                                    tokio::time::sleep(delay).await;
+                                }
+                                answer(name, req).await
+                            }
                         });
                         let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                             .serve_connection(TokioIo::new(s), svc)
