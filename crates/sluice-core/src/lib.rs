@@ -9,6 +9,7 @@ pub mod ewma;
 pub mod hash;
 pub mod net;
 pub mod route;
+pub mod sim;
 pub mod split;
 
 pub use balance::{Balance, Balancer, PickCtx};

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod simulate;
 
 /// mimalloc: measured faster than glibc malloc on the per-request path (bench/quick.sh).
 #[global_allocator]
@@ -23,7 +24,8 @@ struct Cli {
 const EXAMPLES: &str = "Examples:
   sluice demo                      # built-in backends, proxy on :8080, admin on :9901
   sluice check -c sluice.toml      # validate a config, like nginx -t
-  sluice run -c sluice.toml        # serve; SIGTERM/SIGINT drain and stop";
+  sluice run -c sluice.toml        # serve; SIGTERM/SIGINT drain and stop
+  sluice simulate --seed 7         # compare balancers on a simulated cluster";
 
 #[derive(Subcommand)]
 enum Command {
@@ -48,6 +50,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9901")]
         admin: String,
     },
+    /// Simulate a cluster (one slow, one flaky endpoint by default) under every balancer and
+    /// print tail latencies, errors and shares. Seeded: same seed, same table.
+    Simulate(simulate::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Demo { listen, admin } => demo::run(&listen, &admin),
+        Command::Simulate(args) => simulate::run(&args),
     }
 }
 

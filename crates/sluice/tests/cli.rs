@@ -139,3 +139,36 @@ fn run_serves_and_stops_on_sigterm() {
     };
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[test]
+fn simulate_is_seeded_and_covers_every_balancer() {
+    let run = |seed: &str| {
+        let out = sluice()
+            .args(["simulate", "--requests", "5000", "--seed", seed])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let a = run("3");
+    assert_eq!(a, run("3"), "same seed, same table");
+    assert_ne!(a, run("4"));
+    for b in [
+        "round_robin",
+        "random",
+        "least_conn",
+        "least_request",
+        "p2c",
+        "peak_ewma",
+        "ring_hash",
+        "maglev",
+        "source_ip",
+    ] {
+        assert!(a.contains(&format!("| {b} |")), "{b} missing:\n{a}");
+    }
+    let bad = sluice()
+        .args(["simulate", "--latency", "fast"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
