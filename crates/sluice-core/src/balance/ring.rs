@@ -17,10 +17,16 @@ fn gcd(a: u64, b: u64) -> u64 {
     }
 }
 
+/// Top bits of the hash used to index into the ring (2^16 buckets).
+const BUCKET_BITS: u32 = 16;
+
 #[derive(Debug)]
 pub struct Ring {
     /// (point, index into the balancer's member list), sorted by point.
     points: Vec<(u64, u32)>,
+    /// For each bucket of the top `BUCKET_BITS` bits: the first point in it, so a lookup
+    /// is one index and a short search instead of ~20 cache-missing binary-search steps.
+    buckets: Vec<u32>,
 }
 
 impl Ring {
@@ -54,7 +60,22 @@ impl Ring {
             }
         }
         points.sort_unstable();
-        Ring { points }
+        let buckets = (0..=(1u64 << BUCKET_BITS))
+            .map(|b| {
+                let lo = if b == 1 << BUCKET_BITS {
+                    u64::MAX
+                } else {
+                    b << (64 - BUCKET_BITS)
+                };
+                let i = points.partition_point(|(p, _)| *p < lo);
+                if b == 1 << BUCKET_BITS {
+                    points.len() as u32
+                } else {
+                    i as u32
+                }
+            })
+            .collect();
+        Ring { points, buckets }
     }
 
     /// The member for `key`, skipping members `ok` rejects; `None` if all are rejected.
@@ -63,7 +84,9 @@ impl Ring {
         if n == 0 {
             return None;
         }
-        let start = self.points.partition_point(|(p, _)| *p < key);
+        let b = (key >> (64 - BUCKET_BITS)) as usize;
+        let (lo, hi) = (self.buckets[b] as usize, self.buckets[b + 1] as usize);
+        let start = lo + self.points[lo..hi].partition_point(|(p, _)| *p < key);
         (0..n)
             .map(|k| self.points[(start + k) % n].1 as usize)
             .find(|&i| ok(i))

@@ -121,3 +121,17 @@ fn least_conn_and_peak_ewma_avoid_the_busy_or_slow_endpoint() {
     let c = counts(&Balancer::build(Balance::PeakEwma, e), 1000, 8);
     assert_eq!(c, vec![0, 1000], "two endpoints: p2c always compares both");
 }
+
+#[test]
+fn least_request_on_a_large_cluster_still_avoids_loaded_endpoints() {
+    let e = eps(&[1; 100]);
+    let _busy: Vec<_> = (0..50)
+        .flat_map(|i| (0..3).map(move |_| i))
+        .map(|i| e[i].start_request())
+        .collect();
+    let b = Balancer::build(Balance::LeastRequest, e);
+    let c = counts(&b, 2000, 9);
+    let to_busy: usize = c[..50].iter().sum();
+    // Best of 8 samples: all 8 busy has probability 2^-8.
+    assert!(to_busy < 40, "{to_busy} of 2000 went to loaded endpoints");
+}
