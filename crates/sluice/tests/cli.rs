@@ -172,3 +172,26 @@ fn simulate_is_seeded_and_covers_every_balancer() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+#[test]
+fn simulate_reads_a_scenario_file() {
+    let dir = std::env::temp_dir().join(format!("sluice-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("sc.toml");
+    std::fs::write(&p, "rate = 500\nrequests = 3000\n[[endpoints]]\nname = \"fastone\"\nlatency = \"5ms\"\n[[endpoints]]\nname = \"slowone\"\nlatency = \"uniform:50-60\"\nerror_rate = 0.1\n").unwrap();
+    let out = sluice()
+        .args(["simulate", "--scenario"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("2 endpoints, 500 req/s") && text.contains("fastone / slowone"),
+        "{text}"
+    );
+}

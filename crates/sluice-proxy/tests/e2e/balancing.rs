@@ -156,3 +156,52 @@ async fn latency_aware_balancers_avoid_the_slow_backend() {
     assert!(p2c < 0.2, "p2c sent {p2c} to the 40 ms backend");
     assert!(ewma < 0.1, "peak_ewma sent {ewma} to the 40 ms backend");
 }
+
+#[tokio::test]
+async fn sticky_client_re_pins_when_its_endpoint_goes_unhealthy() {
+    let bs = [Backend::start("a"), Backend::start("b")];
+    let h = proxy(
+        &cluster_config("sticky = { cookie = \"srv\" }", "[\"{a}\", \"{b}\"]"),
+        &[("a", bs[0].addr), ("b", bs[1].addr)],
+    );
+    let addr = h.addr("web").unwrap();
+    let first = get(addr, "/", &[]).await;
+    let cookie = first.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let pinned = first.backend().to_string();
+    let snap = h.snapshot();
+    let ep = snap.clusters["c"]
+        .balancer
+        .endpoints()
+        .iter()
+        .find(|e| e.addr == bs[if pinned == "a" { 0 } else { 1 }].addr)
+        .unwrap()
+        .clone();
+    ep.set_health(sluice_core::Health::Unhealthy);
+    let moved = get(addr, "/", &[("cookie", &cookie)]).await;
+    assert_ne!(
+        moved.backend(),
+        pinned,
+        "an unhealthy pin must not be honoured"
+    );
+    let new_cookie = moved.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_cookie, cookie);
+    ep.set_health(sluice_core::Health::Healthy);
+    assert_eq!(
+        get(addr, "/", &[("cookie", &new_cookie)]).await.backend(),
+        moved.backend(),
+        "the new pin holds"
+    );
+    stop(h);
+}
