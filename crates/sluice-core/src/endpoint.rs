@@ -1,33 +1,28 @@
 //! EndpointState: the one shared record per (cluster, address) that the data path reads
-//! (health, weight, load) and the control plane writes (health checks, outlier detection,
-//! admin drain — later issues). Atomics only: readers on every worker never lock.
+//! (availability, weight, load) and the control plane writes (active health checks,
+//! passive outlier ejection, drain). Atomics only: readers on every worker never lock.
+//!
+//! Availability has independent facets, so that one mechanism never undoes another: the
+//! active checker's verdict, an outlier ejection (with its expiry and count), and a drain
+//! flag. An endpoint takes new requests only when it passes checks, is not ejected, is
+//! not draining, and has a weight above 0.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::ewma::PeakEwma;
 
-/// Coarse health of an endpoint as the balancers see it.
+/// The summary of an endpoint's state for status output and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub enum Health {
-    Healthy = 0,
-    Unhealthy = 1,
-    Ejected = 2,
-    Draining = 3,
+    Healthy,
+    Unhealthy,
+    Ejected,
+    Draining,
 }
 
 impl Health {
-    fn from_u8(v: u8) -> Self {
-        match v {
-            1 => Health::Unhealthy,
-            2 => Health::Ejected,
-            3 => Health::Draining,
-            _ => Health::Healthy,
-        }
-    }
-
     /// Name used in status output and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,24 +40,37 @@ pub struct EndpointState {
     pub addr: SocketAddr,
     pub backup: bool,
     weight: AtomicU32,
-    health: AtomicU8,
+    checks_ok: AtomicBool,
+    ejected_until_ns: AtomicU64,
+    ejections: AtomicU32,
+    draining: AtomicBool,
     in_flight: AtomicU32,
     requests: AtomicU64,
     failures: AtomicU64,
+    /// Consecutive 5xx answers and consecutive gateway failures, for outlier detection.
+    pub(crate) consecutive_5xx: AtomicU32,
+    pub(crate) consecutive_gateway: AtomicU32,
     /// Latency estimate for `peak_ewma`, updated by the proxy on every response.
     pub ewma: PeakEwma,
 }
 
 impl EndpointState {
+    /// A new endpoint starts available: health checks may take it out, but the first
+    /// check never has to bring a whole cluster up (DESIGN: no "all down at start").
     pub fn new(addr: SocketAddr, weight: u32, backup: bool) -> Self {
         EndpointState {
             addr,
             backup,
             weight: AtomicU32::new(weight),
-            health: AtomicU8::new(Health::Healthy as u8),
+            checks_ok: AtomicBool::new(true),
+            ejected_until_ns: AtomicU64::new(0),
+            ejections: AtomicU32::new(0),
+            draining: AtomicBool::new(false),
             in_flight: AtomicU32::new(0),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            consecutive_5xx: AtomicU32::new(0),
+            consecutive_gateway: AtomicU32::new(0),
             ewma: PeakEwma::default(),
         }
     }
@@ -75,17 +83,84 @@ impl EndpointState {
         self.weight.store(w, Relaxed)
     }
 
+    /// The summary label: draining, then unhealthy, then ejected, else healthy.
     pub fn health(&self) -> Health {
-        Health::from_u8(self.health.load(Relaxed))
+        if self.draining.load(Relaxed) {
+            Health::Draining
+        } else if !self.checks_ok.load(Relaxed) {
+            Health::Unhealthy
+        } else if self.is_ejected() {
+            Health::Ejected
+        } else {
+            Health::Healthy
+        }
     }
 
+    /// Test and admin convenience: force one facet (Healthy clears them all).
     pub fn set_health(&self, h: Health) {
-        self.health.store(h as u8, Relaxed)
+        match h {
+            Health::Healthy => {
+                self.checks_ok.store(true, Relaxed);
+                self.ejected_until_ns.store(0, Relaxed);
+                self.draining.store(false, Relaxed);
+            }
+            Health::Unhealthy => self.checks_ok.store(false, Relaxed),
+            Health::Ejected => self.ejected_until_ns.store(u64::MAX, Relaxed),
+            Health::Draining => self.draining.store(true, Relaxed),
+        }
+    }
+
+    /// The active checker's verdict.
+    pub fn set_checks_ok(&self, ok: bool) {
+        self.checks_ok.store(ok, Relaxed)
+    }
+
+    pub fn checks_ok(&self) -> bool {
+        self.checks_ok.load(Relaxed)
+    }
+
+    /// Drain: no new requests; those in flight finish.
+    pub fn set_draining(&self, on: bool) {
+        self.draining.store(on, Relaxed)
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Relaxed)
+    }
+
+    pub fn is_ejected(&self) -> bool {
+        self.ejected_until_ns.load(Relaxed) != 0
+    }
+
+    /// When the current ejection ends (0: not ejected).
+    pub fn ejected_until(&self) -> u64 {
+        self.ejected_until_ns.load(Relaxed)
+    }
+
+    /// How many times this endpoint has been ejected (drives the growing ejection time).
+    pub fn ejections(&self) -> u32 {
+        self.ejections.load(Relaxed)
+    }
+
+    /// Ejects until `until_ns` unless already ejected; true if this call ejected it.
+    pub fn eject(&self, until_ns: u64) -> bool {
+        let won = self.ejected_until_ns.compare_exchange(0, until_ns.max(1), Relaxed, Relaxed).is_ok();
+        if won {
+            self.ejections.fetch_add(1, Relaxed);
+        }
+        won
+    }
+
+    /// Ends an ejection and clears the failure streaks.
+    pub fn release(&self) {
+        self.consecutive_5xx.store(0, Relaxed);
+        self.consecutive_gateway.store(0, Relaxed);
+        self.ejected_until_ns.store(0, Relaxed);
     }
 
     /// May a balancer send new work here?
     pub fn is_available(&self) -> bool {
-        self.health() == Health::Healthy && self.weight() > 0
+        self.checks_ok.load(Relaxed) && !self.is_ejected() && !self.draining.load(Relaxed) && self.weight() > 0
     }
 
     pub fn in_flight(&self) -> u32 {
@@ -136,9 +211,13 @@ impl Drop for InFlight {
 mod tests {
     use super::*;
 
+    fn ep() -> Arc<EndpointState> {
+        Arc::new(EndpointState::new("127.0.0.1:1".parse().unwrap(), 1, false))
+    }
+
     #[test]
     fn in_flight_guard_counts_and_releases() {
-        let e = Arc::new(EndpointState::new("127.0.0.1:1".parse().unwrap(), 1, false));
+        let e = ep();
         {
             let _a = e.start_request();
             let _b = e.start_request();
@@ -149,12 +228,21 @@ mod tests {
     }
 
     #[test]
-    fn unhealthy_or_zero_weight_is_unavailable() {
-        let e = EndpointState::new("127.0.0.1:1".parse().unwrap(), 1, false);
+    fn facets_are_independent() {
+        let e = ep();
         assert!(e.is_available());
-        e.set_health(Health::Draining);
-        assert!(!e.is_available());
-        e.set_health(Health::Healthy);
+        e.set_draining(true);
+        assert_eq!(e.health(), Health::Draining);
+        e.set_checks_ok(false);
+        e.set_draining(false);
+        assert_eq!(e.health(), Health::Unhealthy);
+        assert!(e.eject(10));
+        e.set_checks_ok(true);
+        assert_eq!(e.health(), Health::Ejected, "passing checks do not end an ejection");
+        assert!(!e.eject(20), "already ejected");
+        e.release();
+        assert!(e.is_available());
+        assert_eq!(e.ejections(), 1);
         e.set_weight(0);
         assert!(!e.is_available());
     }

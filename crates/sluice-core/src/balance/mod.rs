@@ -178,10 +178,23 @@ impl Balancer {
         &self.endpoints
     }
 
-    /// Picks an endpoint index, or `None` when no endpoint (primary or backup) is available.
+    /// Picks an endpoint index: an available primary, else an available backup, else
+    /// (panic mode) any primary or backup that is not draining and has weight — when
+    /// health checks or ejections have taken out everything, spreading load over all
+    /// beats refusing it (Envoy's panic routing, NGINX's reset of failure marks).
+    /// `None` only when the cluster has nothing to send to at all.
     pub fn pick(&self, ctx: &PickCtx) -> Option<usize> {
         self.pick_primary(ctx)
             .or_else(|| first_available(&self.endpoints, &self.backup, ctx.r1))
+            .or_else(|| self.panic_pick(ctx))
+    }
+
+    /// Panic mode: a random endpoint ignoring health checks and ejections.
+    fn panic_pick(&self, ctx: &PickCtx) -> Option<usize> {
+        let usable = |i: &usize| !self.endpoints[*i].is_draining() && self.endpoints[*i].weight() > 0;
+        let pool: Vec<usize> = self.primary.iter().copied().filter(usable).collect();
+        let pool = if pool.is_empty() { self.backup.iter().copied().filter(usable).collect() } else { pool };
+        (!pool.is_empty()).then(|| pool[(ctx.r1 % pool.len() as u64) as usize])
     }
 
     fn pick_primary(&self, ctx: &PickCtx) -> Option<usize> {
