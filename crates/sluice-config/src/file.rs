@@ -135,6 +135,63 @@ pub struct FileCluster {
     pub endpoints: S<Vec<S<FileEndpoint>>>,
     pub timeouts: Option<FileClusterTimeouts>,
     pub pool: Option<FilePool>,
+    pub health: Option<S<FileHealth>>,
+    pub outlier: Option<S<FileOutlier>>,
+    pub retries: Option<S<FileRetries>>,
+    pub limits: Option<S<FileClusterLimits>>,
+}
+
+/// `health = { kind = "http", path = "/healthz", interval = "2s", ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHealth {
+    pub kind: S<String>,
+    pub interval: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub rise: Option<S<i64>>,
+    pub fall: Option<S<i64>>,
+    pub jitter: Option<S<String>>,
+    pub port: Option<S<i64>>,
+    pub method: Option<S<String>>,
+    pub path: Option<S<String>>,
+    pub host: Option<S<String>>,
+    /// `200`, or a range `[200, 399]`.
+    pub expect_status: Option<S<Vec<i64>>>,
+    pub expect_body: Option<S<String>>,
+    pub expect_body_regex: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOutlier {
+    pub consecutive_5xx: Option<S<i64>>,
+    pub consecutive_gateway_failures: Option<S<i64>>,
+    pub base_ejection_time: Option<S<String>>,
+    pub max_ejection_time: Option<S<String>>,
+    pub max_ejection_percent: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRetries {
+    pub attempts: S<i64>,
+    pub on: Option<Vec<S<String>>>,
+    pub statuses: Option<Vec<S<i64>>>,
+    pub per_try_timeout: Option<S<String>>,
+    pub backoff: Option<S<String>>,
+    pub max_backoff: Option<S<String>>,
+    pub budget_percent: Option<S<i64>>,
+    pub min_retry_concurrency: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileClusterLimits {
+    pub max_requests: Option<S<i64>>,
+    pub max_pending: Option<S<i64>>,
+    pub pending_timeout: Option<S<String>>,
+    pub max_retries: Option<S<i64>>,
+    pub max_connections: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,6 +10,7 @@ pub mod units;
 mod validate;
 mod validate_balance;
 mod validate_cluster;
+mod validate_resilience;
 mod validate_route;
 
 use std::path::Path;

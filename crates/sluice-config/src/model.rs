@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use sluice_core::balance::{BalanceOptions, HashKey};
+use sluice_core::health::RiseFall;
+use sluice_core::outlier::OutlierPolicy;
 use sluice_core::net::Cidr;
 use sluice_core::{Balance, RouteMatch};
 
@@ -140,6 +142,81 @@ pub struct ClusterConfig {
     pub endpoints: Vec<EndpointConfig>,
     pub timeouts: ClusterTimeouts,
     pub pool: PoolConfig,
+    pub health: Option<HealthCheckConfig>,
+    pub outlier: Option<OutlierPolicy>,
+    pub retries: Option<RetryConfig>,
+    pub limits: ClusterLimits,
+}
+
+/// Active health check of every endpoint of a cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheckConfig {
+    pub check: CheckKind,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub rise_fall: RiseFall,
+    pub jitter: Duration,
+    /// Check this port instead of the endpoint's.
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckKind {
+    /// The TCP connect succeeds.
+    Tcp,
+    Http(HttpCheck),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpCheck {
+    pub method: String,
+    pub path: String,
+    pub host: Option<String>,
+    /// Inclusive status range that passes.
+    pub expect_status: (u16, u16),
+    pub expect_body: Option<BodyMatch>,
+}
+
+#[derive(Debug, Clone)]
+pub enum BodyMatch {
+    Contains(String),
+    Regex(regex::Regex),
+}
+
+impl PartialEq for BodyMatch {
+    fn eq(&self, o: &Self) -> bool {
+        match (self, o) {
+            (BodyMatch::Contains(a), BodyMatch::Contains(b)) => a == b,
+            (BodyMatch::Regex(a), BodyMatch::Regex(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+/// `retries = { attempts, on, statuses, per_try_timeout, backoff, ... }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryConfig {
+    /// Retries after the first try.
+    pub attempts: u32,
+    pub on_connect_failure: bool,
+    pub on_reset: bool,
+    pub on_5xx: bool,
+    pub on_gateway_error: bool,
+    pub statuses: Vec<u16>,
+    pub per_try_timeout: Option<Duration>,
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    pub budget_percent: u32,
+    pub min_retry_concurrency: u32,
+}
+
+/// Bulkhead of a cluster (§16.9.2); `None` fields are unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClusterLimits {
+    pub max_requests: Option<u32>,
+    pub max_pending: u32,
+    pub pending_timeout: Duration,
+    pub max_retries: Option<u32>,
 }
 
 /// Sticky sessions (§16.6): `sticky = { cookie = "srv", ttl = "1h" }`.
