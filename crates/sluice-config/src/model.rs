@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use sluice_core::balance::{BalanceOptions, HashKey};
 use sluice_core::health::RiseFall;
-use sluice_core::outlier::OutlierPolicy;
 use sluice_core::net::Cidr;
+use sluice_core::outlier::OutlierPolicy;
 use sluice_core::{Balance, RouteMatch};
 
 /// Grace period for in-flight requests on SIGTERM/SIGINT.

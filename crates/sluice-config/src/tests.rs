@@ -191,8 +191,13 @@ fn resilience_settings_parse_with_defaults_and_errors() {
     let c = parse(&ok, "t.toml").unwrap_or_else(|d| panic!("{d}"));
     let a = &c.clusters["a"];
     let h = a.health.as_ref().unwrap();
-    assert_eq!((h.interval, h.rise_fall.rise, h.rise_fall.fall), (Duration::from_secs(2), 2, 3));
-    assert!(matches!(&h.check, CheckKind::Http(x) if x.expect_status == (200, 204) && x.path == "/healthz"));
+    assert_eq!(
+        (h.interval, h.rise_fall.rise, h.rise_fall.fall),
+        (Duration::from_secs(2), 2, 3)
+    );
+    assert!(
+        matches!(&h.check, CheckKind::Http(x) if x.expect_status == (200, 204) && x.path == "/healthz")
+    );
     assert_eq!(a.outlier.unwrap().consecutive_5xx, 3);
     let r = a.retries.as_ref().unwrap();
     assert!(r.on_connect_failure && r.on_reset && r.on_gateway_error && !r.on_5xx);
@@ -203,7 +208,19 @@ fn resilience_settings_parse_with_defaults_and_errors() {
     );
     let e = errors(&bad);
     assert_eq!(e.len(), 3, "{e:?}");
-    assert!(e[0].contains("clusters.a.health.kind: unknown health check kind `ping`"), "{}", e[0]);
-    assert!(e[1].contains("clusters.a.retries.on: unknown retry condition `sometimes`"), "{}", e[1]);
-    assert!(e[2].contains("clusters.a.limits.max_connections: max_connections is not supported yet"), "{}", e[2]);
+    assert!(
+        e[0].contains("clusters.a.health.kind: unknown health check kind `ping`"),
+        "{}",
+        e[0]
+    );
+    assert!(
+        e[1].contains("clusters.a.retries.on: unknown retry condition `sometimes`"),
+        "{}",
+        e[1]
+    );
+    assert!(
+        e[2].contains("clusters.a.limits.max_connections: max_connections is not supported yet"),
+        "{}",
+        e[2]
+    );
 }

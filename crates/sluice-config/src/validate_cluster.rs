@@ -35,10 +35,23 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
         },
     };
     let pool = pool(v, c.pool.as_ref(), &path);
-    let health = c.health.as_ref().and_then(|h| crate::validate_resilience::health(v, h, &path));
-    let outlier = c.outlier.as_ref().map(|o| crate::validate_resilience::outlier(v, o, &path));
-    let retries = c.retries.as_ref().map(|r| crate::validate_resilience::retries(v, r, &path));
-    let limits = c.limits.as_ref().map(|l| crate::validate_resilience::limits(v, l, &path)).unwrap_or_default();
+    let health = c
+        .health
+        .as_ref()
+        .and_then(|h| crate::validate_resilience::health(v, h, &path));
+    let outlier = c
+        .outlier
+        .as_ref()
+        .map(|o| crate::validate_resilience::outlier(v, o, &path));
+    let retries = c
+        .retries
+        .as_ref()
+        .map(|r| crate::validate_resilience::retries(v, r, &path));
+    let limits = c
+        .limits
+        .as_ref()
+        .map(|l| crate::validate_resilience::limits(v, l, &path))
+        .unwrap_or_default();
     Some(ClusterConfig {
         name: name.get_ref().clone(),
         balance: bal.balance,

@@ -144,7 +144,10 @@ impl EndpointState {
 
     /// Ejects until `until_ns` unless already ejected; true if this call ejected it.
     pub fn eject(&self, until_ns: u64) -> bool {
-        let won = self.ejected_until_ns.compare_exchange(0, until_ns.max(1), Relaxed, Relaxed).is_ok();
+        let won = self
+            .ejected_until_ns
+            .compare_exchange(0, until_ns.max(1), Relaxed, Relaxed)
+            .is_ok();
         if won {
             self.ejections.fetch_add(1, Relaxed);
         }
@@ -160,7 +163,10 @@ impl EndpointState {
 
     /// May a balancer send new work here?
     pub fn is_available(&self) -> bool {
-        self.checks_ok.load(Relaxed) && !self.is_ejected() && !self.draining.load(Relaxed) && self.weight() > 0
+        self.checks_ok.load(Relaxed)
+            && !self.is_ejected()
+            && !self.draining.load(Relaxed)
+            && self.weight() > 0
     }
 
     pub fn in_flight(&self) -> u32 {
@@ -238,7 +244,11 @@ mod tests {
         assert_eq!(e.health(), Health::Unhealthy);
         assert!(e.eject(10));
         e.set_checks_ok(true);
-        assert_eq!(e.health(), Health::Ejected, "passing checks do not end an ejection");
+        assert_eq!(
+            e.health(),
+            Health::Ejected,
+            "passing checks do not end an ejection"
+        );
         assert!(!e.eject(20), "already ejected");
         e.release();
         assert!(e.is_available());

@@ -60,18 +60,26 @@ pub fn record(e: &EndpointState, o: Outcome, p: &OutlierPolicy) -> bool {
             // A gateway failure is also a 5xx to the client (Envoy counts it in both).
             let n5 = e.consecutive_5xx.fetch_add(1, Relaxed) + 1;
             let ng = e.consecutive_gateway.fetch_add(1, Relaxed) + 1;
-            (p.consecutive_gateway != 0 && ng >= p.consecutive_gateway) || (p.consecutive_5xx != 0 && n5 >= p.consecutive_5xx)
+            (p.consecutive_gateway != 0 && ng >= p.consecutive_gateway)
+                || (p.consecutive_5xx != 0 && n5 >= p.consecutive_5xx)
         }
     }
 }
 
 /// How long the `n`-th ejection (1-based) lasts: base × n, capped at the maximum.
 pub fn ejection_time(n: u32, p: &OutlierPolicy) -> u64 {
-    p.base_ejection_ns.saturating_mul(u64::from(n.max(1))).min(p.max_ejection_ns.max(p.base_ejection_ns))
+    p.base_ejection_ns
+        .saturating_mul(u64::from(n.max(1)))
+        .min(p.max_ejection_ns.max(p.base_ejection_ns))
 }
 
 /// Ejects `e` if the cluster's ejection cap allows; returns when the ejection ends.
-pub fn try_eject(e: &EndpointState, cluster: &[Arc<EndpointState>], now_ns: u64, p: &OutlierPolicy) -> Option<u64> {
+pub fn try_eject(
+    e: &EndpointState,
+    cluster: &[Arc<EndpointState>],
+    now_ns: u64,
+    p: &OutlierPolicy,
+) -> Option<u64> {
     let ejected = cluster.iter().filter(|x| x.is_ejected()).count() as u64;
     let total = cluster.len() as u64;
     if ejected > 0 && (ejected + 1) * 100 > u64::from(p.max_ejection_percent) * total {
@@ -98,11 +106,24 @@ mod tests {
     const S: u64 = 1_000_000_000;
 
     fn eps(n: usize) -> Vec<Arc<EndpointState>> {
-        (0..n).map(|i| Arc::new(EndpointState::new(format!("10.0.0.{}:80", i + 1).parse().unwrap(), 1, false))).collect()
+        (0..n)
+            .map(|i| {
+                Arc::new(EndpointState::new(
+                    format!("10.0.0.{}:80", i + 1).parse().unwrap(),
+                    1,
+                    false,
+                ))
+            })
+            .collect()
     }
 
     fn p() -> OutlierPolicy {
-        OutlierPolicy { consecutive_5xx: 3, consecutive_gateway: 2, max_ejection_percent: 50, ..Default::default() }
+        OutlierPolicy {
+            consecutive_5xx: 3,
+            consecutive_gateway: 2,
+            max_ejection_percent: 50,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -135,17 +156,30 @@ mod tests {
         assert!(sweep(&c, 29 * S).is_empty());
         assert_eq!(sweep(&c, 30 * S).len(), 1);
         assert!(c[0].is_available());
-        assert_eq!(try_eject(&c[0], &c, 100 * S, &p()), Some(160 * S), "second ejection: 2 × base");
+        assert_eq!(
+            try_eject(&c[0], &c, 100 * S, &p()),
+            Some(160 * S),
+            "second ejection: 2 × base"
+        );
     }
 
     #[test]
     fn max_ejection_percent_caps_but_one_is_always_allowed() {
         let c = eps(4);
-        let tight = OutlierPolicy { max_ejection_percent: 10, ..p() };
+        let tight = OutlierPolicy {
+            max_ejection_percent: 10,
+            ..p()
+        };
         assert!(try_eject(&c[0], &c, 0, &tight).is_some(), "at least one");
-        assert!(try_eject(&c[1], &c, 0, &tight).is_none(), "10 % of 4 is below two");
+        assert!(
+            try_eject(&c[1], &c, 0, &tight).is_none(),
+            "10 % of 4 is below two"
+        );
         let half = p();
-        assert!(try_eject(&c[1], &c, 0, &half).is_some(), "50 % of 4 allows two");
+        assert!(
+            try_eject(&c[1], &c, 0, &half).is_some(),
+            "50 % of 4 allows two"
+        );
         assert!(try_eject(&c[2], &c, 0, &half).is_none());
     }
 }

@@ -100,6 +100,8 @@ pub struct ResponseEnd {
     pub _in_flight: InFlight,
     pub _active: ActiveGuard,
     pub pool_return: Option<PoolReturn>,
+    /// The cluster bulkhead slot, held until the response is done.
+    pub _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl ResponseEnd {

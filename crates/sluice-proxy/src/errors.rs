@@ -16,6 +16,7 @@ pub enum ProxyError {
     HeadersTooLarge,
     TooManyHeaders,
     NoEndpoint,
+    CircuitBreaker,
     ConnectRefused,
     ConnectTimeout,
     ResponseTimeout,
@@ -32,7 +33,7 @@ impl ProxyError {
             ProxyError::HeadersTooLarge | ProxyError::TooManyHeaders => {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
-            ProxyError::NoEndpoint => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoEndpoint | ProxyError::CircuitBreaker => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::ConnectRefused | ProxyError::UpstreamReset => StatusCode::BAD_GATEWAY,
             ProxyError::ConnectTimeout | ProxyError::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -47,6 +48,7 @@ impl ProxyError {
             ProxyError::HeadersTooLarge => "request headers exceed the size limit",
             ProxyError::TooManyHeaders => "request has too many headers",
             ProxyError::NoEndpoint => "no healthy endpoint in cluster",
+            ProxyError::CircuitBreaker => "cluster at its request limit (circuit breaker)",
             ProxyError::ConnectRefused => "upstream connection failed",
             ProxyError::ConnectTimeout => "upstream connect timeout",
             ProxyError::ResponseTimeout => "upstream response timeout",
@@ -79,6 +81,7 @@ impl ProxyError {
             ProxyError::HeadersTooLarge => "headers_too_large",
             ProxyError::TooManyHeaders => "too_many_headers",
             ProxyError::NoEndpoint => "no_endpoint",
+            ProxyError::CircuitBreaker => "circuit_breaker",
             ProxyError::ConnectRefused => "connect_failed",
             ProxyError::ConnectTimeout => "connect_timeout",
             ProxyError::ResponseTimeout => "response_timeout",

@@ -4,12 +4,15 @@
 //! The admin listener (status JSON) lives here until the control crate takes it (issue 7).
 
 pub mod admin;
+mod attempt;
 mod body;
 mod clock;
 mod conn;
 mod errors;
+mod exchange;
 mod exec;
 mod forward;
+mod health;
 mod listen;
 mod pool;
 mod request;

@@ -67,6 +67,9 @@ impl Server {
                     })?,
             );
         }
+        if let Some(t) = crate::health::start(&shared.load(), rx.clone())? {
+            threads.push(t);
+        }
         let admin = match admin_bind {
             Some(bind) => {
                 let (addr, t) = crate::admin::start(bind, Arc::clone(&shared), rx.clone())?;

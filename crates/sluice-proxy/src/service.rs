@@ -3,22 +3,19 @@
 //! Every failure becomes a `ProxyError` response here; nothing in this path panics.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::rc::Rc;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use hyper::body::{Body, Incoming};
-use hyper::client::conn::http1;
 use sluice_config::UpstreamProtocol;
 
-use crate::body::{is_body_too_large, BodyIdle, ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
-use crate::clock;
+use crate::attempt::forward;
+use crate::body::{ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
 use crate::conn::{ActiveGuard, ConnCtx};
 use crate::errors::ProxyError;
 use crate::forward::{add_forwarding, strip_hop_by_hop};
 use crate::pool::PoolReturn;
-use crate::pool::{Pool, Upstream};
 use crate::select::{direct, select, Selected, Target};
 use crate::snapshot::{ClusterRt, ListenerRt, RouteRt};
 
@@ -62,48 +59,26 @@ async fn proxy(
         Selected::Upstream(t) => t,
     };
     let worker = &ctx.listener.worker;
-    let in_flight = endpoint.start_request();
-    let addr = endpoint.addr;
     let upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
     let timeout = route
         .config
         .timeout
         .unwrap_or(cluster.config.timeouts.response);
-    let sent_at = clock::now_ns();
-    let sent =
-        tokio::time::timeout(timeout, exchange(&worker.pool, addr, cluster, upstream_req)).await;
-    let now = clock::now_ns();
-    let ewma = &cluster.balancer.options().ewma;
-    let (resp, back) = match sent.unwrap_or(Err(ProxyError::ResponseTimeout)) {
-        Ok(x) => {
-            let failed = x.0.status().is_server_error();
-            endpoint
-                .ewma
-                .observe((now - sent_at) as f64, failed, now, ewma);
-            x
-        }
-        Err(e) => {
-            endpoint
-                .ewma
-                .observe((now - sent_at) as f64, true, now, ewma);
-            endpoint.record_failure();
-            tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, cluster = %cluster.config.name,
-                endpoint = %addr, error = e.code(), "{}", e.reason());
-            return Err(e);
-        }
-    };
-    let pool_return = back.map(|(tx, uses)| PoolReturn {
+    let f = forward(ctx, cluster, endpoint, upstream_req, timeout).await?;
+    let pool_return = f.back.map(|(tx, uses)| PoolReturn {
         pool: Rc::clone(&worker.pool),
-        addr,
+        addr: f.addr,
         tx,
         uses,
         cfg: cluster.config.pool,
     });
     let end = ResponseEnd {
-        _in_flight: in_flight,
+        _in_flight: f.in_flight,
         _active: guard,
         pool_return,
+        _permit: f.permit,
     };
+    let resp = f.resp;
     let mut resp = rewrite_response(route, resp, listener.config.timeouts.body, end);
     if let Some(c) = set_cookie {
         resp.headers_mut().append(header::SET_COOKIE, c.clone());
@@ -180,63 +155,6 @@ fn rewrite_request(
         RequestBody::new(body, limits.max_body_bytes, listener.config.timeouts.body)
     };
     Ok(Request::from_parts(parts, body))
-}
-
-type H1Back = (http1::SendRequest<RequestBody>, u64);
-
-/// Sends one request on a pooled (or new) connection. A reused HTTP/1.1 connection that
-/// the upstream closed while idle gives the request back unsent; it is retried once on a
-/// fresh connection, which is always safe because nothing reached the upstream.
-async fn exchange(
-    pool: &Pool,
-    addr: SocketAddr,
-    cluster: &ClusterRt,
-    req: Request<RequestBody>,
-) -> Result<(Response<Incoming>, Option<H1Back>), ProxyError> {
-    let (upstream, reused) = pool.checkout(addr, &cluster.config).await?;
-    match upstream {
-        Upstream::H2(mut tx) => tx
-            .send_request(req)
-            .await
-            .map(|r| (r, None))
-            .map_err(|e| classify(&e)),
-        Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
-            Ok(resp) => Ok((resp, Some((tx, uses + 1)))),
-            Err(mut e) => match e.take_message() {
-                Some(req) if reused => Box::pin(retry_fresh(pool, addr, cluster, req)).await,
-                _ => Err(classify(&e.into_error())),
-            },
-        },
-    }
-}
-
-/// The stale-connection retry: a new connection, one more try (boxed: it is the cold path).
-async fn retry_fresh(
-    pool: &Pool,
-    addr: SocketAddr,
-    cluster: &ClusterRt,
-    req: Request<RequestBody>,
-) -> Result<(Response<Incoming>, Option<H1Back>), ProxyError> {
-    let (up, _) = pool.checkout(addr, &cluster.config).await?;
-    let Upstream::H1(mut tx, uses) = up else {
-        return Err(ProxyError::UpstreamReset);
-    };
-    let resp = tx.send_request(req).await.map_err(|e| classify(&e))?;
-    Ok((resp, Some((tx, uses + 1))))
-}
-
-fn classify(e: &hyper::Error) -> ProxyError {
-    if is_body_too_large(e) {
-        return ProxyError::BodyTooLarge;
-    }
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.is::<BodyIdle>() {
-            return ProxyError::ClientBodyTimeout;
-        }
-        cur = err.source();
-    }
-    ProxyError::UpstreamReset
 }
 
 fn rewrite_response(

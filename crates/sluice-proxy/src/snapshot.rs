@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -12,6 +13,9 @@ use http::{HeaderValue, StatusCode};
 use sluice_config::{ClusterConfig, Config, ListenerConfig, RouteConfig, RouteTarget};
 use sluice_core::split::WeightedChoice;
 use sluice_core::{Balancer, EndpointState};
+
+use sluice_core::retry::RetryBudget;
+use tokio::sync::Semaphore;
 
 use crate::sticky::Sticky;
 
@@ -48,6 +52,11 @@ pub struct ClusterRt {
     pub config: ClusterConfig,
     pub balancer: Balancer,
     pub sticky: Option<Sticky>,
+    /// `limits.max_requests` as permits shared by all workers.
+    pub bulkhead: Option<Arc<Semaphore>>,
+    /// Requests waiting for a bulkhead permit.
+    pub pending: AtomicU32,
+    pub budget: RetryBudget,
 }
 
 impl Snapshot {
@@ -98,6 +107,12 @@ fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry) -> ClusterRt {
         config: c.clone(),
         balancer: Balancer::build_with(c.balance, c.balance_options, endpoints),
         sticky,
+        bulkhead: c
+            .limits
+            .max_requests
+            .map(|n| Arc::new(Semaphore::new(n as usize))),
+        pending: AtomicU32::new(0),
+        budget: RetryBudget::default(),
     }
 }
 

@@ -191,9 +191,14 @@ impl Balancer {
 
     /// Panic mode: a random endpoint ignoring health checks and ejections.
     fn panic_pick(&self, ctx: &PickCtx) -> Option<usize> {
-        let usable = |i: &usize| !self.endpoints[*i].is_draining() && self.endpoints[*i].weight() > 0;
+        let usable =
+            |i: &usize| !self.endpoints[*i].is_draining() && self.endpoints[*i].weight() > 0;
         let pool: Vec<usize> = self.primary.iter().copied().filter(usable).collect();
-        let pool = if pool.is_empty() { self.backup.iter().copied().filter(usable).collect() } else { pool };
+        let pool = if pool.is_empty() {
+            self.backup.iter().copied().filter(usable).collect()
+        } else {
+            pool
+        };
         (!pool.is_empty()).then(|| pool[(ctx.r1 % pool.len() as u64) as usize])
     }
 

@@ -76,10 +76,18 @@ fn backups_serve_only_when_primaries_are_down() {
     e[0].set_health(Health::Unhealthy);
     assert_eq!(counts(&b, 10, 4), vec![0, 10]);
     e[1].set_health(Health::Unhealthy);
-    assert_eq!(b.pick(&PickCtx::default()), Some(0), "panic mode: all down means use the primaries");
+    assert_eq!(
+        b.pick(&PickCtx::default()),
+        Some(0),
+        "panic mode: all down means use the primaries"
+    );
     e[0].set_health(Health::Draining);
     e[1].set_health(Health::Draining);
-    assert_eq!(b.pick(&PickCtx::default()), None, "draining is never overridden");
+    assert_eq!(
+        b.pick(&PickCtx::default()),
+        None,
+        "draining is never overridden"
+    );
 }
 
 #[test]

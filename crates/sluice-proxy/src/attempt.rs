@@ -1,0 +1,274 @@
+//! Forwarding with resilience: the cluster's bulkhead (max_requests, a bounded wait for
+//! max_pending), then tries — each with its own timeout, recorded for peak-EWMA and
+//! outlier detection — and retries on another endpoint when the policy, the request
+//! (idempotent and bodyless, or never sent at all) and the retry budget all allow.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, Request, Response, Uri, Version};
+use hyper::body::Incoming;
+use sluice_config::RetryConfig;
+use sluice_core::endpoint::InFlight;
+use sluice_core::outlier::{self, Outcome};
+use sluice_core::retry::backoff;
+use sluice_core::{EndpointState, PickCtx};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+
+use crate::body::RequestBody;
+use crate::clock;
+use crate::conn::ConnCtx;
+use crate::errors::ProxyError;
+use crate::exchange::{exchange, Exchanged, Failure, H1Back};
+use crate::snapshot::ClusterRt;
+
+/// A successful forward: the response, its connection and the guards it must keep.
+pub struct Forwarded {
+    pub resp: Response<Incoming>,
+    pub back: Option<H1Back>,
+    pub in_flight: InFlight,
+    pub addr: SocketAddr,
+    pub permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Takes a slot under the cluster's `max_requests`, waiting up to `pending_timeout` if
+/// fewer than `max_pending` requests already wait; otherwise a fast 503.
+pub async fn admit(cluster: &ClusterRt) -> Result<Option<OwnedSemaphorePermit>, ProxyError> {
+    let Some(sem) = &cluster.bulkhead else {
+        return Ok(None);
+    };
+    if let Ok(p) = Arc::clone(sem).try_acquire_owned() {
+        return Ok(Some(p));
+    }
+    let limits = &cluster.config.limits;
+    if cluster.pending.fetch_add(1, Relaxed) >= limits.max_pending {
+        cluster.pending.fetch_sub(1, Relaxed);
+        return Err(ProxyError::CircuitBreaker);
+    }
+    let waited =
+        tokio::time::timeout(limits.pending_timeout, Arc::clone(sem).acquire_owned()).await;
+    cluster.pending.fetch_sub(1, Relaxed);
+    match waited {
+        Ok(Ok(p)) => Ok(Some(p)),
+        _ => Err(ProxyError::CircuitBreaker),
+    }
+}
+
+/// A bodyless request's head, kept to send it again.
+struct Replay {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: http::HeaderMap,
+}
+
+impl Replay {
+    fn capture(req: &Request<RequestBody>) -> Option<Replay> {
+        use http_body::Body as _;
+        let idempotent = matches!(
+            *req.method(),
+            Method::GET
+                | Method::HEAD
+                | Method::OPTIONS
+                | Method::PUT
+                | Method::DELETE
+                | Method::TRACE
+        );
+        (idempotent && req.body().is_end_stream()).then(|| Replay {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            version: req.version(),
+            headers: req.headers().clone(),
+        })
+    }
+
+    fn build(&self) -> Request<RequestBody> {
+        let mut r = Request::new(RequestBody::empty());
+        *r.method_mut() = self.method.clone();
+        *r.uri_mut() = self.uri.clone();
+        *r.version_mut() = self.version;
+        *r.headers_mut() = self.headers.clone();
+        r
+    }
+}
+
+/// Sends `req` to `first`, retrying per the cluster's policy within `timeout` overall.
+pub async fn forward(
+    ctx: &ConnCtx,
+    cluster: &ClusterRt,
+    first: &Arc<EndpointState>,
+    req: Request<RequestBody>,
+    timeout: Duration,
+) -> Result<Forwarded, ProxyError> {
+    let permit = admit(cluster).await?;
+    let _active = cluster.budget.request();
+    let deadline = Instant::now() + timeout;
+    let retry = cluster.config.retries.as_ref();
+    let replay = retry.and_then(|_| Replay::capture(&req));
+    let max = retry.map_or(0, |r| r.attempts);
+    let (mut req, mut ep, mut tried) = (Some(req), Arc::clone(first), Vec::new());
+    let mut _retry_slot = None;
+    for attempt in 0..=max {
+        let Some(r) = req.take().or_else(|| replay.as_ref().map(Replay::build)) else {
+            break;
+        };
+        let (in_flight, res) = try_once(ctx, cluster, &ep, r, deadline).await;
+        let again = attempt < max && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
+        let slot = if again {
+            cluster.budget.try_retry(
+                retry.map_or(0, |p| p.budget_percent),
+                retry.map_or(0, |p| p.min_retry_concurrency),
+                cluster.config.limits.max_retries,
+            )
+        } else {
+            None
+        };
+        if slot.is_none() || Instant::now() >= deadline {
+            return match res {
+                Ok((resp, back)) => Ok(Forwarded {
+                    resp,
+                    back,
+                    in_flight,
+                    addr: ep.addr,
+                    permit,
+                }),
+                Err(f) => Err(f.error()),
+            };
+        }
+        _retry_slot = slot;
+        if let Err(Failure::Unsent(_, r)) = res {
+            req = Some(r);
+        }
+        tried.push(ep.addr);
+        let p = retry.expect("retrying implies a policy");
+        tokio::time::sleep(backoff(
+            p.backoff,
+            p.max_backoff,
+            attempt + 1,
+            ctx.listener.worker.rng.next_u64(),
+        ))
+        .await;
+        ep = repick(ctx, cluster, &tried).unwrap_or(ep);
+    }
+    Err(ProxyError::UpstreamReset)
+}
+
+/// One try with its timeout; its outcome feeds peak-EWMA and outlier detection.
+async fn try_once(
+    ctx: &ConnCtx,
+    cluster: &ClusterRt,
+    ep: &Arc<EndpointState>,
+    req: Request<RequestBody>,
+    deadline: Instant,
+) -> (InFlight, Result<Exchanged, Failure>) {
+    let in_flight = ep.start_request();
+    let per_try = cluster
+        .config
+        .retries
+        .as_ref()
+        .and_then(|r| r.per_try_timeout);
+    let until = per_try.map_or(deadline, |t| deadline.min(Instant::now() + t));
+    let started = clock::now_ns();
+    let res = match tokio::time::timeout_at(
+        until,
+        exchange(&ctx.listener.worker.pool, ep.addr, cluster, req),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(Failure::Sent(ProxyError::ResponseTimeout)),
+    };
+    record(ctx, cluster, ep, started, &res);
+    (in_flight, res)
+}
+
+fn record(
+    ctx: &ConnCtx,
+    cluster: &ClusterRt,
+    ep: &EndpointState,
+    started: u64,
+    res: &Result<Exchanged, Failure>,
+) {
+    let now = clock::now_ns();
+    let outcome = match res {
+        Ok((resp, _)) if resp.status().is_server_error() => Some(Outcome::Status5xx),
+        Ok(_) => Some(Outcome::Success),
+        Err(f) => match f.error() {
+            ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout => None,
+            _ => Some(Outcome::Gateway),
+        },
+    };
+    let failed = outcome != Some(Outcome::Success);
+    ep.ewma.observe(
+        now.saturating_sub(started) as f64,
+        failed,
+        now,
+        &cluster.balancer.options().ewma,
+    );
+    if let Err(f) = res {
+        ep.record_failure();
+        tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, cluster = %cluster.config.name,
+            endpoint = %ep.addr, error = f.error().code(), "{}", f.error().reason());
+    }
+    let (Some(o), Some(policy)) = (outcome, cluster.config.outlier.as_ref()) else {
+        return;
+    };
+    if outlier::record(ep, o, policy) {
+        if let Some(until) = outlier::try_eject(ep, cluster.balancer.endpoints(), now, policy) {
+            tracing::warn!(cluster = %cluster.config.name, endpoint = %ep.addr, ejections = ep.ejections(),
+                for_ms = (until - now) / 1_000_000, "outlier ejected");
+        }
+    }
+}
+
+/// Whether the policy retries this result (a sent request needs a replayable head).
+fn wants_retry(p: &RetryConfig, res: &Result<Exchanged, Failure>, replayable: bool) -> bool {
+    match res {
+        Ok((resp, _)) => {
+            let s = resp.status().as_u16();
+            replayable
+                && ((p.on_5xx && s >= 500)
+                    || (p.on_gateway_error && matches!(s, 502..=504))
+                    || p.statuses.contains(&s))
+        }
+        Err(Failure::Unsent(e, _)) => match e {
+            ProxyError::ConnectRefused | ProxyError::ConnectTimeout => {
+                p.on_connect_failure || p.on_gateway_error
+            }
+            ProxyError::UpstreamReset => p.on_reset || p.on_gateway_error,
+            _ => false,
+        },
+        Err(Failure::Sent(e)) => {
+            replayable
+                && match e {
+                    ProxyError::UpstreamReset => p.on_reset || p.on_gateway_error || p.on_5xx,
+                    ProxyError::ResponseTimeout => p.on_gateway_error || p.on_5xx,
+                    _ => false,
+                }
+        }
+    }
+}
+
+/// Another endpoint for a retry, avoiding those already tried when possible.
+fn repick(ctx: &ConnCtx, cluster: &ClusterRt, tried: &[SocketAddr]) -> Option<Arc<EndpointState>> {
+    let rng = &ctx.listener.worker.rng;
+    let eps = cluster.balancer.endpoints();
+    let mut last = None;
+    for _ in 0..4 {
+        let pick = PickCtx {
+            r1: rng.next_u64(),
+            r2: rng.next_u64(),
+            hash: None,
+            now_ns: clock::now_ns(),
+        };
+        let i = cluster.balancer.pick(&pick)?;
+        if !tried.contains(&eps[i].addr) {
+            return Some(Arc::clone(&eps[i]));
+        }
+        last = Some(i);
+    }
+    last.map(|i| Arc::clone(&eps[i]))
+}

@@ -1,0 +1,99 @@
+//! One upstream exchange: a pooled (or new) connection and one request on it. The result
+//! says whether the request reached the upstream: an unsent request comes back to the
+//! caller, so a connect failure can be retried even for a POST with a streamed body.
+
+use std::net::SocketAddr;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+
+use crate::body::{is_body_too_large, BodyIdle, RequestBody};
+use crate::errors::ProxyError;
+use crate::pool::{Pool, Upstream};
+use crate::snapshot::ClusterRt;
+
+/// An HTTP/1.1 connection to hand back to the pool, with its use count.
+pub type H1Back = (http1::SendRequest<RequestBody>, u64);
+
+pub type Exchanged = (Response<Incoming>, Option<H1Back>);
+
+/// Why an exchange failed, and whether the request can still be sent elsewhere.
+pub enum Failure {
+    /// Nothing reached the upstream (connect failed); the request is returned.
+    Unsent(ProxyError, Request<RequestBody>),
+    Sent(ProxyError),
+}
+
+impl Failure {
+    pub fn error(&self) -> ProxyError {
+        match self {
+            Failure::Unsent(e, _) | Failure::Sent(e) => *e,
+        }
+    }
+}
+
+/// Sends one request on a pooled (or new) connection. A reused HTTP/1.1 connection that
+/// the upstream closed while idle gives the request back unsent; it is retried once on a
+/// fresh connection, which is always safe because nothing reached the upstream.
+pub async fn exchange(
+    pool: &Pool,
+    addr: SocketAddr,
+    cluster: &ClusterRt,
+    req: Request<RequestBody>,
+) -> Result<Exchanged, Failure> {
+    let (upstream, reused) = match pool.checkout(addr, &cluster.config).await {
+        Ok(x) => x,
+        Err(e) => return Err(Failure::Unsent(e, req)),
+    };
+    match upstream {
+        Upstream::H2(mut tx) => tx
+            .send_request(req)
+            .await
+            .map(|r| (r, None))
+            .map_err(|e| Failure::Sent(classify(&e))),
+        Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
+            Ok(resp) => Ok((resp, Some((tx, uses + 1)))),
+            Err(mut e) => match e.take_message() {
+                Some(req) if reused => Box::pin(retry_fresh(pool, addr, cluster, req)).await,
+                Some(req) => Err(Failure::Unsent(ProxyError::UpstreamReset, req)),
+                None => Err(Failure::Sent(classify(&e.into_error()))),
+            },
+        },
+    }
+}
+
+/// The stale-connection retry: a new connection, one more try (boxed: it is the cold path).
+async fn retry_fresh(
+    pool: &Pool,
+    addr: SocketAddr,
+    cluster: &ClusterRt,
+    req: Request<RequestBody>,
+) -> Result<Exchanged, Failure> {
+    let (up, _) = match pool.checkout(addr, &cluster.config).await {
+        Ok(x) => x,
+        Err(e) => return Err(Failure::Unsent(e, req)),
+    };
+    let Upstream::H1(mut tx, uses) = up else {
+        return Err(Failure::Sent(ProxyError::UpstreamReset));
+    };
+    let resp = tx
+        .send_request(req)
+        .await
+        .map_err(|e| Failure::Sent(classify(&e)))?;
+    Ok((resp, Some((tx, uses + 1))))
+}
+
+fn classify(e: &hyper::Error) -> ProxyError {
+    if is_body_too_large(e) {
+        return ProxyError::BodyTooLarge;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<BodyIdle>() {
+            return ProxyError::ClientBodyTimeout;
+        }
+        cur = err.source();
+    }
+    ProxyError::UpstreamReset
+}

@@ -1,0 +1,147 @@
+//! The control-plane thread for endpoint health: one prober task per (cluster, endpoint)
+//! with an active check (TCP connect, or an HTTP request whose status and body are
+//! checked), feeding the rise/fall state machine into the shared EndpointState; and one
+//! sweeper per cluster with outlier detection, releasing ejections whose time is up.
+//! Runs apart from the workers so that checks keep their rhythm under load.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
+use sluice_config::{BodyMatch, CheckKind, HealthCheckConfig, HttpCheck};
+use sluice_core::health::{jittered, Streak};
+use sluice_core::{outlier, EndpointState};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::clock;
+use crate::snapshot::Snapshot;
+
+/// How often ejections are checked for release.
+const SWEEP: Duration = Duration::from_millis(100);
+/// Largest health-check response body read.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Starts the health thread if any cluster has a health check or outlier detection.
+pub fn start(
+    snap: &Snapshot,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    let mut probes = Vec::new();
+    let mut sweeps = Vec::new();
+    for c in snap.clusters.values() {
+        let eps = c.balancer.endpoints().to_vec();
+        if let Some(h) = &c.config.health {
+            probes.extend(
+                eps.iter()
+                    .map(|e| (c.config.name.clone(), Arc::clone(e), h.clone())),
+            );
+        }
+        if c.config.outlier.is_some() {
+            sweeps.push((c.config.name.clone(), eps));
+        }
+    }
+    if probes.is_empty() && sweeps.is_empty() {
+        return Ok(None);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let t = std::thread::Builder::new()
+        .name("sluice-health".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                for (i, (cluster, ep, cfg)) in probes.into_iter().enumerate() {
+                    tokio::spawn(probe_loop(cluster, ep, cfg, i as u64));
+                }
+                for (cluster, eps) in sweeps {
+                    tokio::spawn(sweep_loop(cluster, eps));
+                }
+                let mut shutdown = shutdown;
+                while !*shutdown.borrow_and_update() {
+                    if shutdown.changed().await.is_err() {
+                        break;
+                    }
+                }
+            });
+        })?;
+    Ok(Some(t))
+}
+
+async fn probe_loop(cluster: String, ep: Arc<EndpointState>, cfg: HealthCheckConfig, seed: u64) {
+    let target = SocketAddr::new(ep.addr.ip(), cfg.port.unwrap_or(ep.addr.port()));
+    let mut streak = Streak::default();
+    let mut r = sluice_core::hash::rehash(seed, clock::now_ns());
+    // Start at a random point of the first interval so checks never march in step.
+    tokio::time::sleep(jittered(cfg.interval / 2, cfg.interval / 2, r)).await;
+    loop {
+        let passed = matches!(
+            tokio::time::timeout(cfg.timeout, check(target, &cfg.check)).await,
+            Ok(true)
+        );
+        if let Some(healthy) = streak.observe(passed, ep.checks_ok(), &cfg.rise_fall) {
+            ep.set_checks_ok(healthy);
+            let state = if healthy { "healthy" } else { "unhealthy" };
+            tracing::warn!(%cluster, endpoint = %ep.addr, state, "health check changed endpoint state");
+        }
+        r = sluice_core::hash::rehash(r, 1);
+        tokio::time::sleep(jittered(cfg.interval, cfg.jitter, r)).await;
+    }
+}
+
+async fn sweep_loop(cluster: String, eps: Vec<Arc<EndpointState>>) {
+    loop {
+        tokio::time::sleep(SWEEP).await;
+        for e in outlier::sweep(&eps, clock::now_ns()) {
+            tracing::warn!(%cluster, endpoint = %e.addr, "outlier ejection ended");
+        }
+    }
+}
+
+/// One check; true when it passes.
+pub async fn check(addr: SocketAddr, kind: &CheckKind) -> bool {
+    let Ok(stream) = TcpStream::connect(addr).await else {
+        return false;
+    };
+    match kind {
+        CheckKind::Tcp => true,
+        CheckKind::Http(h) => http_check(stream, addr, h).await.unwrap_or(false),
+    }
+}
+
+async fn http_check(
+    stream: TcpStream,
+    addr: SocketAddr,
+    h: &HttpCheck,
+) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let host = h.host.clone().unwrap_or_else(|| addr.to_string());
+    let req = http::Request::builder()
+        .method(h.method.as_str())
+        .uri(h.path.as_str())
+        .header(http::header::HOST, host)
+        .header(http::header::USER_AGENT, "sluice-health")
+        .header(http::header::CONNECTION, "close")
+        .body(Empty::<Bytes>::new())?;
+    let resp = tx.send_request(req).await?;
+    let status = resp.status().as_u16();
+    if status < h.expect_status.0 || status > h.expect_status.1 {
+        return Ok(false);
+    }
+    let Some(want) = &h.expect_body else {
+        return Ok(true);
+    };
+    let body = Limited::new(resp.into_body(), MAX_BODY)
+        .collect()
+        .await?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    Ok(match want {
+        BodyMatch::Contains(s) => text.contains(s.as_str()),
+        BodyMatch::Regex(re) => re.is_match(&text),
+    })
+}
