@@ -116,17 +116,18 @@ pub async fn forward(
             break;
         };
         let (in_flight, res) = try_once(ctx, cluster, &ep, r, deadline).await;
-        let again = attempt < max && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
-        let slot = if again {
-            cluster.budget.try_retry(
-                retry.map_or(0, |p| p.budget_percent),
-                retry.map_or(0, |p| p.min_retry_concurrency),
-                cluster.config.limits.max_retries,
-            )
-        } else {
-            None
+        let again = attempt < max
+            && Instant::now() < deadline
+            && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
+        // A request that never reached the upstream adds no load when sent elsewhere, so
+        // only retries of sent requests draw on the budget.
+        let unsent = matches!(res, Err(Failure::Unsent(..)));
+        let slot = match (again, unsent) {
+            (false, _) => None,
+            (true, true) => Some(None),
+            (true, false) => budget_slot(cluster).map(Some),
         };
-        if slot.is_none() || Instant::now() >= deadline {
+        let Some(slot) = slot else {
             return match res {
                 Ok((resp, back)) => Ok(Forwarded {
                     resp,
@@ -137,23 +138,34 @@ pub async fn forward(
                 }),
                 Err(f) => Err(f.error()),
             };
+        };
+        if slot.is_some() {
+            _retry_slot = slot;
         }
-        _retry_slot = slot;
         if let Err(Failure::Unsent(_, r)) = res {
             req = Some(r);
         }
         tried.push(ep.addr);
         let p = retry.expect("retrying implies a policy");
-        tokio::time::sleep(backoff(
+        let pause = backoff(
             p.backoff,
             p.max_backoff,
             attempt + 1,
             ctx.listener.worker.rng.next_u64(),
-        ))
-        .await;
+        );
+        tokio::time::sleep(pause).await;
         ep = repick(ctx, cluster, &tried).unwrap_or(ep);
     }
     Err(ProxyError::UpstreamReset)
+}
+
+fn budget_slot(cluster: &ClusterRt) -> Option<sluice_core::retry::Active<'_>> {
+    let p = cluster.config.retries.as_ref()?;
+    cluster.budget.try_retry(
+        p.budget_percent,
+        p.min_retry_concurrency,
+        cluster.config.limits.max_retries,
+    )
 }
 
 /// One try with its timeout; its outcome feeds peak-EWMA and outlier detection.

@@ -7,6 +7,7 @@ mod balancing;
 mod forwarding;
 mod lifecycle;
 mod limits;
+mod resilience;
 mod routing;
 mod timeouts;
 mod upstream;

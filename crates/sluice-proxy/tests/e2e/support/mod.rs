@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,21 +29,44 @@ pub struct Backend {
     pub name: &'static str,
     pub conns: Arc<AtomicUsize>,
     pub hits: Arc<AtomicUsize>,
+    /// What `/healthz` answers: 200 while true, 503 while false.
+    pub healthy: Arc<AtomicBool>,
+    kill: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How a mock backend behaves.
+#[derive(Clone, Copy, Default)]
+pub struct Mode {
+    pub delay: Duration,
+    /// Answer every request (but `/healthz`) with 500.
+    pub always_500: bool,
 }
 
 impl Backend {
     pub fn start(name: &'static str) -> Backend {
-        Backend::start_with(name, Duration::ZERO)
+        Backend::start_mode(name, Mode::default())
     }
 
     /// A backend that waits `delay` before every answer.
     pub fn start_with(name: &'static str, delay: Duration) -> Backend {
+        Backend::start_mode(
+            name,
+            Mode {
+                delay,
+                ..Mode::default()
+            },
+        )
+    }
+
+    pub fn start_mode(name: &'static str, mode: Mode) -> Backend {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.set_nonblocking(true).unwrap();
         let addr = l.local_addr().unwrap();
         let conns = Arc::new(AtomicUsize::new(0));
         let hits = Arc::new(AtomicUsize::new(0));
-        let (c, h) = (conns.clone(), hits.clone());
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (kill, killed) = tokio::sync::oneshot::channel::<()>();
+        let (c, h, ok) = (conns.clone(), hits.clone(), healthy.clone());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -51,32 +74,51 @@ impl Backend {
                 .unwrap();
             rt.block_on(async move {
                 let l = tokio::net::TcpListener::from_std(l).unwrap();
-                while let Ok((s, _)) = l.accept().await {
-                    c.fetch_add(1, Ordering::SeqCst);
-                    let h = h.clone();
-                    tokio::spawn(async move {
-                        let svc = service_fn(move |req| {
-                            h.fetch_add(1, Ordering::SeqCst);
-                            async move {
-                                if !delay.is_zero() {
-                                    tokio::time::sleep(delay).await;
-                                }
-                                answer(name, req).await
-                            }
+                let serve = async {
+                    while let Ok((s, _)) = l.accept().await {
+                        c.fetch_add(1, Ordering::SeqCst);
+                        let (h, ok) = (h.clone(), ok.clone());
+                        tokio::spawn(async move {
+                            let svc = service_fn(move |req| {
+                                let (h, ok) = (h.clone(), ok.clone());
+                                async move { handle(name, mode, &h, &ok, req).await }
+                            });
+                            let _ =
+                                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                                    .serve_connection(TokioIo::new(s), svc)
+                                    .await;
                         });
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(s), svc)
-                            .await;
-                    });
-                }
+                    }
+                };
+                tokio::select! { _ = serve => {}, _ = killed => {} }
             });
+            // Dropping the runtime closes the listener and every open connection.
         });
         Backend {
             addr,
             name,
             conns,
             hits,
+            healthy,
+            kill: Some(kill),
         }
+    }
+
+    /// Kills the backend: its port refuses connections, open connections are reset.
+    pub fn kill(&mut self) {
+        if let Some(k) = self.kill.take() {
+            let _ = k.send(());
+        }
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(self.addr).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn set_healthy(&self, on: bool) {
+        self.healthy.store(on, Ordering::SeqCst);
     }
 
     pub fn hits(&self) -> usize {
@@ -86,6 +128,34 @@ impl Backend {
     pub fn conns(&self) -> usize {
         self.conns.load(Ordering::SeqCst)
     }
+}
+
+async fn handle(
+    name: &'static str,
+    mode: Mode,
+    hits: &AtomicUsize,
+    healthy: &AtomicBool,
+    req: Request<Incoming>,
+) -> Result<Response<BoxBody>, Infallible> {
+    if req.uri().path() == "/healthz" {
+        let code = if healthy.load(Ordering::SeqCst) {
+            200
+        } else {
+            503
+        };
+        let mut r = Response::new(Full::new(Bytes::from_static(b"health\n")).boxed());
+        *r.status_mut() = StatusCode::from_u16(code).unwrap();
+        return Ok(r);
+    }
+    hits.fetch_add(1, Ordering::SeqCst);
+    if !mode.delay.is_zero() {
+        tokio::time::sleep(mode.delay).await;
+    }
+    let mut r = answer(name, req).await?;
+    if mode.always_500 {
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    Ok(r)
 }
 
 async fn answer(
