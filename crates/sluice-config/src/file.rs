@@ -139,6 +139,17 @@ pub struct FileCluster {
     pub outlier: Option<S<FileOutlier>>,
     pub retries: Option<S<FileRetries>>,
     pub limits: Option<S<FileClusterLimits>>,
+    pub breaker: Option<S<FileBreaker>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBreaker {
+    pub error_rate: Option<S<f64>>,
+    pub min_requests: Option<S<i64>>,
+    pub window: Option<S<String>>,
+    pub open_for: Option<S<String>>,
+    pub half_open_probes: Option<S<i64>>,
 }
 
 /// `health = { kind = "http", path = "/healthz", interval = "2s", ... }`.

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use sluice_core::balance::{BalanceOptions, HashKey};
+use sluice_core::breaker::BreakerPolicy;
 use sluice_core::health::RiseFall;
 use sluice_core::net::Cidr;
 use sluice_core::outlier::OutlierPolicy;
@@ -146,6 +147,7 @@ pub struct ClusterConfig {
     pub outlier: Option<OutlierPolicy>,
     pub retries: Option<RetryConfig>,
     pub limits: ClusterLimits,
+    pub breaker: Option<BreakerPolicy>,
 }
 
 /// Active health check of every endpoint of a cluster.

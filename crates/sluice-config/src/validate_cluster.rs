@@ -47,6 +47,10 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
         .retries
         .as_ref()
         .map(|r| crate::validate_resilience::retries(v, r, &path));
+    let breaker = c
+        .breaker
+        .as_ref()
+        .map(|b| crate::validate_resilience::breaker(v, b, &path));
     let limits = c
         .limits
         .as_ref()
@@ -66,6 +70,7 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
         outlier,
         retries,
         limits,
+        breaker,
     })
 }
 

@@ -276,3 +276,29 @@ pub fn limits(v: &mut V, l: &S<FileClusterLimits>, path: &str) -> ClusterLimits 
             .map(|_| v.int(&f.max_retries, &p("max_retries"), 0, 10_000_000, 3) as u32),
     }
 }
+
+pub fn breaker(v: &mut V, b: &S<FileBreaker>, path: &str) -> sluice_core::breaker::BreakerPolicy {
+    let f = b.get_ref();
+    let p = |k: &str| format!("{path}.breaker.{k}");
+    let error_rate = match &f.error_rate {
+        Some(r) if (0.0..=1.0).contains(r.get_ref()) && *r.get_ref() > 0.0 => *r.get_ref(),
+        Some(r) => {
+            v.err(
+                r.span(),
+                &p("error_rate"),
+                format!("{} is not a share", r.get_ref()),
+                Some("between 0 and 1, e.g. 0.5 for 50 %"),
+            );
+            0.5
+        }
+        None => 0.5,
+    };
+    let ns = |d: Duration| d.as_nanos() as u64;
+    sluice_core::breaker::BreakerPolicy {
+        error_rate,
+        min_requests: v.int(&f.min_requests, &p("min_requests"), 1, 1_000_000, 20) as u32,
+        window_ns: ns(v.timeout(&f.window, &p("window"), Duration::from_secs(10))),
+        open_for_ns: ns(v.timeout(&f.open_for, &p("open_for"), Duration::from_secs(10))),
+        half_open_probes: v.int(&f.half_open_probes, &p("half_open_probes"), 1, 1000, 3) as u32,
+    }
+}

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod balance;
+pub mod breaker;
 pub mod endpoint;
 pub mod ewma;
 pub mod hash;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use http::{Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use sluice_config::RetryConfig;
+use sluice_core::breaker::Admission;
 use sluice_core::endpoint::InFlight;
 use sluice_core::outlier::{self, Outcome};
 use sluice_core::retry::backoff;
@@ -96,7 +97,41 @@ impl Replay {
 }
 
 /// Sends `req` to `first`, retrying per the cluster's policy within `timeout` overall.
+/// Sends `req` through the cluster's error-rate breaker; see `forward_inner`.
 pub async fn forward(
+    ctx: &ConnCtx,
+    cluster: &ClusterRt,
+    first: &Arc<EndpointState>,
+    req: Request<RequestBody>,
+    timeout: Duration,
+) -> Result<Forwarded, ProxyError> {
+    let Some(policy) = &cluster.config.breaker else {
+        return forward_inner(ctx, cluster, first, req, timeout).await;
+    };
+    let admission = cluster.breaker.admit(clock::now_ns(), policy);
+    if admission == Admission::Deny {
+        return Err(ProxyError::BreakerOpen);
+    }
+    let res = forward_inner(ctx, cluster, first, req, timeout).await;
+    let failed = match &res {
+        Ok(f) => f.resp.status().is_server_error(),
+        Err(e) => !matches!(
+            e,
+            ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout | ProxyError::CircuitBreaker
+        ),
+    };
+    let before = cluster.breaker.state();
+    cluster
+        .breaker
+        .record(admission, failed, clock::now_ns(), policy);
+    let after = cluster.breaker.state();
+    if before != after {
+        tracing::warn!(cluster = %cluster.config.name, from = ?before, to = ?after, "circuit breaker changed state");
+    }
+    res
+}
+
+async fn forward_inner(
     ctx: &ConnCtx,
     cluster: &ClusterRt,
     first: &Arc<EndpointState>,

@@ -17,6 +17,7 @@ pub enum ProxyError {
     TooManyHeaders,
     NoEndpoint,
     CircuitBreaker,
+    BreakerOpen,
     ConnectRefused,
     ConnectTimeout,
     ResponseTimeout,
@@ -33,7 +34,9 @@ impl ProxyError {
             ProxyError::HeadersTooLarge | ProxyError::TooManyHeaders => {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
-            ProxyError::NoEndpoint | ProxyError::CircuitBreaker => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoEndpoint | ProxyError::CircuitBreaker | ProxyError::BreakerOpen => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProxyError::ConnectRefused | ProxyError::UpstreamReset => StatusCode::BAD_GATEWAY,
             ProxyError::ConnectTimeout | ProxyError::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -49,6 +52,7 @@ impl ProxyError {
             ProxyError::TooManyHeaders => "request has too many headers",
             ProxyError::NoEndpoint => "no healthy endpoint in cluster",
             ProxyError::CircuitBreaker => "cluster at its request limit (circuit breaker)",
+            ProxyError::BreakerOpen => "circuit breaker open: cluster error rate too high",
             ProxyError::ConnectRefused => "upstream connection failed",
             ProxyError::ConnectTimeout => "upstream connect timeout",
             ProxyError::ResponseTimeout => "upstream response timeout",
@@ -82,6 +86,7 @@ impl ProxyError {
             ProxyError::TooManyHeaders => "too_many_headers",
             ProxyError::NoEndpoint => "no_endpoint",
             ProxyError::CircuitBreaker => "circuit_breaker",
+            ProxyError::BreakerOpen => "breaker_open",
             ProxyError::ConnectRefused => "connect_failed",
             ProxyError::ConnectTimeout => "connect_timeout",
             ProxyError::ResponseTimeout => "response_timeout",

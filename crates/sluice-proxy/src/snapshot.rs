@@ -14,6 +14,7 @@ use sluice_config::{ClusterConfig, Config, ListenerConfig, RouteConfig, RouteTar
 use sluice_core::split::WeightedChoice;
 use sluice_core::{Balancer, EndpointState};
 
+use sluice_core::breaker::Breaker;
 use sluice_core::retry::RetryBudget;
 use tokio::sync::Semaphore;
 
@@ -57,6 +58,7 @@ pub struct ClusterRt {
     /// Requests waiting for a bulkhead permit.
     pub pending: AtomicU32,
     pub budget: RetryBudget,
+    pub breaker: Breaker,
 }
 
 impl Snapshot {
@@ -113,6 +115,7 @@ fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry) -> ClusterRt {
             .map(|n| Arc::new(Semaphore::new(n as usize))),
         pending: AtomicU32::new(0),
         budget: RetryBudget::default(),
+        breaker: Breaker::default(),
     }
 }
 

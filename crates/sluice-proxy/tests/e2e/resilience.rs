@@ -234,3 +234,39 @@ async fn backups_take_over_when_all_primaries_are_down() {
     assert_eq!(t.get("backup"), Some(&10), "{t:?}");
     stop(h);
 }
+
+#[tokio::test]
+async fn error_rate_breaker_opens_sheds_and_closes_after_good_probes() {
+    let b = Backend::start_mode(
+        "b",
+        Mode {
+            errors_follow_health: true,
+            ..Mode::default()
+        },
+    );
+    let lines = "breaker = { error_rate = 0.5, min_requests = 4, open_for = \"300ms\", half_open_probes = 2 }";
+    let h = proxy(&config(lines, "[\"{a}\"]"), &[("a", b.addr)]);
+    let addr = h.addr("web").unwrap();
+    b.set_healthy(false);
+    for _ in 0..4 {
+        assert_eq!(get(addr, "/", &[]).await.status, 500);
+    }
+    let shed = get(addr, "/", &[]).await;
+    assert_eq!(
+        (
+            shed.status,
+            shed.headers["x-sluice-error"].to_str().unwrap()
+        ),
+        (503, "breaker_open")
+    );
+    assert_eq!(b.hits(), 4, "an open breaker sends nothing upstream");
+    b.set_healthy(true);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let t = tally(addr, 10, &[]).await;
+    assert_eq!(
+        t.get("b"),
+        Some(&10),
+        "two good probes close the breaker: {t:?}"
+    );
+    stop(h);
+}

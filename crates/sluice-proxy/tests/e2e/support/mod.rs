@@ -40,6 +40,8 @@ pub struct Mode {
     pub delay: Duration,
     /// Answer every request (but `/healthz`) with 500.
     pub always_500: bool,
+    /// Answer 500 while the `healthy` flag is off.
+    pub errors_follow_health: bool,
 }
 
 impl Backend {
@@ -152,7 +154,7 @@ async fn handle(
         tokio::time::sleep(mode.delay).await;
     }
     let mut r = answer(name, req).await?;
-    if mode.always_500 {
+    if mode.always_500 || (mode.errors_follow_health && !healthy.load(Ordering::SeqCst)) {
         *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     }
     Ok(r)
