@@ -10,7 +10,13 @@ use sluice_core::EndpointState;
 
 fn endpoints(n: usize) -> Vec<Arc<EndpointState>> {
     (0..n)
-        .map(|i| Arc::new(EndpointState::new(format!("10.{}.{}.{}:80", i / 65536, (i / 256) % 256, i % 256).parse().unwrap(), 1 + (i % 3) as u32, false)))
+        .map(|i| {
+            Arc::new(EndpointState::new(
+                format!("10.{}.{}.{}:80", i / 65536, (i / 256) % 256, i % 256).parse().unwrap(),
+                1 + (i % 3) as u32,
+                false,
+            ))
+        })
         .collect()
 }
 
@@ -31,7 +37,12 @@ fn picks(c: &mut Criterion) {
             let mut s = 42u64;
             g.bench_with_input(BenchmarkId::new(kind.name(), n), &n, |bench, _| {
                 bench.iter(|| {
-                    let ctx = PickCtx { r1: splitmix(&mut s), r2: splitmix(&mut s), hash: Some(splitmix(&mut s)), now_ns: 1_000_000 };
+                    let ctx = PickCtx {
+                        r1: splitmix(&mut s),
+                        r2: splitmix(&mut s),
+                        hash: Some(splitmix(&mut s)),
+                        now_ns: 1_000_000,
+                    };
                     black_box(b.pick(black_box(&ctx)))
                 })
             });

@@ -24,11 +24,7 @@ pub struct Diagnostics {
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.items {
-            write!(
-                f,
-                "{}:{}:{}: {}: {}",
-                self.file, d.line, d.col, d.path, d.message
-            )?;
+            write!(f, "{}:{}:{}: {}: {}", self.file, d.line, d.col, d.path, d.message)?;
             if let Some(h) = &d.hint {
                 write!(f, " ({h})")?;
             }
@@ -57,10 +53,7 @@ pub struct Sink<'t> {
 
 impl<'t> Sink<'t> {
     pub fn new(text: &'t str) -> Self {
-        Sink {
-            text,
-            items: Vec::new(),
-        }
+        Sink { text, items: Vec::new() }
     }
 
     pub fn error(
@@ -71,13 +64,7 @@ impl<'t> Sink<'t> {
         hint: Option<String>,
     ) {
         let (line, col) = line_col(self.text, span.start);
-        self.items.push(Diagnostic {
-            line,
-            col,
-            path: path.into(),
-            message: message.into(),
-            hint,
-        });
+        self.items.push(Diagnostic { line, col, path: path.into(), message: message.into(), hint });
     }
 }
 
@@ -90,12 +77,7 @@ pub fn path_at(text: &str, span: Range<usize>) -> String {
         .rev()
         .map(str::trim)
         .find(|l| l.starts_with('['))
-        .map(|l| {
-            l.trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .trim_end_matches('.')
-                .to_string()
-        })
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().trim_end_matches('.').to_string())
         .unwrap_or_default();
     let key: String = text
         .get(span.clone())

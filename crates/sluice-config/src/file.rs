@@ -180,6 +180,9 @@ pub struct FileOutlier {
     pub base_ejection_time: Option<S<String>>,
     pub max_ejection_time: Option<S<String>>,
     pub max_ejection_percent: Option<S<i64>>,
+    pub slow_p95: Option<S<String>>,
+    pub slow_min_requests: Option<S<i64>>,
+    pub interval: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

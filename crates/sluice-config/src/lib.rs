@@ -25,13 +25,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         Ok(text) => parse(&text, &file),
         Err(e) => Err(Diagnostics {
             file,
-            items: vec![Diagnostic {
-                line: 0,
-                col: 0,
-                path: "(file)".into(),
-                message: e.to_string(),
-                hint: None,
-            }],
+            items: vec![Diagnostic { line: 0, col: 0, path: "(file)".into(), message: e.to_string(), hint: None }],
         }),
     }
 }
@@ -52,14 +46,8 @@ pub fn parse(text: &str, file: &str) -> Result<Config, Diagnostics> {
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
                 let (message, hint) = split_message(e.message());
-                sink.error(
-                    span.clone(),
-                    diag::path_at(&work, span.clone()),
-                    message,
-                    hint,
-                );
-                if !(e.message().starts_with("unknown field") && blank_line(&mut work, span.start))
-                {
+                sink.error(span.clone(), diag::path_at(&work, span.clone()), message, hint);
+                if !(e.message().starts_with("unknown field") && blank_line(&mut work, span.start)) {
                     break;
                 }
             }
@@ -69,10 +57,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, Diagnostics> {
     items.sort_by_key(|d| (d.line, d.col));
     match result {
         Some(cfg) if items.is_empty() => Ok(cfg),
-        _ => Err(Diagnostics {
-            file: file.to_string(),
-            items,
-        }),
+        _ => Err(Diagnostics { file: file.to_string(), items }),
     }
 }
 
@@ -92,11 +77,7 @@ fn blank_line(work: &mut String, at: usize) -> bool {
     let end = work[at..].find('\n').map_or(work.len(), |i| at + i);
     let line = &work[start..end];
     let balanced = |a, b| line.matches(a).count() == line.matches(b).count();
-    if !work[start..at].trim().is_empty()
-        || !balanced('[', ']')
-        || !balanced('{', '}')
-        || line.contains("\"\"\"")
-    {
+    if !work[start..at].trim().is_empty() || !balanced('[', ']') || !balanced('{', '}') || line.contains("\"\"\"") {
         return false;
     }
     let blank = " ".repeat(line.len());

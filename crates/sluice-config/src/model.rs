@@ -240,10 +240,7 @@ pub struct ClusterTimeouts {
 
 impl Default for ClusterTimeouts {
     fn default() -> Self {
-        ClusterTimeouts {
-            connect: Duration::from_secs(5),
-            response: Duration::from_secs(60),
-        }
+        ClusterTimeouts { connect: Duration::from_secs(5), response: Duration::from_secs(60) }
     }
 }
 
@@ -258,10 +255,6 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig {
-            max_idle: 64,
-            idle_timeout: Duration::from_secs(60),
-            max_requests: 0,
-        }
+        PoolConfig { max_idle: 64, idle_timeout: Duration::from_secs(60), max_requests: 0 }
     }
 }

@@ -32,75 +32,55 @@ fn minimal_config_gets_defaults() {
 
 #[test]
 fn contract_spine_parses() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/contract/spine.toml"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/contract/spine.toml");
     let c = load(std::path::Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(c.workers, 2);
     assert_eq!(c.listeners[0].routes.len(), 5);
     assert_eq!(c.listeners[0].limits.max_body_bytes, 1 << 20);
-    assert_eq!(
-        c.listeners[0].routes[3].timeout,
-        Some(Duration::from_millis(300))
-    );
+    assert_eq!(c.listeners[0].routes[3].timeout, Some(Duration::from_millis(300)));
 }
 
 #[test]
 fn unknown_keys_are_all_reported_with_position() {
-    let text = BASE.replace(
-        "bind = \"127.0.0.1:8080\"",
-        "bind = \"127.0.0.1:8080\"\nbogus = 1\n  other = 2",
-    );
+    let text = BASE.replace("bind = \"127.0.0.1:8080\"", "bind = \"127.0.0.1:8080\"\nbogus = 1\n  other = 2");
     let e = errors(&text);
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(
-        e[0].starts_with("t.toml:4:1: listeners.web.bogus: unknown field `bogus` (expected"),
-        "{}",
-        e[0]
-    );
-    assert!(
-        e[1].starts_with("t.toml:5:3: listeners.web.other: unknown field `other`"),
-        "{}",
-        e[1]
-    );
+    assert!(e[0].starts_with("t.toml:4:1: listeners.web.bogus: unknown field `bogus` (expected"), "{}", e[0]);
+    assert!(e[1].starts_with("t.toml:5:3: listeners.web.other: unknown field `other`"), "{}", e[1]);
 }
 
 #[test]
 fn missing_cluster_is_reported_at_the_name() {
     let e = errors(&BASE.replace("cluster = \"a\"", "cluster = \"nope\""));
-    assert_eq!(e, vec!["t.toml:6:11: listeners.web.routes[0].cluster: cluster `nope` is not defined (defined clusters: a)"]);
+    assert_eq!(
+        e,
+        vec!["t.toml:6:11: listeners.web.routes[0].cluster: cluster `nope` is not defined (defined clusters: a)"]
+    );
 }
 
 #[test]
 fn bad_address_and_duplicate_bind() {
-    let text = format!("{BASE}\n[listeners.two]\nbind = \"127.0.0.1:8080\"\n\n[listeners.three]\nbind = \"localhost\"\n");
+    let text =
+        format!("{BASE}\n[listeners.two]\nbind = \"127.0.0.1:8080\"\n\n[listeners.three]\nbind = \"localhost\"\n");
     let e = errors(&text);
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(e[0].starts_with("t.toml:12:8: listeners.two.bind: address 127.0.0.1:8080 is already used by listeners.web"), "{}", e[0]);
     assert!(
-        e[1].starts_with("t.toml:15:8: listeners.three.bind: `localhost` is not a socket address"),
+        e[0].starts_with("t.toml:12:8: listeners.two.bind: address 127.0.0.1:8080 is already used by listeners.web"),
         "{}",
-        e[1]
+        e[0]
     );
+    assert!(e[1].starts_with("t.toml:15:8: listeners.three.bind: `localhost` is not a socket address"), "{}", e[1]);
 }
 
 #[test]
 fn weights_summing_to_zero() {
-    let text = BASE.replace(
-        "endpoints = [\"127.0.0.1:9001\"]",
-        "endpoints = [{ addr = \"127.0.0.1:9001\", weight = 0 }]",
-    ) + "\n[[listeners.web.routes]]\nsplit = [{ cluster = \"a\", weight = 0 }]\n";
+    let text = BASE
+        .replace("endpoints = [\"127.0.0.1:9001\"]", "endpoints = [{ addr = \"127.0.0.1:9001\", weight = 0 }]")
+        + "\n[[listeners.web.routes]]\nsplit = [{ cluster = \"a\", weight = 0 }]\n";
     let e = errors(&text);
+    assert!(e.iter().any(|l| l.starts_with("t.toml:9:13: clusters.a.endpoints: endpoint weights sum to 0")), "{e:?}");
     assert!(
-        e.iter()
-            .any(|l| l.starts_with("t.toml:9:13: clusters.a.endpoints: endpoint weights sum to 0")),
-        "{e:?}"
-    );
-    assert!(
-        e.iter()
-            .any(|l| l
-                .starts_with("t.toml:12:9: listeners.web.routes[1].split: split weights sum to 0")),
+        e.iter().any(|l| l.starts_with("t.toml:12:9: listeners.web.routes[1].split: split weights sum to 0")),
         "{e:?}"
     );
 }
@@ -113,23 +93,9 @@ fn impossible_timeouts() {
     );
     let e = errors(&text);
     assert_eq!(e.len(), 3, "{e:?}");
-    assert!(
-        e[0].starts_with(
-            "t.toml:4:23: listeners.web.timeouts.header: timeout must be greater than 0"
-        ),
-        "{}",
-        e[0]
-    );
-    assert!(
-        e[1].starts_with("t.toml:4:36: listeners.web.timeouts.idle: unknown duration unit"),
-        "{}",
-        e[1]
-    );
-    assert!(
-        e[2].starts_with("t.toml:4:57: listeners.web.timeouts.body: unknown duration unit `d`"),
-        "{}",
-        e[2]
-    );
+    assert!(e[0].starts_with("t.toml:4:23: listeners.web.timeouts.header: timeout must be greater than 0"), "{}", e[0]);
+    assert!(e[1].starts_with("t.toml:4:36: listeners.web.timeouts.idle: unknown duration unit"), "{}", e[1]);
+    assert!(e[2].starts_with("t.toml:4:57: listeners.web.timeouts.body: unknown duration unit `d`"), "{}", e[2]);
 }
 
 #[test]
@@ -146,17 +112,9 @@ fn bad_regex_balancer_and_admin_without_token() {
         .replace("[clusters.a]", "[clusters.a]\nbalance = \"fastest\"");
     let e = errors(&text);
     assert_eq!(e.len(), 3, "{e:?}");
-    assert!(
-        e[0].contains("admin.bind: a non-loopback admin bind needs a token"),
-        "{}",
-        e[0]
-    );
+    assert!(e[0].contains("admin.bind: a non-loopback admin bind needs a token"), "{}", e[0]);
     assert!(e[1].contains("path_regex: invalid regex"), "{}", e[1]);
-    assert!(
-        e[2].contains("clusters.a.balance: unknown balancer `fastest` (one of: round_robin"),
-        "{}",
-        e[2]
-    );
+    assert!(e[2].contains("clusters.a.balance: unknown balancer `fastest` (one of: round_robin"), "{}", e[2]);
 }
 
 #[test]
@@ -165,21 +123,9 @@ fn route_needs_exactly_one_target() {
         + "\n[[listeners.web.routes]]\npath = \"/x\"\n[[listeners.web.routes]]\npath = \"/y\"\nrespond = { status = 99 }\n";
     let e = errors(&text);
     assert_eq!(e.len(), 3, "{e:?}");
-    assert!(
-        e[0].starts_with("t.toml:7:11: listeners.web.routes[0]: a route has exactly one of"),
-        "{}",
-        e[0]
-    );
-    assert!(
-        e[1].starts_with("t.toml:13:8: listeners.web.routes[1]: route has no target"),
-        "{}",
-        e[1]
-    );
-    assert!(
-        e[2].contains("listeners.web.routes[2].respond.status: 99 is out of range"),
-        "{}",
-        e[2]
-    );
+    assert!(e[0].starts_with("t.toml:7:11: listeners.web.routes[0]: a route has exactly one of"), "{}", e[0]);
+    assert!(e[1].starts_with("t.toml:13:8: listeners.web.routes[1]: route has no target"), "{}", e[1]);
+    assert!(e[2].contains("listeners.web.routes[2].respond.status: 99 is out of range"), "{}", e[2]);
 }
 
 #[test]
@@ -191,13 +137,8 @@ fn resilience_settings_parse_with_defaults_and_errors() {
     let c = parse(&ok, "t.toml").unwrap_or_else(|d| panic!("{d}"));
     let a = &c.clusters["a"];
     let h = a.health.as_ref().unwrap();
-    assert_eq!(
-        (h.interval, h.rise_fall.rise, h.rise_fall.fall),
-        (Duration::from_secs(2), 2, 3)
-    );
-    assert!(
-        matches!(&h.check, CheckKind::Http(x) if x.expect_status == (200, 204) && x.path == "/healthz")
-    );
+    assert_eq!((h.interval, h.rise_fall.rise, h.rise_fall.fall), (Duration::from_secs(2), 2, 3));
+    assert!(matches!(&h.check, CheckKind::Http(x) if x.expect_status == (200, 204) && x.path == "/healthz"));
     assert_eq!(a.outlier.unwrap().consecutive_5xx, 3);
     let r = a.retries.as_ref().unwrap();
     assert!(r.on_connect_failure && r.on_reset && r.on_gateway_error && !r.on_5xx);
@@ -208,19 +149,7 @@ fn resilience_settings_parse_with_defaults_and_errors() {
     );
     let e = errors(&bad);
     assert_eq!(e.len(), 3, "{e:?}");
-    assert!(
-        e[0].contains("clusters.a.health.kind: unknown health check kind `ping`"),
-        "{}",
-        e[0]
-    );
-    assert!(
-        e[1].contains("clusters.a.retries.on: unknown retry condition `sometimes`"),
-        "{}",
-        e[1]
-    );
-    assert!(
-        e[2].contains("clusters.a.limits.max_connections: max_connections is not supported yet"),
-        "{}",
-        e[2]
-    );
+    assert!(e[0].contains("clusters.a.health.kind: unknown health check kind `ping`"), "{}", e[0]);
+    assert!(e[1].contains("clusters.a.retries.on: unknown retry condition `sometimes`"), "{}", e[1]);
+    assert!(e[2].contains("clusters.a.limits.max_connections: max_connections is not supported yet"), "{}", e[2]);
 }

@@ -6,13 +6,9 @@ use std::time::Duration;
 /// Parses a duration such as `"250ms"`; the unit is required.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration"))?;
+    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration"))?;
     let secs = match unit.trim() {
         "us" => n / 1e6,
         "ms" => n / 1e3,
@@ -44,8 +40,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "GiB" => 1 << 30,
         u => return Err(format!("unknown size unit `{u}`")),
     };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
 }
 
 #[cfg(test)]

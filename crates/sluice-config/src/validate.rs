@@ -20,38 +20,19 @@ pub struct V<'s, 't> {
 }
 
 impl V<'_, '_> {
-    pub fn err(
-        &mut self,
-        span: std::ops::Range<usize>,
-        path: &str,
-        msg: impl Into<String>,
-        hint: Option<&str>,
-    ) {
+    pub fn err(&mut self, span: std::ops::Range<usize>, path: &str, msg: impl Into<String>, hint: Option<&str>) {
         self.sink.error(span, path, msg, hint.map(str::to_string));
     }
 
     pub fn timeout(&mut self, v: &Option<S<String>>, path: &str, default: Duration) -> Duration {
         let Some(v) = v else { return default };
         match parse_duration(v.get_ref()) {
-            Ok(d) if d.is_zero() => self.err(
-                v.span(),
-                path,
-                "timeout must be greater than 0",
-                Some("use e.g. \"500ms\" or \"30s\""),
-            ),
-            Ok(d) if d > MAX_TIMEOUT => self.err(
-                v.span(),
-                path,
-                "timeout longer than 7 days",
-                Some("check the unit"),
-            ),
+            Ok(d) if d.is_zero() => {
+                self.err(v.span(), path, "timeout must be greater than 0", Some("use e.g. \"500ms\" or \"30s\""))
+            }
+            Ok(d) if d > MAX_TIMEOUT => self.err(v.span(), path, "timeout longer than 7 days", Some("check the unit")),
             Ok(d) => return d,
-            Err(e) => self.err(
-                v.span(),
-                path,
-                e,
-                Some("durations look like \"250ms\", \"2s\", \"1m\", \"1h\""),
-            ),
+            Err(e) => self.err(v.span(), path, e, Some("durations look like \"250ms\", \"2s\", \"1m\", \"1h\"")),
         }
         default
     }
@@ -61,21 +42,12 @@ impl V<'_, '_> {
         let parsed = match v.get_ref() {
             SizeValue::Int(n) if *n > 0 => Ok(*n as u64),
             SizeValue::Int(_) => Err("size must be greater than 0".to_string()),
-            SizeValue::Str(s) => parse_size(s).and_then(|n| {
-                if n > 0 {
-                    Ok(n)
-                } else {
-                    Err("size must be greater than 0".into())
-                }
-            }),
+            SizeValue::Str(s) => {
+                parse_size(s).and_then(|n| if n > 0 { Ok(n) } else { Err("size must be greater than 0".into()) })
+            }
         };
         parsed.unwrap_or_else(|e| {
-            self.err(
-                v.span(),
-                path,
-                e,
-                Some("sizes look like 65536, \"64KiB\" or \"10MiB\""),
-            );
+            self.err(v.span(), path, e, Some("sizes look like 65536, \"64KiB\" or \"10MiB\""));
             default
         })
     }
@@ -87,12 +59,7 @@ impl V<'_, '_> {
         if (min..=max).contains(&n) {
             n
         } else {
-            self.err(
-                v.span(),
-                path,
-                format!("{n} is out of range"),
-                Some(&format!("must be {min}..={max}")),
-            );
+            self.err(v.span(), path, format!("{n} is out of range"), Some(&format!("must be {min}..={max}")));
             default
         }
     }
@@ -102,12 +69,7 @@ impl V<'_, '_> {
             Ok(a) => Some(a),
             Err(_) => {
                 let hint = "an IP and a port, like \"127.0.0.1:8080\" or \"[::1]:8080\"";
-                self.err(
-                    v.span(),
-                    path,
-                    format!("`{}` is not a socket address", v.get_ref()),
-                    Some(hint),
-                );
+                self.err(v.span(), path, format!("`{}` is not a socket address", v.get_ref()), Some(hint));
                 None
             }
         }
@@ -122,10 +84,7 @@ pub fn validate(fc: FileConfig, sink: &mut Sink<'_>) -> Option<Config> {
     let drain_timeout = v.timeout(&fc.drain_timeout, "drain_timeout", DEFAULT_DRAIN_TIMEOUT);
     let admin = fc.admin.as_ref().and_then(|a| admin(&mut v, a));
     let mut listeners = Vec::new();
-    let mut binds: Vec<(SocketAddr, String)> = admin
-        .iter()
-        .map(|a| (a.bind, "admin".to_string()))
-        .collect();
+    let mut binds: Vec<(SocketAddr, String)> = admin.iter().map(|a| (a.bind, "admin".to_string())).collect();
     let mut in_file_order: Vec<_> = fc.listeners.iter().collect();
     in_file_order.sort_by_key(|(name, _)| name.span().start);
     for (name, fl) in in_file_order {
@@ -141,13 +100,7 @@ pub fn validate(fc: FileConfig, sink: &mut Sink<'_>) -> Option<Config> {
             clusters.insert(name.get_ref().clone(), c);
         }
     }
-    Some(Config {
-        workers,
-        drain_timeout,
-        admin,
-        listeners,
-        clusters,
-    })
+    Some(Config { workers, drain_timeout, admin, listeners, clusters })
 }
 
 fn admin(v: &mut V, a: &FileAdmin) -> Option<AdminConfig> {
@@ -160,19 +113,10 @@ fn admin(v: &mut V, a: &FileAdmin) -> Option<AdminConfig> {
             Some("add token = \"...\" or bind to 127.0.0.1"),
         );
     }
-    Some(AdminConfig {
-        bind,
-        token: a.token.as_ref().map(|t| t.get_ref().clone()),
-    })
+    Some(AdminConfig { bind, token: a.token.as_ref().map(|t| t.get_ref().clone()) })
 }
 
-fn check_bind_clash(
-    v: &mut V,
-    binds: &mut Vec<(SocketAddr, String)>,
-    bind: SocketAddr,
-    fl: &FileListener,
-    path: &str,
-) {
+fn check_bind_clash(v: &mut V, binds: &mut Vec<(SocketAddr, String)>, bind: SocketAddr, fl: &FileListener, path: &str) {
     let clash = binds.iter().find(|(b, _)| {
         b.port() == bind.port()
             && bind.port() != 0
@@ -180,23 +124,12 @@ fn check_bind_clash(
     });
     if let Some((_, other)) = clash {
         let msg = format!("address {bind} is already used by {other}");
-        v.err(
-            fl.bind.span(),
-            &format!("{path}.bind"),
-            msg,
-            Some("each listener needs its own address"),
-        );
+        v.err(fl.bind.span(), &format!("{path}.bind"), msg, Some("each listener needs its own address"));
     }
     binds.push((bind, path.to_string()));
 }
 
-fn listener(
-    v: &mut V,
-    name: &str,
-    fl: &FileListener,
-    path: &str,
-    clusters: &[String],
-) -> Option<ListenerConfig> {
+fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[String]) -> Option<ListenerConfig> {
     let bind = v.addr(&fl.bind, &format!("{path}.bind"));
     if let Some(p) = &fl.protocol {
         if p.get_ref() != "http" {
@@ -204,12 +137,7 @@ fn listener(
                 "tcp" | "udp" => "L4 listeners are not built yet; only \"http\" is supported",
                 _ => "one of: http",
             };
-            v.err(
-                p.span(),
-                &format!("{path}.protocol"),
-                format!("unsupported protocol `{}`", p.get_ref()),
-                Some(hint),
-            );
+            v.err(p.span(), &format!("{path}.protocol"), format!("unsupported protocol `{}`", p.get_ref()), Some(hint));
         }
     }
     let trusted_proxies = trusted(v, fl, path);
@@ -219,9 +147,7 @@ fn listener(
         .routes
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| {
-            crate::validate_route::route(v, r, &format!("{path}.routes[{i}]"), clusters)
-        })
+        .filter_map(|(i, r)| crate::validate_route::route(v, r, &format!("{path}.routes[{i}]"), clusters))
         .collect();
     Some(ListenerConfig {
         name: name.to_string(),
@@ -240,12 +166,9 @@ fn trusted(v: &mut V, fl: &FileListener, path: &str) -> Vec<sluice_core::net::Ci
     for t in fl.trusted_proxies.iter().flatten() {
         match t.get_ref().parse() {
             Ok(c) => out.push(c),
-            Err(e) => v.err(
-                t.span(),
-                &format!("{path}.trusted_proxies"),
-                format!("{e}"),
-                Some("CIDR like \"10.0.0.0/8\""),
-            ),
+            Err(e) => {
+                v.err(t.span(), &format!("{path}.trusted_proxies"), format!("{e}"), Some("CIDR like \"10.0.0.0/8\""))
+            }
         }
     }
     out
@@ -265,20 +188,11 @@ fn listener_limits(v: &mut V, l: Option<&FileListenerLimits>, path: &str) -> Lis
     let d = ListenerLimits::default();
     let Some(l) = l else { return d };
     let p = |f: &str| format!("{path}.limits.{f}");
-    let header_bytes = v.size(
-        &l.max_header_bytes,
-        &p("max_header_bytes"),
-        d.max_header_bytes as u64,
-    );
+    let header_bytes = v.size(&l.max_header_bytes, &p("max_header_bytes"), d.max_header_bytes as u64);
     ListenerLimits {
         max_header_bytes: header_bytes.min(16 << 20) as usize,
-        max_header_count: v.int(
-            &l.max_header_count,
-            &p("max_header_count"),
-            1,
-            10_000,
-            d.max_header_count as i64,
-        ) as usize,
+        max_header_count: v.int(&l.max_header_count, &p("max_header_count"), 1, 10_000, d.max_header_count as i64)
+            as usize,
         max_body_bytes: v.size(&l.max_body_bytes, &p("max_body_bytes"), d.max_body_bytes),
         max_requests_per_connection: v.int(
             &l.max_requests_per_connection,

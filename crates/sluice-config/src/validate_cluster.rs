@@ -27,35 +27,15 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
         None => d,
         Some(t) => ClusterTimeouts {
             connect: v.timeout(&t.connect, &format!("{path}.timeouts.connect"), d.connect),
-            response: v.timeout(
-                &t.response,
-                &format!("{path}.timeouts.response"),
-                d.response,
-            ),
+            response: v.timeout(&t.response, &format!("{path}.timeouts.response"), d.response),
         },
     };
     let pool = pool(v, c.pool.as_ref(), &path);
-    let health = c
-        .health
-        .as_ref()
-        .and_then(|h| crate::validate_resilience::health(v, h, &path));
-    let outlier = c
-        .outlier
-        .as_ref()
-        .map(|o| crate::validate_resilience::outlier(v, o, &path));
-    let retries = c
-        .retries
-        .as_ref()
-        .map(|r| crate::validate_resilience::retries(v, r, &path));
-    let breaker = c
-        .breaker
-        .as_ref()
-        .map(|b| crate::validate_resilience::breaker(v, b, &path));
-    let limits = c
-        .limits
-        .as_ref()
-        .map(|l| crate::validate_resilience::limits(v, l, &path))
-        .unwrap_or_default();
+    let health = c.health.as_ref().and_then(|h| crate::validate_resilience::health(v, h, &path));
+    let outlier = c.outlier.as_ref().map(|o| crate::validate_resilience::outlier(v, o, &path));
+    let retries = c.retries.as_ref().map(|r| crate::validate_resilience::retries(v, r, &path));
+    let breaker = c.breaker.as_ref().map(|b| crate::validate_resilience::breaker(v, b, &path));
+    let limits = c.limits.as_ref().map(|l| crate::validate_resilience::limits(v, l, &path)).unwrap_or_default();
     Some(ClusterConfig {
         name: name.get_ref().clone(),
         balance: bal.balance,
@@ -80,11 +60,7 @@ fn endpoints(v: &mut V, c: &FileCluster, path: &str) -> Vec<EndpointConfig> {
         let p = format!("{path}.endpoints[{i}]");
         let (addr, weight, backup) = match e.get_ref() {
             FileEndpoint::Addr(a) => (a.as_str(), 1, false),
-            FileEndpoint::Full(f) => (
-                f.addr.as_str(),
-                f.weight.unwrap_or(1),
-                f.backup.unwrap_or(false),
-            ),
+            FileEndpoint::Full(f) => (f.addr.as_str(), f.weight.unwrap_or(1), f.backup.unwrap_or(false)),
         };
         let Ok(addr) = addr.parse() else {
             v.err(
@@ -105,25 +81,13 @@ fn endpoints(v: &mut V, c: &FileCluster, path: &str) -> Vec<EndpointConfig> {
             continue;
         }
         if out.iter().any(|o| o.addr == addr) {
-            v.err(
-                e.span(),
-                &p,
-                format!("endpoint {addr} is listed twice"),
-                None,
-            );
+            v.err(e.span(), &p, format!("endpoint {addr} is listed twice"), None);
             continue;
         }
-        out.push(EndpointConfig {
-            addr,
-            weight: weight as u32,
-            backup,
-        });
+        out.push(EndpointConfig { addr, weight: weight as u32, backup });
     }
     let primaries = out.iter().filter(|e| !e.backup);
-    if !out.is_empty()
-        && primaries.clone().count() > 0
-        && primaries.map(|e| e.weight).sum::<u32>() == 0
-    {
+    if !out.is_empty() && primaries.clone().count() > 0 && primaries.map(|e| e.weight).sum::<u32>() == 0 {
         v.err(
             c.endpoints.span(),
             &format!("{path}.endpoints"),
@@ -138,24 +102,8 @@ fn pool(v: &mut V, p: Option<&FilePool>, path: &str) -> PoolConfig {
     let d = PoolConfig::default();
     let Some(p) = p else { return d };
     PoolConfig {
-        max_idle: v.int(
-            &p.max_idle,
-            &format!("{path}.pool.max_idle"),
-            0,
-            100_000,
-            d.max_idle as i64,
-        ) as usize,
-        idle_timeout: v.timeout(
-            &p.idle_timeout,
-            &format!("{path}.pool.idle_timeout"),
-            d.idle_timeout,
-        ),
-        max_requests: v.int(
-            &p.max_requests,
-            &format!("{path}.pool.max_requests"),
-            0,
-            i64::MAX,
-            0,
-        ) as u64,
+        max_idle: v.int(&p.max_idle, &format!("{path}.pool.max_idle"), 0, 100_000, d.max_idle as i64) as usize,
+        idle_timeout: v.timeout(&p.idle_timeout, &format!("{path}.pool.idle_timeout"), d.idle_timeout),
+        max_requests: v.int(&p.max_requests, &format!("{path}.pool.max_requests"), 0, i64::MAX, 0) as u64,
     }
 }

@@ -15,11 +15,7 @@ pub fn health(v: &mut V, h: &S<FileHealth>, path: &str) -> Option<HealthCheckCon
     let f = h.get_ref();
     let p = |k: &str| format!("{path}.health.{k}");
     let interval = v.timeout(&f.interval, &p("interval"), Duration::from_secs(2));
-    let timeout = v.timeout(
-        &f.timeout,
-        &p("timeout"),
-        Duration::from_secs(1).min(interval),
-    );
+    let timeout = v.timeout(&f.timeout, &p("timeout"), Duration::from_secs(1).min(interval));
     if timeout > interval {
         v.err(
             h.span(),
@@ -34,32 +30,17 @@ pub fn health(v: &mut V, h: &S<FileHealth>, path: &str) -> Option<HealthCheckCon
     };
     let rise = v.int(&f.rise, &p("rise"), 1, 100, 2) as u32;
     let fall = v.int(&f.fall, &p("fall"), 1, 100, 3) as u32;
-    let port = f
-        .port
-        .as_ref()
-        .map(|_| v.int(&f.port, &p("port"), 1, 65535, 0) as u16);
+    let port = f.port.as_ref().map(|_| v.int(&f.port, &p("port"), 1, 65535, 0) as u16);
     let check = match f.kind.get_ref().as_str() {
         "tcp" => CheckKind::Tcp,
         "http" => CheckKind::Http(http_check(v, f, path)),
         other => {
             let hint = Some("tcp or http (grpc arrives with the gRPC work)");
-            v.err(
-                f.kind.span(),
-                &p("kind"),
-                format!("unknown health check kind `{other}`"),
-                hint,
-            );
+            v.err(f.kind.span(), &p("kind"), format!("unknown health check kind `{other}`"), hint);
             return None;
         }
     };
-    Some(HealthCheckConfig {
-        check,
-        interval,
-        timeout,
-        rise_fall: RiseFall { rise, fall },
-        jitter,
-        port,
-    })
+    Some(HealthCheckConfig { check, interval, timeout, rise_fall: RiseFall { rise, fall }, jitter, port })
 }
 
 fn http_check(v: &mut V, f: &FileHealth, path: &str) -> HttpCheck {
@@ -68,16 +49,9 @@ fn http_check(v: &mut V, f: &FileHealth, path: &str) -> HttpCheck {
         None => (200, 399),
         Some(s) => match s.get_ref().as_slice() {
             [one] if (100..=599).contains(one) => (*one as u16, *one as u16),
-            [lo, hi] if (100..=599).contains(lo) && (*lo..=599).contains(hi) => {
-                (*lo as u16, *hi as u16)
-            }
+            [lo, hi] if (100..=599).contains(lo) && (*lo..=599).contains(hi) => (*lo as u16, *hi as u16),
             _ => {
-                v.err(
-                    s.span(),
-                    &p("expect_status"),
-                    "expect_status is [code] or [low, high] within 100..=599",
-                    None,
-                );
+                v.err(s.span(), &p("expect_status"), "expect_status is [code] or [low, high] within 100..=599", None);
                 (200, 399)
             }
         },
@@ -90,40 +64,26 @@ fn http_check(v: &mut V, f: &FileHealth, path: &str) -> HttpCheck {
                 v.err(
                     r.span(),
                     &p("expect_body_regex"),
-                    format!(
-                        "invalid regex: {}",
-                        e.to_string().lines().last().unwrap_or("")
-                    ),
+                    format!("invalid regex: {}", e.to_string().lines().last().unwrap_or("")),
                     None,
                 );
                 None
             }
         },
         (Some(b), Some(_)) => {
-            v.err(
-                b.span(),
-                &p("expect_body"),
-                "use expect_body or expect_body_regex, not both",
-                None,
-            );
+            v.err(b.span(), &p("expect_body"), "use expect_body or expect_body_regex, not both", None);
             None
         }
         (None, None) => None,
     };
-    let req_path = f
-        .path
-        .as_ref()
-        .map_or_else(|| "/".to_string(), |s| s.get_ref().clone());
+    let req_path = f.path.as_ref().map_or_else(|| "/".to_string(), |s| s.get_ref().clone());
     if !req_path.starts_with('/') {
         if let Some(s) = &f.path {
             v.err(s.span(), &p("path"), "path must start with `/`", None);
         }
     }
     HttpCheck {
-        method: f
-            .method
-            .as_ref()
-            .map_or_else(|| "GET".to_string(), |m| m.get_ref().to_ascii_uppercase()),
+        method: f.method.as_ref().map_or_else(|| "GET".to_string(), |m| m.get_ref().to_ascii_uppercase()),
         path: req_path,
         host: f.host.as_ref().map(|h| h.get_ref().clone()),
         expect_status,
@@ -136,24 +96,12 @@ pub fn outlier(v: &mut V, o: &S<FileOutlier>, path: &str) -> OutlierPolicy {
     let d = OutlierPolicy::default();
     let p = |k: &str| format!("{path}.outlier.{k}");
     let ns = |x: Duration| x.as_nanos() as u64;
-    let base = v.timeout(
-        &f.base_ejection_time,
-        &p("base_ejection_time"),
-        Duration::from_nanos(d.base_ejection_ns),
-    );
-    let max = v.timeout(
-        &f.max_ejection_time,
-        &p("max_ejection_time"),
-        Duration::from_nanos(d.max_ejection_ns).max(base),
-    );
+    let base = v.timeout(&f.base_ejection_time, &p("base_ejection_time"), Duration::from_nanos(d.base_ejection_ns));
+    let max =
+        v.timeout(&f.max_ejection_time, &p("max_ejection_time"), Duration::from_nanos(d.max_ejection_ns).max(base));
     OutlierPolicy {
-        consecutive_5xx: v.int(
-            &f.consecutive_5xx,
-            &p("consecutive_5xx"),
-            0,
-            100_000,
-            i64::from(d.consecutive_5xx),
-        ) as u32,
+        consecutive_5xx: v.int(&f.consecutive_5xx, &p("consecutive_5xx"), 0, 100_000, i64::from(d.consecutive_5xx))
+            as u32,
         consecutive_gateway: v.int(
             &f.consecutive_gateway_failures,
             &p("consecutive_gateway_failures"),
@@ -170,6 +118,15 @@ pub fn outlier(v: &mut V, o: &S<FileOutlier>, path: &str) -> OutlierPolicy {
             100,
             i64::from(d.max_ejection_percent),
         ) as u32,
+        slow_p95_ns: f.slow_p95.as_ref().map(|_| ns(v.timeout(&f.slow_p95, &p("slow_p95"), Duration::from_secs(1)))),
+        slow_min_requests: v.int(
+            &f.slow_min_requests,
+            &p("slow_min_requests"),
+            1,
+            1_000_000,
+            i64::from(d.slow_min_requests),
+        ) as u32,
+        interval_ns: ns(v.timeout(&f.interval, &p("interval"), Duration::from_nanos(d.interval_ns))),
     }
 }
 
@@ -183,37 +140,20 @@ pub fn retries(v: &mut V, r: &S<FileRetries>, path: &str) -> RetryConfig {
         on_5xx: false,
         on_gateway_error: false,
         statuses: Vec::new(),
-        per_try_timeout: f.per_try_timeout.as_ref().map(|_| {
-            v.timeout(
-                &f.per_try_timeout,
-                &p("per_try_timeout"),
-                Duration::from_secs(1),
-            )
-        }),
+        per_try_timeout: f
+            .per_try_timeout
+            .as_ref()
+            .map(|_| v.timeout(&f.per_try_timeout, &p("per_try_timeout"), Duration::from_secs(1))),
         backoff: v.timeout(&f.backoff, &p("backoff"), Duration::from_millis(25)),
         max_backoff: Duration::ZERO,
         budget_percent: v.int(&f.budget_percent, &p("budget_percent"), 0, 100, 20) as u32,
-        min_retry_concurrency: v.int(
-            &f.min_retry_concurrency,
-            &p("min_retry_concurrency"),
-            0,
-            100_000,
-            3,
-        ) as u32,
+        min_retry_concurrency: v.int(&f.min_retry_concurrency, &p("min_retry_concurrency"), 0, 100_000, 3) as u32,
     };
-    rc.max_backoff = v
-        .timeout(&f.max_backoff, &p("max_backoff"), rc.backoff * 10)
-        .max(rc.backoff);
+    rc.max_backoff = v.timeout(&f.max_backoff, &p("max_backoff"), rc.backoff * 10).max(rc.backoff);
     let default_on = ["connect-failure", "reset", "gateway-error"];
     let on: Vec<(String, std::ops::Range<usize>)> = match &f.on {
-        Some(list) => list
-            .iter()
-            .map(|s| (s.get_ref().clone(), s.span()))
-            .collect(),
-        None => default_on
-            .iter()
-            .map(|s| (s.to_string(), r.span()))
-            .collect(),
+        Some(list) => list.iter().map(|s| (s.get_ref().clone(), s.span())).collect(),
+        None => default_on.iter().map(|s| (s.to_string(), r.span())).collect(),
     };
     for (cond, span) in on {
         match cond.as_str() {
@@ -230,17 +170,9 @@ pub fn retries(v: &mut V, r: &S<FileRetries>, path: &str) -> RetryConfig {
         }
     }
     for s in f.statuses.iter().flatten() {
-        match u16::try_from(*s.get_ref())
-            .ok()
-            .filter(|c| (100..=599).contains(c))
-        {
+        match u16::try_from(*s.get_ref()).ok().filter(|c| (100..=599).contains(c)) {
             Some(c) => rc.statuses.push(c),
-            None => v.err(
-                s.span(),
-                &p("statuses"),
-                format!("{} is not an HTTP status", s.get_ref()),
-                None,
-            ),
+            None => v.err(s.span(), &p("statuses"), format!("{} is not an HTTP status", s.get_ref()), None),
         }
     }
     rc
@@ -250,14 +182,8 @@ pub fn limits(v: &mut V, l: &S<FileClusterLimits>, path: &str) -> ClusterLimits 
     let f = l.get_ref();
     let p = |k: &str| format!("{path}.limits.{k}");
     if let Some(c) = &f.max_connections {
-        let hint =
-            Some("max_requests bounds concurrent upstream requests (one per HTTP/1.1 connection)");
-        v.err(
-            c.span(),
-            &p("max_connections"),
-            "max_connections is not supported yet",
-            hint,
-        );
+        let hint = Some("max_requests bounds concurrent upstream requests (one per HTTP/1.1 connection)");
+        v.err(c.span(), &p("max_connections"), "max_connections is not supported yet", hint);
     }
     ClusterLimits {
         max_requests: f
@@ -265,15 +191,8 @@ pub fn limits(v: &mut V, l: &S<FileClusterLimits>, path: &str) -> ClusterLimits 
             .as_ref()
             .map(|_| v.int(&f.max_requests, &p("max_requests"), 1, 10_000_000, 1024) as u32),
         max_pending: v.int(&f.max_pending, &p("max_pending"), 0, 10_000_000, 0) as u32,
-        pending_timeout: v.timeout(
-            &f.pending_timeout,
-            &p("pending_timeout"),
-            Duration::from_secs(1),
-        ),
-        max_retries: f
-            .max_retries
-            .as_ref()
-            .map(|_| v.int(&f.max_retries, &p("max_retries"), 0, 10_000_000, 3) as u32),
+        pending_timeout: v.timeout(&f.pending_timeout, &p("pending_timeout"), Duration::from_secs(1)),
+        max_retries: f.max_retries.as_ref().map(|_| v.int(&f.max_retries, &p("max_retries"), 0, 10_000_000, 3) as u32),
     }
 }
 

@@ -13,30 +13,15 @@ use crate::validate::V;
 pub fn route(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Option<RouteConfig> {
     let matcher = matcher(v, r, path);
     let target = target(v, r, path, clusters);
-    let timeout = r
-        .timeout
-        .as_ref()
-        .map(|_| v.timeout(&r.timeout, &format!("{path}.timeout"), Default::default()));
+    let timeout = r.timeout.as_ref().map(|_| v.timeout(&r.timeout, &format!("{path}.timeout"), Default::default()));
     Some(RouteConfig {
         matcher,
         target: target?,
         timeout,
         host_rewrite: r.host_rewrite.as_ref().map(|h| h.get_ref().clone()),
-        add_request_headers: header_adds(
-            v,
-            &r.add_request_headers,
-            &format!("{path}.add_request_headers"),
-        ),
-        remove_request_headers: header_removes(
-            v,
-            &r.remove_request_headers,
-            &format!("{path}.remove_request_headers"),
-        ),
-        add_response_headers: header_adds(
-            v,
-            &r.add_response_headers,
-            &format!("{path}.add_response_headers"),
-        ),
+        add_request_headers: header_adds(v, &r.add_request_headers, &format!("{path}.add_request_headers")),
+        remove_request_headers: header_removes(v, &r.remove_request_headers, &format!("{path}.remove_request_headers")),
+        add_response_headers: header_adds(v, &r.add_response_headers, &format!("{path}.add_response_headers")),
         remove_response_headers: header_removes(
             v,
             &r.remove_response_headers,
@@ -46,28 +31,17 @@ pub fn route(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Optio
 }
 
 fn matcher(v: &mut V, r: &FileRoute, path: &str) -> RouteMatch {
-    let path_regex = r
-        .path_regex
-        .as_ref()
-        .and_then(|re| match Regex::new(re.get_ref()) {
-            Ok(x) => Some(x),
-            Err(e) => {
-                let msg = format!(
-                    "invalid regex: {}",
-                    e.to_string().lines().last().unwrap_or("")
-                );
-                v.err(re.span(), &format!("{path}.path_regex"), msg, None);
-                None
-            }
-        });
+    let path_regex = r.path_regex.as_ref().and_then(|re| match Regex::new(re.get_ref()) {
+        Ok(x) => Some(x),
+        Err(e) => {
+            let msg = format!("invalid regex: {}", e.to_string().lines().last().unwrap_or(""));
+            v.err(re.span(), &format!("{path}.path_regex"), msg, None);
+            None
+        }
+    });
     for (field, val) in [("path", &r.path), ("path_prefix", &r.path_prefix)] {
         if let Some(p) = val.as_ref().filter(|p| !p.get_ref().starts_with('/')) {
-            v.err(
-                p.span(),
-                &format!("{path}.{field}"),
-                "path must start with `/`",
-                None,
-            );
+            v.err(p.span(), &format!("{path}.{field}"), "path must start with `/`", None);
         }
     }
     RouteMatch {
@@ -110,26 +84,14 @@ fn values(
     let mut out = Vec::new();
     for (name, val) in m.iter().flatten() {
         if header && !is_token(name) {
-            v.err(
-                val.span(),
-                &format!("{path}.{name}"),
-                format!("`{name}` is not a valid header name"),
-                None,
-            );
+            v.err(val.span(), &format!("{path}.{name}"), format!("`{name}` is not a valid header name"), None);
         }
         let vm = match val.get_ref() {
             MatchValue::Exact(s) => ValueMatch::Exact(s.clone()),
             MatchValue::Present(true) => ValueMatch::Present,
             MatchValue::Present(false) => ValueMatch::Absent,
         };
-        out.push((
-            if header {
-                name.to_ascii_lowercase()
-            } else {
-                name.clone()
-            },
-            vm,
-        ));
+        out.push((if header { name.to_ascii_lowercase() } else { name.clone() }, vm));
     }
     out
 }
@@ -138,20 +100,9 @@ fn target(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Option<R
     let known = |v: &mut V, c: &S<String>, p: &str| {
         let ok = clusters.iter().any(|k| k == c.get_ref());
         if !ok {
-            let hint = format!(
-                "defined clusters: {}",
-                if clusters.is_empty() {
-                    "none".into()
-                } else {
-                    clusters.join(", ")
-                }
-            );
-            v.err(
-                c.span(),
-                p,
-                format!("cluster `{}` is not defined", c.get_ref()),
-                Some(&hint),
-            );
+            let hint =
+                format!("defined clusters: {}", if clusters.is_empty() { "none".into() } else { clusters.join(", ") });
+            v.err(c.span(), p, format!("cluster `{}` is not defined", c.get_ref()), Some(&hint));
         }
         ok
     };
@@ -169,31 +120,19 @@ fn target(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Option<R
         return None;
     }
     if let Some(c) = &r.cluster {
-        return known(v, c, &format!("{path}.cluster"))
-            .then(|| RouteTarget::Cluster(c.get_ref().clone()));
+        return known(v, c, &format!("{path}.cluster")).then(|| RouteTarget::Cluster(c.get_ref().clone()));
     }
     if let Some(split) = &r.split {
         let mut out = Vec::new();
         let mut ok = true;
         for (i, s) in split.get_ref().iter().enumerate() {
             ok &= known(v, &s.cluster, &format!("{path}.split[{i}].cluster"));
-            let w = v.int(
-                &Some(s.weight.clone()),
-                &format!("{path}.split[{i}].weight"),
-                0,
-                1_000_000,
-                0,
-            );
+            let w = v.int(&Some(s.weight.clone()), &format!("{path}.split[{i}].weight"), 0, 1_000_000, 0);
             out.push((s.cluster.get_ref().clone(), w as u32));
         }
         if out.iter().map(|(_, w)| u64::from(*w)).sum::<u64>() == 0 {
             let hint = Some("give at least one cluster a weight above 0");
-            v.err(
-                split.span(),
-                &format!("{path}.split"),
-                "split weights sum to 0",
-                hint,
-            );
+            v.err(split.span(), &format!("{path}.split"), "split weights sum to 0", hint);
             ok = false;
         }
         return ok.then_some(RouteTarget::Split(out));
@@ -201,12 +140,7 @@ fn target(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Option<R
     if let Some(resp) = &r.respond {
         return respond(v, resp, &format!("{path}.respond"));
     }
-    let span = r
-        .host
-        .as_ref()
-        .or(r.path_prefix.as_ref())
-        .or(r.path.as_ref())
-        .map_or(0..0, |s| s.span());
+    let span = r.host.as_ref().or(r.path_prefix.as_ref()).or(r.path.as_ref()).map_or(0..0, |s| s.span());
     let hint = Some("add cluster = \"...\", split = [...] or respond = { status = 200 }");
     v.err(span, path, "route has no target", hint);
     None
@@ -215,24 +149,10 @@ fn target(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Option<R
 /// A direct answer (NGINX `return`): status 200..=599, a body and its content type.
 fn respond(v: &mut V, r: &S<FileRespond>, path: &str) -> Option<RouteTarget> {
     let f = r.get_ref();
-    let status = v.int(
-        &Some(f.status.clone()),
-        &format!("{path}.status"),
-        200,
-        599,
-        0,
-    );
-    let content_type = f
-        .content_type
-        .clone()
-        .unwrap_or_else(|| "text/plain; charset=utf-8".into());
+    let status = v.int(&Some(f.status.clone()), &format!("{path}.status"), 200, 599, 0);
+    let content_type = f.content_type.clone().unwrap_or_else(|| "text/plain; charset=utf-8".into());
     if content_type.bytes().any(|b| b.is_ascii_control()) {
-        v.err(
-            r.span(),
-            &format!("{path}.content_type"),
-            "invalid header value",
-            None,
-        );
+        v.err(r.span(), &format!("{path}.content_type"), "invalid header value", None);
         return None;
     }
     (status != 0).then(|| RouteTarget::Respond {
@@ -242,25 +162,11 @@ fn respond(v: &mut V, r: &S<FileRespond>, path: &str) -> Option<RouteTarget> {
     })
 }
 
-fn header_adds(
-    v: &mut V,
-    m: &Option<BTreeMap<String, S<String>>>,
-    path: &str,
-) -> Vec<(String, String)> {
+fn header_adds(v: &mut V, m: &Option<BTreeMap<String, S<String>>>, path: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (name, val) in m.iter().flatten() {
-        if !is_token(name)
-            || val
-                .get_ref()
-                .bytes()
-                .any(|b| b == b'\r' || b == b'\n' || b == 0)
-        {
-            v.err(
-                val.span(),
-                &format!("{path}.{name}"),
-                "invalid header name or value",
-                None,
-            );
+        if !is_token(name) || val.get_ref().bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            v.err(val.span(), &format!("{path}.{name}"), "invalid header name or value", None);
             continue;
         }
         out.push((name.to_ascii_lowercase(), val.get_ref().clone()));
@@ -272,12 +178,7 @@ fn header_removes(v: &mut V, l: &Option<Vec<S<String>>>, path: &str) -> Vec<Stri
     let mut out = Vec::new();
     for name in l.iter().flatten() {
         if !is_token(name.get_ref()) {
-            v.err(
-                name.span(),
-                path,
-                format!("`{}` is not a valid header name", name.get_ref()),
-                None,
-            );
+            v.err(name.span(), path, format!("`{}` is not a valid header name", name.get_ref()), None);
             continue;
         }
         out.push(name.get_ref().to_ascii_lowercase());
@@ -287,7 +188,5 @@ fn header_removes(v: &mut V, l: &Option<Vec<S<String>>>, path: &str) -> Vec<Stri
 
 /// RFC 9110 token: what header names and methods are made of.
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }

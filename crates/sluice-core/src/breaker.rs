@@ -66,19 +66,15 @@ impl Breaker {
         match self.state() {
             State::Closed => Admission::Allow,
             State::Open if now_ns >= self.since_ns.load(Relaxed).saturating_add(p.open_for_ns) => {
-                let won = self
-                    .state
-                    .compare_exchange(State::Open as u8, State::HalfOpen as u8, Relaxed, Relaxed)
-                    .is_ok();
+                let won =
+                    self.state.compare_exchange(State::Open as u8, State::HalfOpen as u8, Relaxed, Relaxed).is_ok();
                 if won {
                     self.set(State::HalfOpen, now_ns);
                 }
                 self.admit(now_ns, p)
             }
             State::Open => Admission::Deny,
-            State::HalfOpen if self.probes.fetch_add(1, Relaxed) < p.half_open_probes => {
-                Admission::Probe
-            }
+            State::HalfOpen if self.probes.fetch_add(1, Relaxed) < p.half_open_probes => Admission::Probe,
             State::HalfOpen => {
                 self.probes.fetch_sub(1, Relaxed);
                 Admission::Deny
@@ -119,13 +115,8 @@ mod tests {
     use super::*;
 
     const S: u64 = 1_000_000_000;
-    const P: BreakerPolicy = BreakerPolicy {
-        error_rate: 0.5,
-        min_requests: 4,
-        window_ns: 10 * S,
-        open_for_ns: 5 * S,
-        half_open_probes: 2,
-    };
+    const P: BreakerPolicy =
+        BreakerPolicy { error_rate: 0.5, min_requests: 4, window_ns: 10 * S, open_for_ns: 5 * S, half_open_probes: 2 };
 
     fn run(b: &Breaker, now: u64, failed: bool) -> Admission {
         let a = b.admit(now, &P);
@@ -183,10 +174,6 @@ mod tests {
         run(&b, 0, true);
         run(&b, 0, true);
         run(&b, 11 * S, false);
-        assert_eq!(
-            b.state(),
-            State::Closed,
-            "the three failures were in the previous window"
-        );
+        assert_eq!(b.state(), State::Closed, "the three failures were in the previous window");
     }
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::ewma::PeakEwma;
+use crate::latency::LatencyWindow;
 
 /// The summary of an endpoint's state for status output and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,8 @@ pub struct EndpointState {
     pub(crate) consecutive_gateway: AtomicU32,
     /// Latency estimate for `peak_ewma`, updated by the proxy on every response.
     pub ewma: PeakEwma,
+    /// Response times of the current outlier interval (slow-response detector only).
+    pub latency: LatencyWindow,
 }
 
 impl EndpointState {
@@ -72,6 +75,7 @@ impl EndpointState {
             consecutive_5xx: AtomicU32::new(0),
             consecutive_gateway: AtomicU32::new(0),
             ewma: PeakEwma::default(),
+            latency: LatencyWindow::default(),
         }
     }
 
@@ -144,10 +148,7 @@ impl EndpointState {
 
     /// Ejects until `until_ns` unless already ejected; true if this call ejected it.
     pub fn eject(&self, until_ns: u64) -> bool {
-        let won = self
-            .ejected_until_ns
-            .compare_exchange(0, until_ns.max(1), Relaxed, Relaxed)
-            .is_ok();
+        let won = self.ejected_until_ns.compare_exchange(0, until_ns.max(1), Relaxed, Relaxed).is_ok();
         if won {
             self.ejections.fetch_add(1, Relaxed);
         }
@@ -163,10 +164,7 @@ impl EndpointState {
 
     /// May a balancer send new work here?
     pub fn is_available(&self) -> bool {
-        self.checks_ok.load(Relaxed)
-            && !self.is_ejected()
-            && !self.draining.load(Relaxed)
-            && self.weight() > 0
+        self.checks_ok.load(Relaxed) && !self.is_ejected() && !self.draining.load(Relaxed) && self.weight() > 0
     }
 
     pub fn in_flight(&self) -> u32 {
@@ -244,11 +242,7 @@ mod tests {
         assert_eq!(e.health(), Health::Unhealthy);
         assert!(e.eject(10));
         e.set_checks_ok(true);
-        assert_eq!(
-            e.health(),
-            Health::Ejected,
-            "passing checks do not end an ejection"
-        );
+        assert_eq!(e.health(), Health::Ejected, "passing checks do not end an ejection");
         assert!(!e.eject(20), "already ejected");
         e.release();
         assert!(e.is_available());

@@ -18,10 +18,7 @@ pub struct EwmaParams {
 
 impl Default for EwmaParams {
     fn default() -> Self {
-        EwmaParams {
-            default_rtt_ns: 30e6,
-            decay_ns: 10e9,
-        }
+        EwmaParams { default_rtt_ns: 30e6, decay_ns: 10e9 }
     }
 }
 
@@ -41,11 +38,7 @@ impl PeakEwma {
     /// Records one round trip (`failed`: the attempt errored or answered 5xx).
     pub fn observe(&self, rtt_ns: f64, failed: bool, now_ns: u64, p: &EwmaParams) {
         let current = self.estimate(now_ns, p);
-        let rtt = if failed {
-            rtt_ns.max(current * 2.0).max(p.default_rtt_ns * 10.0)
-        } else {
-            rtt_ns
-        };
+        let rtt = if failed { rtt_ns.max(current * 2.0).max(p.default_rtt_ns * 10.0) } else { rtt_ns };
         let next = match self.raw() {
             None => rtt,
             Some(_) if rtt > current => rtt,
@@ -89,10 +82,7 @@ mod tests {
         assert!((e.estimate(1, &p) - 200.0 * MS).abs() < 1.0);
         e.observe(10.0 * MS, false, S, &p);
         let after_one = e.estimate(S, &p);
-        assert!(
-            after_one > 150.0 * MS && after_one < 200.0 * MS,
-            "{after_one}"
-        );
+        assert!(after_one > 150.0 * MS && after_one < 200.0 * MS, "{after_one}");
     }
 
     #[test]
@@ -101,10 +91,7 @@ mod tests {
         let e = PeakEwma::default();
         e.observe(100.0 * MS, false, 0, &p);
         let later = e.estimate(10 * S, &p);
-        assert!(
-            (later - 100.0 * MS / std::f64::consts::E).abs() < MS,
-            "{later}"
-        );
+        assert!((later - 100.0 * MS / std::f64::consts::E).abs() < MS, "{later}");
     }
 
     #[test]

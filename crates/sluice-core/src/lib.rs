@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod ewma;
 pub mod hash;
 pub mod health;
+pub mod latency;
 pub mod net;
 pub mod outlier;
 pub mod retry;

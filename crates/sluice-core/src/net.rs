@@ -16,12 +16,8 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net).into(), u32::from(ip).into(), self.prefix, 32)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), u128::from(ip), self.prefix, 128)
-            }
+            (IpAddr::V4(net), IpAddr::V4(ip)) => masked(u32::from(net).into(), u32::from(ip).into(), self.prefix, 32),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => masked(u128::from(net), u128::from(ip), self.prefix, 128),
             _ => false,
         }
     }
@@ -58,10 +54,7 @@ impl FromStr for Cidr {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (a, p) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
-        let addr = canonical(
-            a.parse::<IpAddr>()
-                .map_err(|_| CidrError(format!("`{a}` is not an IP address")))?,
-        );
+        let addr = canonical(a.parse::<IpAddr>().map_err(|_| CidrError(format!("`{a}` is not an IP address")))?);
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
             None => max,

@@ -18,6 +18,12 @@ pub struct OutlierPolicy {
     pub base_ejection_ns: u64,
     pub max_ejection_ns: u64,
     pub max_ejection_percent: u32,
+    /// Slow-response detector: eject when an endpoint's P95 over one interval exceeds this.
+    pub slow_p95_ns: Option<u64>,
+    /// Fewest responses in an interval for the P95 to count.
+    pub slow_min_requests: u32,
+    /// How often the slow-response detector looks (Envoy's outlier `interval`).
+    pub interval_ns: u64,
 }
 
 impl Default for OutlierPolicy {
@@ -29,6 +35,9 @@ impl Default for OutlierPolicy {
             base_ejection_ns: 30_000_000_000,
             max_ejection_ns: 300_000_000_000,
             max_ejection_percent: 10,
+            slow_p95_ns: None,
+            slow_min_requests: 20,
+            interval_ns: 10_000_000_000,
         }
     }
 }
@@ -68,18 +77,11 @@ pub fn record(e: &EndpointState, o: Outcome, p: &OutlierPolicy) -> bool {
 
 /// How long the `n`-th ejection (1-based) lasts: base × n, capped at the maximum.
 pub fn ejection_time(n: u32, p: &OutlierPolicy) -> u64 {
-    p.base_ejection_ns
-        .saturating_mul(u64::from(n.max(1)))
-        .min(p.max_ejection_ns.max(p.base_ejection_ns))
+    p.base_ejection_ns.saturating_mul(u64::from(n.max(1))).min(p.max_ejection_ns.max(p.base_ejection_ns))
 }
 
 /// Ejects `e` if the cluster's ejection cap allows; returns when the ejection ends.
-pub fn try_eject(
-    e: &EndpointState,
-    cluster: &[Arc<EndpointState>],
-    now_ns: u64,
-    p: &OutlierPolicy,
-) -> Option<u64> {
+pub fn try_eject(e: &EndpointState, cluster: &[Arc<EndpointState>], now_ns: u64, p: &OutlierPolicy) -> Option<u64> {
     let ejected = cluster.iter().filter(|x| x.is_ejected()).count() as u64;
     let total = cluster.len() as u64;
     if ejected > 0 && (ejected + 1) * 100 > u64::from(p.max_ejection_percent) * total {
@@ -89,14 +91,28 @@ pub fn try_eject(
     e.eject(until).then_some(until)
 }
 
+/// The slow-response detector, run once per interval: ejects every endpoint whose P95
+/// over the interval is above the threshold (with enough samples), then starts a new
+/// interval. Returns the endpoints it ejected.
+pub fn detect_slow(cluster: &[Arc<EndpointState>], now_ns: u64, p: &OutlierPolicy) -> Vec<Arc<EndpointState>> {
+    let Some(limit) = p.slow_p95_ns else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in cluster {
+        let slow = e.latency.count() >= u64::from(p.slow_min_requests)
+            && e.latency.quantile_ns(0.95).is_some_and(|q| q > limit);
+        e.latency.reset();
+        if slow && !e.is_ejected() && try_eject(e, cluster, now_ns, p).is_some() {
+            out.push(Arc::clone(e));
+        }
+    }
+    out
+}
+
 /// Releases every ejection that has run its time; returns the endpoints released.
 pub fn sweep(cluster: &[Arc<EndpointState>], now_ns: u64) -> Vec<Arc<EndpointState>> {
-    cluster
-        .iter()
-        .filter(|e| e.is_ejected() && e.ejected_until() <= now_ns)
-        .inspect(|e| e.release())
-        .cloned()
-        .collect()
+    cluster.iter().filter(|e| e.is_ejected() && e.ejected_until() <= now_ns).inspect(|e| e.release()).cloned().collect()
 }
 
 #[cfg(test)]
@@ -107,23 +123,12 @@ mod tests {
 
     fn eps(n: usize) -> Vec<Arc<EndpointState>> {
         (0..n)
-            .map(|i| {
-                Arc::new(EndpointState::new(
-                    format!("10.0.0.{}:80", i + 1).parse().unwrap(),
-                    1,
-                    false,
-                ))
-            })
+            .map(|i| Arc::new(EndpointState::new(format!("10.0.0.{}:80", i + 1).parse().unwrap(), 1, false)))
             .collect()
     }
 
     fn p() -> OutlierPolicy {
-        OutlierPolicy {
-            consecutive_5xx: 3,
-            consecutive_gateway: 2,
-            max_ejection_percent: 50,
-            ..Default::default()
-        }
+        OutlierPolicy { consecutive_5xx: 3, consecutive_gateway: 2, max_ejection_percent: 50, ..Default::default() }
     }
 
     #[test]
@@ -156,30 +161,35 @@ mod tests {
         assert!(sweep(&c, 29 * S).is_empty());
         assert_eq!(sweep(&c, 30 * S).len(), 1);
         assert!(c[0].is_available());
-        assert_eq!(
-            try_eject(&c[0], &c, 100 * S, &p()),
-            Some(160 * S),
-            "second ejection: 2 × base"
-        );
+        assert_eq!(try_eject(&c[0], &c, 100 * S, &p()), Some(160 * S), "second ejection: 2 × base");
+    }
+
+    #[test]
+    fn slow_p95_ejects_the_slow_endpoint_only_with_enough_samples() {
+        let c = eps(3);
+        let pol = OutlierPolicy { slow_p95_ns: Some(500_000_000), slow_min_requests: 10, ..p() };
+        for _ in 0..20 {
+            c[0].latency.record(10_000_000);
+            c[1].latency.record(900_000_000);
+        }
+        for _ in 0..5 {
+            c[2].latency.record(900_000_000);
+        }
+        let ejected = detect_slow(&c, 0, &pol);
+        assert_eq!(ejected.len(), 1);
+        assert_eq!(ejected[0].addr, c[1].addr);
+        assert!(!c[2].is_ejected(), "5 samples are too few to judge");
+        assert_eq!(c[1].latency.count(), 0, "a new interval starts");
     }
 
     #[test]
     fn max_ejection_percent_caps_but_one_is_always_allowed() {
         let c = eps(4);
-        let tight = OutlierPolicy {
-            max_ejection_percent: 10,
-            ..p()
-        };
+        let tight = OutlierPolicy { max_ejection_percent: 10, ..p() };
         assert!(try_eject(&c[0], &c, 0, &tight).is_some(), "at least one");
-        assert!(
-            try_eject(&c[1], &c, 0, &tight).is_none(),
-            "10 % of 4 is below two"
-        );
+        assert!(try_eject(&c[1], &c, 0, &tight).is_none(), "10 % of 4 is below two");
         let half = p();
-        assert!(
-            try_eject(&c[1], &c, 0, &half).is_some(),
-            "50 % of 4 allows two"
-        );
+        assert!(try_eject(&c[1], &c, 0, &half).is_some(), "50 % of 4 allows two");
         assert!(try_eject(&c[2], &c, 0, &half).is_none());
     }
 }

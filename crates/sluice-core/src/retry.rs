@@ -32,9 +32,7 @@ impl RetryBudget {
     /// max(`min`, `percent` of active requests), and below `cap` when given
     /// (the `max_retries` circuit breaker).
     pub fn try_retry(&self, percent: u32, min: u32, cap: Option<u32>) -> Option<Active<'_>> {
-        let allowed = (self.active.load(Relaxed) * percent / 100)
-            .max(min)
-            .min(cap.unwrap_or(u32::MAX));
+        let allowed = (self.active.load(Relaxed) * percent / 100).max(min).min(cap.unwrap_or(u32::MAX));
         let r = self.retries.fetch_add(1, Relaxed);
         if r < allowed {
             Some(Active(&self.retries))
@@ -47,9 +45,7 @@ impl RetryBudget {
 
 /// Backoff before retry number `attempt` (1-based): uniform in [0, min(max, base × 2^(attempt-1))].
 pub fn backoff(base: Duration, max: Duration, attempt: u32, r: u64) -> Duration {
-    let cap = base
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-        .min(max);
+    let cap = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(max);
     let ns = cap.as_nanos() as u64;
     Duration::from_nanos(if ns == 0 { 0 } else { r % (ns + 1) })
 }
@@ -71,9 +67,7 @@ mod tests {
         let big: Vec<_> = (0..20).filter_map(|_| b.try_retry(20, 3, None)).collect();
         assert_eq!(big.len(), 10, "20 % of 50 active");
         drop(big);
-        let capped: Vec<_> = (0..20)
-            .filter_map(|_| b.try_retry(20, 3, Some(2)))
-            .collect();
+        let capped: Vec<_> = (0..20).filter_map(|_| b.try_retry(20, 3, Some(2))).collect();
         assert_eq!(capped.len(), 2, "max_retries caps the budget");
     }
 
@@ -86,9 +80,8 @@ mod tests {
             assert!(backoff(base, max, 3, r) <= Duration::from_millis(100));
             assert!(backoff(base, max, 10, r) <= max);
         }
-        let spread: std::collections::BTreeSet<_> = (0..100u64)
-            .map(|r| backoff(base, max, 2, crate::hash::rehash(r, 3)).as_millis())
-            .collect();
+        let spread: std::collections::BTreeSet<_> =
+            (0..100u64).map(|r| backoff(base, max, 2, crate::hash::rehash(r, 3)).as_millis()).collect();
         assert!(spread.len() > 20, "full jitter spreads retries");
     }
 }

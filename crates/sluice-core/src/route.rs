@@ -33,9 +33,7 @@ impl HostMatch {
     pub fn matches(&self, host: &str) -> bool {
         match self {
             HostMatch::Exact(h) => host.eq_ignore_ascii_case(h),
-            HostMatch::Suffix(s) => {
-                host.len() > s.len() && host[host.len() - s.len()..].eq_ignore_ascii_case(s)
-            }
+            HostMatch::Suffix(s) => host.len() > s.len() && host[host.len() - s.len()..].eq_ignore_ascii_case(s),
         }
     }
 }
@@ -76,22 +74,14 @@ pub struct RouteMatch {
 impl RouteMatch {
     pub fn matches(&self, req: &impl RequestView) -> bool {
         let path = req.path();
-        self.host
-            .as_ref()
-            .map_or(true, |h| req.host().is_some_and(|x| h.matches(x)))
+        self.host.as_ref().map_or(true, |h| req.host().is_some_and(|x| h.matches(x)))
             && self.path.as_ref().map_or(true, |p| p == path)
-            && self
-                .path_prefix
-                .as_ref()
-                .map_or(true, |p| path.starts_with(p.as_str()))
+            && self.path_prefix.as_ref().map_or(true, |p| path.starts_with(p.as_str()))
             && self.path_regex.as_ref().map_or(true, |r| r.is_match(path))
             && (self.methods.is_empty() || self.methods.iter().any(|m| m == req.method()))
             && self.headers.iter().all(|(n, m)| m.matches(req.header(n)))
             && self.cookies.iter().all(|(n, m)| m.matches(req.cookie(n)))
-            && self
-                .query
-                .iter()
-                .all(|(n, m)| m.matches(req.query().and_then(|q| query_value(q, n))))
+            && self.query.iter().all(|(n, m)| m.matches(req.query().and_then(|q| query_value(q, n))))
     }
 }
 

@@ -29,9 +29,7 @@ pub fn start(
     let std_listener = std::net::TcpListener::bind(bind)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let t = std::thread::Builder::new().name("sluice-admin".into()).spawn(move || {
         rt.block_on(async move {
             let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else { return };
@@ -53,18 +51,11 @@ pub fn start(
     Ok((addr, t))
 }
 
-async fn handle(
-    shared: Arc<ArcSwap<Snapshot>>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(shared: Arc<ArcSwap<Snapshot>>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let snap = shared.load_full();
     if let Some(token) = snap.config.admin.as_ref().and_then(|a| a.token.as_ref()) {
         let want = format!("Bearer {token}");
-        if req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map_or(true, |v| v.as_bytes() != want.as_bytes())
-        {
+        if req.headers().get(header::AUTHORIZATION).map_or(true, |v| v.as_bytes() != want.as_bytes()) {
             return Ok(text(StatusCode::UNAUTHORIZED, "401 admin token required\n"));
         }
     }
@@ -73,16 +64,10 @@ async fn handle(
         ("GET", "/status") => {
             let body = serde_json::to_vec_pretty(&status(&snap)).unwrap_or_default();
             let mut r = Response::new(Full::new(Bytes::from(body)));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                "application/json".parse().expect("static header"),
-            );
+            r.headers_mut().insert(header::CONTENT_TYPE, "application/json".parse().expect("static header"));
             r
         }
-        _ => text(
-            StatusCode::NOT_FOUND,
-            "404 unknown admin path (try /status)\n",
-        ),
+        _ => text(StatusCode::NOT_FOUND, "404 unknown admin path (try /status)\n"),
     })
 }
 
@@ -123,10 +108,7 @@ pub fn status(snap: &Snapshot) -> Value {
                 })
             })
             .collect();
-        clusters.insert(
-            name.clone(),
-            json!({ "balance": c.config.balance.name(), "endpoints": eps }),
-        );
+        clusters.insert(name.clone(), json!({ "balance": c.config.balance.name(), "endpoints": eps }));
     }
     json!({ "listeners": listeners, "clusters": clusters })
 }

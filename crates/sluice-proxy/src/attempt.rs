@@ -49,8 +49,7 @@ pub async fn admit(cluster: &ClusterRt) -> Result<Option<OwnedSemaphorePermit>, 
         cluster.pending.fetch_sub(1, Relaxed);
         return Err(ProxyError::CircuitBreaker);
     }
-    let waited =
-        tokio::time::timeout(limits.pending_timeout, Arc::clone(sem).acquire_owned()).await;
+    let waited = tokio::time::timeout(limits.pending_timeout, Arc::clone(sem).acquire_owned()).await;
     cluster.pending.fetch_sub(1, Relaxed);
     match waited {
         Ok(Ok(p)) => Ok(Some(p)),
@@ -71,12 +70,7 @@ impl Replay {
         use http_body::Body as _;
         let idempotent = matches!(
             *req.method(),
-            Method::GET
-                | Method::HEAD
-                | Method::OPTIONS
-                | Method::PUT
-                | Method::DELETE
-                | Method::TRACE
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
         );
         (idempotent && req.body().is_end_stream()).then(|| Replay {
             method: req.method().clone(),
@@ -115,15 +109,10 @@ pub async fn forward(
     let res = forward_inner(ctx, cluster, first, req, timeout).await;
     let failed = match &res {
         Ok(f) => f.resp.status().is_server_error(),
-        Err(e) => !matches!(
-            e,
-            ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout | ProxyError::CircuitBreaker
-        ),
+        Err(e) => !matches!(e, ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout | ProxyError::CircuitBreaker),
     };
     let before = cluster.breaker.state();
-    cluster
-        .breaker
-        .record(admission, failed, clock::now_ns(), policy);
+    cluster.breaker.record(admission, failed, clock::now_ns(), policy);
     let after = cluster.breaker.state();
     if before != after {
         tracing::warn!(cluster = %cluster.config.name, from = ?before, to = ?after, "circuit breaker changed state");
@@ -151,9 +140,8 @@ async fn forward_inner(
             break;
         };
         let (in_flight, res) = try_once(ctx, cluster, &ep, r, deadline).await;
-        let again = attempt < max
-            && Instant::now() < deadline
-            && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
+        let again =
+            attempt < max && Instant::now() < deadline && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
         // A request that never reached the upstream adds no load when sent elsewhere, so
         // only retries of sent requests draw on the budget.
         let unsent = matches!(res, Err(Failure::Unsent(..)));
@@ -164,13 +152,7 @@ async fn forward_inner(
         };
         let Some(slot) = slot else {
             return match res {
-                Ok((resp, back)) => Ok(Forwarded {
-                    resp,
-                    back,
-                    in_flight,
-                    addr: ep.addr,
-                    permit,
-                }),
+                Ok((resp, back)) => Ok(Forwarded { resp, back, in_flight, addr: ep.addr, permit }),
                 Err(f) => Err(f.error()),
             };
         };
@@ -182,12 +164,7 @@ async fn forward_inner(
         }
         tried.push(ep.addr);
         let p = retry.expect("retrying implies a policy");
-        let pause = backoff(
-            p.backoff,
-            p.max_backoff,
-            attempt + 1,
-            ctx.listener.worker.rng.next_u64(),
-        );
+        let pause = backoff(p.backoff, p.max_backoff, attempt + 1, ctx.listener.worker.rng.next_u64());
         tokio::time::sleep(pause).await;
         ep = repick(ctx, cluster, &tried).unwrap_or(ep);
     }
@@ -196,11 +173,7 @@ async fn forward_inner(
 
 fn budget_slot(cluster: &ClusterRt) -> Option<sluice_core::retry::Active<'_>> {
     let p = cluster.config.retries.as_ref()?;
-    cluster.budget.try_retry(
-        p.budget_percent,
-        p.min_retry_concurrency,
-        cluster.config.limits.max_retries,
-    )
+    cluster.budget.try_retry(p.budget_percent, p.min_retry_concurrency, cluster.config.limits.max_retries)
 }
 
 /// One try with its timeout; its outcome feeds peak-EWMA and outlier detection.
@@ -212,19 +185,10 @@ async fn try_once(
     deadline: Instant,
 ) -> (InFlight, Result<Exchanged, Failure>) {
     let in_flight = ep.start_request();
-    let per_try = cluster
-        .config
-        .retries
-        .as_ref()
-        .and_then(|r| r.per_try_timeout);
+    let per_try = cluster.config.retries.as_ref().and_then(|r| r.per_try_timeout);
     let until = per_try.map_or(deadline, |t| deadline.min(Instant::now() + t));
     let started = clock::now_ns();
-    let res = match tokio::time::timeout_at(
-        until,
-        exchange(&ctx.listener.worker.pool, ep.addr, cluster, req),
-    )
-    .await
-    {
+    let res = match tokio::time::timeout_at(until, exchange(&ctx.listener.worker.pool, ep.addr, cluster, req)).await {
         Ok(r) => r,
         Err(_) => Err(Failure::Sent(ProxyError::ResponseTimeout)),
     };
@@ -232,13 +196,7 @@ async fn try_once(
     (in_flight, res)
 }
 
-fn record(
-    ctx: &ConnCtx,
-    cluster: &ClusterRt,
-    ep: &EndpointState,
-    started: u64,
-    res: &Result<Exchanged, Failure>,
-) {
+fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, started: u64, res: &Result<Exchanged, Failure>) {
     let now = clock::now_ns();
     let outcome = match res {
         Ok((resp, _)) if resp.status().is_server_error() => Some(Outcome::Status5xx),
@@ -249,12 +207,7 @@ fn record(
         },
     };
     let failed = outcome != Some(Outcome::Success);
-    ep.ewma.observe(
-        now.saturating_sub(started) as f64,
-        failed,
-        now,
-        &cluster.balancer.options().ewma,
-    );
+    ep.ewma.observe(now.saturating_sub(started) as f64, failed, now, &cluster.balancer.options().ewma);
     if let Err(f) = res {
         ep.record_failure();
         tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, cluster = %cluster.config.name,
@@ -263,6 +216,9 @@ fn record(
     let (Some(o), Some(policy)) = (outcome, cluster.config.outlier.as_ref()) else {
         return;
     };
+    if policy.slow_p95_ns.is_some() && o != Outcome::Gateway {
+        ep.latency.record(now.saturating_sub(started));
+    }
     if outlier::record(ep, o, policy) {
         if let Some(until) = outlier::try_eject(ep, cluster.balancer.endpoints(), now, policy) {
             tracing::warn!(cluster = %cluster.config.name, endpoint = %ep.addr, ejections = ep.ejections(),
@@ -277,14 +233,10 @@ fn wants_retry(p: &RetryConfig, res: &Result<Exchanged, Failure>, replayable: bo
         Ok((resp, _)) => {
             let s = resp.status().as_u16();
             replayable
-                && ((p.on_5xx && s >= 500)
-                    || (p.on_gateway_error && matches!(s, 502..=504))
-                    || p.statuses.contains(&s))
+                && ((p.on_5xx && s >= 500) || (p.on_gateway_error && matches!(s, 502..=504)) || p.statuses.contains(&s))
         }
         Err(Failure::Unsent(e, _)) => match e {
-            ProxyError::ConnectRefused | ProxyError::ConnectTimeout => {
-                p.on_connect_failure || p.on_gateway_error
-            }
+            ProxyError::ConnectRefused | ProxyError::ConnectTimeout => p.on_connect_failure || p.on_gateway_error,
             ProxyError::UpstreamReset => p.on_reset || p.on_gateway_error,
             _ => false,
         },
@@ -305,12 +257,7 @@ fn repick(ctx: &ConnCtx, cluster: &ClusterRt, tried: &[SocketAddr]) -> Option<Ar
     let eps = cluster.balancer.endpoints();
     let mut last = None;
     for _ in 0..4 {
-        let pick = PickCtx {
-            r1: rng.next_u64(),
-            r2: rng.next_u64(),
-            hash: None,
-            now_ns: clock::now_ns(),
-        };
+        let pick = PickCtx { r1: rng.next_u64(), r2: rng.next_u64(), hash: None, now_ns: clock::now_ns() };
         let i = cluster.balancer.pick(&pick)?;
         if !tried.contains(&eps[i].addr) {
             return Some(Arc::clone(&eps[i]));

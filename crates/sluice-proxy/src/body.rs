@@ -64,9 +64,7 @@ impl IdleTimer {
     /// Called when the inner body is pending: has the deadline passed?
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
         let dur = self.dur;
-        let s = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(dur)));
+        let s = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(dur)));
         s.as_mut().poll(cx).is_ready()
     }
 }
@@ -133,11 +131,7 @@ pub struct UpstreamBody {
 
 impl UpstreamBody {
     pub fn new(inner: Incoming, idle: Duration, on_end: ResponseEnd) -> Self {
-        UpstreamBody {
-            inner,
-            idle: IdleTimer::new(idle),
-            on_end: Some(on_end),
-        }
+        UpstreamBody { inner, idle: IdleTimer::new(idle), on_end: Some(on_end) }
     }
 
     fn end(&mut self, completed: bool) {
@@ -158,10 +152,7 @@ impl Body for ProxyBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             ProxyBody::Upstream(u) => {
@@ -202,21 +193,11 @@ pub struct RequestBody {
 
 impl RequestBody {
     pub fn new(inner: Incoming, limit: u64, idle: Duration) -> Self {
-        RequestBody {
-            inner: Some(inner),
-            seen: 0,
-            limit,
-            idle: IdleTimer::new(idle),
-        }
+        RequestBody { inner: Some(inner), seen: 0, limit, idle: IdleTimer::new(idle) }
     }
 
     pub fn empty() -> Self {
-        RequestBody {
-            inner: None,
-            seen: 0,
-            limit: 0,
-            idle: IdleTimer::new(Duration::MAX),
-        }
+        RequestBody { inner: None, seen: 0, limit: 0, idle: IdleTimer::new(Duration::MAX) }
     }
 }
 
@@ -224,10 +205,7 @@ impl Body for RequestBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
@@ -250,9 +228,7 @@ impl Body for RequestBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner
-            .as_ref()
-            .map_or(SizeHint::with_exact(0), |b| b.size_hint())
+        self.inner.as_ref().map_or(SizeHint::with_exact(0), |b| b.size_hint())
     }
 }
 

@@ -114,11 +114,7 @@ impl ConnState {
         if self.requests.get() == 0 && data.starts_with(b"PRI * HTTP/2.0") {
             self.h2.set(true);
         }
-        if !data.is_empty()
-            && self.in_flight.get() == 0
-            && self.head_started.get().is_none()
-            && !self.h2.get()
-        {
+        if !data.is_empty() && self.in_flight.get() == 0 && self.head_started.get().is_none() && !self.h2.get() {
             self.head_started.set(Some(Instant::now()));
         }
     }
@@ -131,11 +127,7 @@ struct Tracked {
 }
 
 impl AsyncRead for Tracked {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.io).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = r {
@@ -146,11 +138,7 @@ impl AsyncRead for Tracked {
 }
 
 impl AsyncWrite for Tracked {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -209,22 +197,14 @@ fn setup(
 ) -> Option<(Rc<ConnCtx>, TokioIo<Tracked>, ListenerTimeouts)> {
     let snap = listener.worker.snapshot();
     let lc = snap.listener(&listener.name)?;
-    let trusted = lc
-        .config
-        .trusted_proxies
-        .iter()
-        .any(|c| c.contains(peer.ip()));
+    let trusted = lc.config.trusted_proxies.iter().any(|c| c.contains(peer.ip()));
     let state = Rc::new(ConnState::new());
     let ctx = Rc::new(ConnCtx {
         listener: Rc::clone(listener),
         peer: Peer::new(peer.ip(), trusted, "http"),
         state: Rc::clone(&state),
     });
-    Some((
-        ctx,
-        TokioIo::new(Tracked { io: stream, state }),
-        lc.config.timeouts,
-    ))
+    Some((ctx, TokioIo::new(Tracked { io: stream, state }), lc.config.timeouts))
 }
 
 pub async fn serve(

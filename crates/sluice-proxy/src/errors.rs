@@ -31,9 +31,7 @@ impl ProxyError {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            ProxyError::HeadersTooLarge | ProxyError::TooManyHeaders => {
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
-            }
+            ProxyError::HeadersTooLarge | ProxyError::TooManyHeaders => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::NoEndpoint | ProxyError::CircuitBreaker | ProxyError::BreakerOpen => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -67,10 +65,7 @@ impl ProxyError {
         let mut resp = Response::new(ProxyBody::full(Bytes::from(body)));
         *resp.status_mut() = status;
         let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         h.insert("x-sluice-error", HeaderValue::from_static(self.code()));
         resp
     }

@@ -47,11 +47,7 @@ pub async fn exchange(
         Err(e) => return Err(Failure::Unsent(e, req)),
     };
     match upstream {
-        Upstream::H2(mut tx) => tx
-            .send_request(req)
-            .await
-            .map(|r| (r, None))
-            .map_err(|e| Failure::Sent(classify(&e))),
+        Upstream::H2(mut tx) => tx.send_request(req).await.map(|r| (r, None)).map_err(|e| Failure::Sent(classify(&e))),
         Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
             Ok(resp) => Ok((resp, Some((tx, uses + 1)))),
             Err(mut e) => match e.take_message() {
@@ -77,10 +73,7 @@ async fn retry_fresh(
     let Upstream::H1(mut tx, uses) = up else {
         return Err(Failure::Sent(ProxyError::UpstreamReset));
     };
-    let resp = tx
-        .send_request(req)
-        .await
-        .map_err(|e| Failure::Sent(classify(&e)))?;
+    let resp = tx.send_request(req).await.map_err(|e| Failure::Sent(classify(&e)))?;
     Ok((resp, Some((tx, uses + 1))))
 }
 

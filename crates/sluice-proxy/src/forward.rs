@@ -22,14 +22,8 @@ pub struct Peer {
 
 impl Peer {
     pub fn new(ip: IpAddr, trusted: bool, proto: &'static str) -> Self {
-        let ip_value = HeaderValue::from_str(&ip.to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-        Peer {
-            ip,
-            ip_value,
-            trusted,
-            proto,
-        }
+        let ip_value = HeaderValue::from_str(&ip.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Peer { ip, ip_value, trusted, proto }
     }
 }
 
@@ -47,29 +41,18 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
     for n in named {
         h.remove(n);
     }
-    let te_trailers = keep_te_trailers
-        && h.get_all(header::TE)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|s| s.contains("trailers")));
-    for n in [
-        &header::CONNECTION,
-        &KEEP_ALIVE,
-        &header::TE,
-        &header::TRAILER,
-        &header::TRANSFER_ENCODING,
-        &header::UPGRADE,
-    ] {
+    let te_trailers =
+        keep_te_trailers && h.get_all(header::TE).iter().any(|v| v.to_str().is_ok_and(|s| s.contains("trailers")));
+    for n in
+        [&header::CONNECTION, &KEEP_ALIVE, &header::TE, &header::TRAILER, &header::TRANSFER_ENCODING, &header::UPGRADE]
+    {
         h.remove(n);
     }
     if te_trailers {
         h.insert(header::TE, HeaderValue::from_static("trailers"));
     }
     if h.keys().any(|k| k.as_str().starts_with("proxy")) {
-        let proxy: Vec<HeaderName> = h
-            .keys()
-            .filter(|k| k.as_str().starts_with("proxy"))
-            .cloned()
-            .collect();
+        let proxy: Vec<HeaderName> = h.keys().filter(|k| k.as_str().starts_with("proxy")).cloned().collect();
         for n in proxy {
             h.remove(n);
         }
@@ -83,10 +66,7 @@ pub fn add_forwarding(h: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>
     match xff {
         Some(prev) => {
             let v = format!("{prev}, {}", peer.ip);
-            h.insert(
-                &XFF,
-                HeaderValue::from_str(&v).unwrap_or_else(|_| peer.ip_value.clone()),
-            );
+            h.insert(&XFF, HeaderValue::from_str(&v).unwrap_or_else(|_| peer.ip_value.clone()));
         }
         None => {
             h.insert(&XFF, peer.ip_value.clone());
@@ -167,12 +147,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", "6.6.6.6".parse().unwrap());
         h.insert("x-forwarded-proto", "https".parse().unwrap());
-        add_forwarding(
-            &mut h,
-            &peer(false),
-            Some(&HeaderValue::from_static("a.test")),
-            false,
-        );
+        add_forwarding(&mut h, &peer(false), Some(&HeaderValue::from_static("a.test")), false);
         assert_eq!(h["x-forwarded-for"], "10.1.2.3");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "a.test");
@@ -184,16 +159,8 @@ mod tests {
         h.append("x-forwarded-for", "1.1.1.1".parse().unwrap());
         h.append("x-forwarded-for", "2.2.2.2".parse().unwrap());
         h.insert("forwarded", "for=1.1.1.1".parse().unwrap());
-        add_forwarding(
-            &mut h,
-            &peer(true),
-            Some(&HeaderValue::from_static("a.test")),
-            true,
-        );
+        add_forwarding(&mut h, &peer(true), Some(&HeaderValue::from_static("a.test")), true);
         assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 10.1.2.3");
-        assert_eq!(
-            h["forwarded"],
-            "for=1.1.1.1, for=10.1.2.3;proto=http;host=\"a.test\""
-        );
+        assert_eq!(h["forwarded"], "for=1.1.1.1, for=10.1.2.3;proto=http;host=\"a.test\"");
     }
 }

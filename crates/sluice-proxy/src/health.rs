@@ -13,7 +13,8 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
 use sluice_config::{BodyMatch, CheckKind, HealthCheckConfig, HttpCheck};
 use sluice_core::health::{jittered, Streak};
-use sluice_core::{outlier, EndpointState};
+use sluice_core::outlier::{self, OutlierPolicy};
+use sluice_core::EndpointState;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -26,48 +27,38 @@ const SWEEP: Duration = Duration::from_millis(100);
 const MAX_BODY: usize = 64 * 1024;
 
 /// Starts the health thread if any cluster has a health check or outlier detection.
-pub fn start(
-    snap: &Snapshot,
-    shutdown: watch::Receiver<bool>,
-) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+pub fn start(snap: &Snapshot, shutdown: watch::Receiver<bool>) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
     let mut probes = Vec::new();
     let mut sweeps = Vec::new();
     for c in snap.clusters.values() {
         let eps = c.balancer.endpoints().to_vec();
         if let Some(h) = &c.config.health {
-            probes.extend(
-                eps.iter()
-                    .map(|e| (c.config.name.clone(), Arc::clone(e), h.clone())),
-            );
+            probes.extend(eps.iter().map(|e| (c.config.name.clone(), Arc::clone(e), h.clone())));
         }
-        if c.config.outlier.is_some() {
-            sweeps.push((c.config.name.clone(), eps));
+        if let Some(policy) = c.config.outlier {
+            sweeps.push((c.config.name.clone(), eps, policy));
         }
     }
     if probes.is_empty() && sweeps.is_empty() {
         return Ok(None);
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let t = std::thread::Builder::new()
-        .name("sluice-health".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                for (i, (cluster, ep, cfg)) in probes.into_iter().enumerate() {
-                    tokio::spawn(probe_loop(cluster, ep, cfg, i as u64));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let t = std::thread::Builder::new().name("sluice-health".into()).spawn(move || {
+        rt.block_on(async move {
+            for (i, (cluster, ep, cfg)) in probes.into_iter().enumerate() {
+                tokio::spawn(probe_loop(cluster, ep, cfg, i as u64));
+            }
+            for (cluster, eps, policy) in sweeps {
+                tokio::spawn(sweep_loop(cluster, eps, policy));
+            }
+            let mut shutdown = shutdown;
+            while !*shutdown.borrow_and_update() {
+                if shutdown.changed().await.is_err() {
+                    break;
                 }
-                for (cluster, eps) in sweeps {
-                    tokio::spawn(sweep_loop(cluster, eps));
-                }
-                let mut shutdown = shutdown;
-                while !*shutdown.borrow_and_update() {
-                    if shutdown.changed().await.is_err() {
-                        break;
-                    }
-                }
-            });
-        })?;
+            }
+        });
+    })?;
     Ok(Some(t))
 }
 
@@ -78,10 +69,7 @@ async fn probe_loop(cluster: String, ep: Arc<EndpointState>, cfg: HealthCheckCon
     // Start at a random point of the first interval so checks never march in step.
     tokio::time::sleep(jittered(cfg.interval / 2, cfg.interval / 2, r)).await;
     loop {
-        let passed = matches!(
-            tokio::time::timeout(cfg.timeout, check(target, &cfg.check)).await,
-            Ok(true)
-        );
+        let passed = matches!(tokio::time::timeout(cfg.timeout, check(target, &cfg.check)).await, Ok(true));
         if let Some(healthy) = streak.observe(passed, ep.checks_ok(), &cfg.rise_fall) {
             ep.set_checks_ok(healthy);
             let state = if healthy { "healthy" } else { "unhealthy" };
@@ -92,11 +80,21 @@ async fn probe_loop(cluster: String, ep: Arc<EndpointState>, cfg: HealthCheckCon
     }
 }
 
-async fn sweep_loop(cluster: String, eps: Vec<Arc<EndpointState>>) {
+/// Releases ejections whose time is up, and once per `interval` runs the slow-response
+/// detector (when configured).
+async fn sweep_loop(cluster: String, eps: Vec<Arc<EndpointState>>, policy: OutlierPolicy) {
+    let mut next_slow_check = clock::now_ns() + policy.interval_ns;
     loop {
         tokio::time::sleep(SWEEP).await;
-        for e in outlier::sweep(&eps, clock::now_ns()) {
+        let now = clock::now_ns();
+        for e in outlier::sweep(&eps, now) {
             tracing::warn!(%cluster, endpoint = %e.addr, "outlier ejection ended");
+        }
+        if policy.slow_p95_ns.is_some() && now >= next_slow_check {
+            next_slow_check = now + policy.interval_ns;
+            for e in outlier::detect_slow(&eps, now, &policy) {
+                tracing::warn!(%cluster, endpoint = %e.addr, ejections = e.ejections(), "outlier ejected: slow responses (P95 over threshold)");
+            }
         }
     }
 }
@@ -135,10 +133,7 @@ async fn http_check(
     let Some(want) = &h.expect_body else {
         return Ok(true);
     };
-    let body = Limited::new(resp.into_body(), MAX_BODY)
-        .collect()
-        .await?
-        .to_bytes();
+    let body = Limited::new(resp.into_body(), MAX_BODY).collect().await?.to_bytes();
     let text = String::from_utf8_lossy(&body);
     Ok(match want {
         BodyMatch::Contains(s) => text.contains(s.as_str()),

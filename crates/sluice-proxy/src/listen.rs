@@ -26,18 +26,12 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Binds `count` sockets on `addr` and returns them with the address actually bound.
-pub fn bind_reuseport(
-    addr: SocketAddr,
-    count: usize,
-) -> io::Result<(SocketAddr, Vec<TcpListener>)> {
-    let first =
-        bind_one(addr).map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
+pub fn bind_reuseport(addr: SocketAddr, count: usize) -> io::Result<(SocketAddr, Vec<TcpListener>)> {
+    let first = bind_one(addr).map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
     let bound = first.local_addr()?;
     let mut out = vec![first];
     for _ in 1..count.max(1) {
-        out.push(
-            bind_one(bound).map_err(|e| io::Error::new(e.kind(), format!("bind {bound}: {e}")))?,
-        );
+        out.push(bind_one(bound).map_err(|e| io::Error::new(e.kind(), format!("bind {bound}: {e}")))?);
     }
     Ok((bound, out))
 }

@@ -58,19 +58,12 @@ pub struct Pool {
 
 impl Pool {
     /// An idle connection to `addr` if one is usable, else a new one.
-    pub async fn checkout(
-        &self,
-        addr: SocketAddr,
-        cluster: &ClusterConfig,
-    ) -> Result<(Upstream, bool), ProxyError> {
+    pub async fn checkout(&self, addr: SocketAddr, cluster: &ClusterConfig) -> Result<(Upstream, bool), ProxyError> {
         let reused = match cluster.protocol {
             UpstreamProtocol::Http1 => self.take_idle(addr).map(|c| Upstream::H1(c.tx, c.uses)),
             UpstreamProtocol::H2c => {
                 let h2 = self.h2.borrow();
-                h2.get(&addr)
-                    .filter(|tx| !tx.is_closed())
-                    .cloned()
-                    .map(Upstream::H2)
+                h2.get(&addr).filter(|tx| !tx.is_closed()).cloned().map(Upstream::H2)
             }
         };
         if let Some(up) = reused {
@@ -104,17 +97,8 @@ impl Pool {
     }
 
     /// Returns a connection whose response finished; keeps it if the pool has room.
-    pub fn checkin(
-        self: &Rc<Self>,
-        addr: SocketAddr,
-        tx: http1::SendRequest<RequestBody>,
-        uses: u64,
-        cfg: PoolConfig,
-    ) {
-        if (cfg.max_requests != 0 && uses >= cfg.max_requests)
-            || cfg.max_idle == 0
-            || tx.is_closed()
-        {
+    pub fn checkin(self: &Rc<Self>, addr: SocketAddr, tx: http1::SendRequest<RequestBody>, uses: u64, cfg: PoolConfig) {
+        if (cfg.max_requests != 0 && uses >= cfg.max_requests) || cfg.max_idle == 0 || tx.is_closed() {
             return;
         }
         if tx.is_ready() {
@@ -131,21 +115,11 @@ impl Pool {
         });
     }
 
-    fn put(
-        &self,
-        addr: SocketAddr,
-        tx: http1::SendRequest<RequestBody>,
-        uses: u64,
-        cfg: PoolConfig,
-    ) {
+    fn put(&self, addr: SocketAddr, tx: http1::SendRequest<RequestBody>, uses: u64, cfg: PoolConfig) {
         let mut map = self.h1.borrow_mut();
         let list = map.entry(addr).or_default();
         if list.len() < cfg.max_idle {
-            list.push(IdleConn {
-                tx,
-                uses,
-                expires: Instant::now() + cfg.idle_timeout,
-            });
+            list.push(IdleConn { tx, uses, expires: Instant::now() + cfg.idle_timeout });
         }
     }
 
@@ -175,11 +149,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TokioIo<TcpStrea
 
 async fn connect_h1(addr: SocketAddr, timeout: Duration) -> Result<Upstream, ProxyError> {
     let io = connect(addr, timeout).await?;
-    let (tx, conn) = http1::Builder::new()
-        .writev(false)
-        .handshake(io)
-        .await
-        .map_err(|_| ProxyError::ConnectRefused)?;
+    let (tx, conn) = http1::Builder::new().writev(false).handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
     tokio::task::spawn_local(async move {
         if let Err(e) = conn.await {
             tracing::debug!(%addr, error = %e, "upstream connection ended");
@@ -188,10 +158,7 @@ async fn connect_h1(addr: SocketAddr, timeout: Duration) -> Result<Upstream, Pro
     Ok(Upstream::H1(tx, 0))
 }
 
-async fn connect_h2(
-    addr: SocketAddr,
-    timeout: Duration,
-) -> Result<http2::SendRequest<RequestBody>, ProxyError> {
+async fn connect_h2(addr: SocketAddr, timeout: Duration) -> Result<http2::SendRequest<RequestBody>, ProxyError> {
     let io = connect(addr, timeout).await?;
     let (tx, conn) = http2::Builder::new(LocalExec)
         .timer(TokioTimer::new())

@@ -16,20 +16,13 @@ pub struct View<'a, B> {
 
 impl<'a, B> View<'a, B> {
     pub fn new(req: &'a Request<B>) -> Self {
-        View {
-            req,
-            host: host_of(req),
-        }
+        View { req, host: host_of(req) }
     }
 }
 
 /// Host from the Host header (HTTP/1.1) or the URI authority (HTTP/2), without the port.
 pub fn host_of<B>(req: &Request<B>) -> Option<&str> {
-    let raw = match req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-    {
+    let raw = match req.headers().get(header::HOST).and_then(|v| v.to_str().ok()) {
         Some(h) => h,
         None => req.uri().authority()?.as_str(),
     };
@@ -80,17 +73,12 @@ pub fn check<B>(req: &Request<B>, limits: &ListenerLimits) -> Result<(), ProxyEr
         return Err(ProxyError::BadRequest("missing Host header"));
     }
     if !req.uri().path().starts_with('/') && req.uri().path() != "*" {
-        return Err(ProxyError::BadRequest(
-            "request target must be an absolute path",
-        ));
+        return Err(ProxyError::BadRequest("request target must be an absolute path"));
     }
     if h.len() > limits.max_header_count {
         return Err(ProxyError::TooManyHeaders);
     }
-    let bytes: usize = h
-        .iter()
-        .map(|(n, v)| n.as_str().len() + v.len() + 4)
-        .sum::<usize>()
+    let bytes: usize = h.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>()
         + req.uri().path().len()
         + req.uri().query().map_or(0, str::len);
     if bytes > limits.max_header_bytes {
@@ -122,36 +110,15 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        let limits = ListenerLimits {
-            max_header_count: 3,
-            max_header_bytes: 100,
-            max_body_bytes: 10,
-            ..Default::default()
-        };
-        let ok = Request::builder()
-            .uri("/")
-            .header("host", "a")
-            .body(())
-            .unwrap();
+        let limits =
+            ListenerLimits { max_header_count: 3, max_header_bytes: 100, max_body_bytes: 10, ..Default::default() };
+        let ok = Request::builder().uri("/").header("host", "a").body(()).unwrap();
         assert_eq!(check(&ok, &limits), Ok(()));
         let no_host = Request::builder().uri("/").body(()).unwrap();
-        assert_eq!(
-            check(&no_host, &limits),
-            Err(ProxyError::BadRequest("missing Host header"))
-        );
-        let big = Request::builder()
-            .uri("/")
-            .header("host", "a")
-            .header("x", "y".repeat(100))
-            .body(())
-            .unwrap();
+        assert_eq!(check(&no_host, &limits), Err(ProxyError::BadRequest("missing Host header")));
+        let big = Request::builder().uri("/").header("host", "a").header("x", "y".repeat(100)).body(()).unwrap();
         assert_eq!(check(&big, &limits), Err(ProxyError::HeadersTooLarge));
-        let body = Request::builder()
-            .uri("/")
-            .header("host", "a")
-            .header("content-length", "11")
-            .body(())
-            .unwrap();
+        let body = Request::builder().uri("/").header("host", "a").header("content-length", "11").body(()).unwrap();
         assert_eq!(check(&body, &limits), Err(ProxyError::BodyTooLarge));
     }
 }

@@ -56,23 +56,13 @@ pub fn select<'s>(
 ) -> Result<Selected<'s>, ProxyError> {
     let picked = request::check(req, &listener.config.limits).and_then(|()| {
         let view = View::new(req);
-        let route = listener
-            .routes
-            .iter()
-            .find(|r| r.config.matcher.matches(&view))
-            .ok_or(ProxyError::NoRoute)?;
+        let route = listener.routes.iter().find(|r| r.config.matcher.matches(&view)).ok_or(ProxyError::NoRoute)?;
         if route.respond.is_some() {
             return Ok(Selected::Direct(route));
         }
-        let cluster = pick_cluster(route, ctx.listener.worker.rng.next_u64())
-            .ok_or(ProxyError::NoEndpoint)?;
+        let cluster = pick_cluster(route, ctx.listener.worker.rng.next_u64()).ok_or(ProxyError::NoEndpoint)?;
         let (idx, set_cookie) = pick_endpoint(ctx, cluster, &view).ok_or(ProxyError::NoEndpoint)?;
-        Ok(Selected::Upstream(Target {
-            route,
-            cluster,
-            endpoint: &cluster.balancer.endpoints()[idx],
-            set_cookie,
-        }))
+        Ok(Selected::Upstream(Target { route, cluster, endpoint: &cluster.balancer.endpoints()[idx], set_cookie }))
     });
     if let Err(e) = &picked {
         tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, method = %req.method(),
@@ -124,10 +114,7 @@ fn request_hash(cluster: &ClusterRt, view: &View<'_, Incoming>, peer: IpAddr) ->
         (Balance::SourceIp, _) | (_, None | Some(HashKey::SourceIp)) => Some(ip_hash()),
         (_, Some(HashKey::Header(n))) => view.header(n).map(|v| hash_key(v.as_bytes())),
         (_, Some(HashKey::Cookie(n))) => view.cookie(n).map(|v| hash_key(v.as_bytes())),
-        (_, Some(HashKey::Query(n))) => view
-            .query()
-            .and_then(|q| query_value(q, n))
-            .map(|v| hash_key(v.as_bytes())),
+        (_, Some(HashKey::Query(n))) => view.query().and_then(|q| query_value(q, n)).map(|v| hash_key(v.as_bytes())),
         (_, Some(HashKey::Path)) => Some(hash_key(view.path().as_bytes())),
     }
 }

@@ -33,8 +33,7 @@ impl Server {
         let workers = config.workers.max(1);
         let drain_timeout = config.drain_timeout;
         let admin_bind = config.admin.as_ref().map(|a| a.bind);
-        let mut per_worker: Vec<Vec<(String, std::net::TcpListener)>> =
-            (0..workers).map(|_| Vec::new()).collect();
+        let mut per_worker: Vec<Vec<(String, std::net::TcpListener)>> = (0..workers).map(|_| Vec::new()).collect();
         let mut listeners = Vec::new();
         for l in &config.listeners {
             let (bound, socks) = bind_reuseport(l.bind, workers)?;
@@ -43,29 +42,16 @@ impl Server {
                 per_worker[w].push((l.name.clone(), s));
             }
         }
-        let shared = Arc::new(ArcSwap::from_pointee(Snapshot::build(
-            config,
-            &mut registry,
-        )));
+        let shared = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, &mut registry)));
         let (tx, rx) = watch::channel(false);
         let mut threads = Vec::new();
         for (id, sockets) in per_worker.into_iter().enumerate() {
-            let spec = WorkerSpec {
-                id,
-                shared: Arc::clone(&shared),
-                sockets,
-                shutdown: rx.clone(),
-                drain_timeout,
-            };
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("sluice-w{id}"))
-                    .spawn(move || {
-                        if let Err(e) = worker::run(spec) {
-                            tracing::error!(error = %e, "worker failed");
-                        }
-                    })?,
-            );
+            let spec = WorkerSpec { id, shared: Arc::clone(&shared), sockets, shutdown: rx.clone(), drain_timeout };
+            threads.push(std::thread::Builder::new().name(format!("sluice-w{id}")).spawn(move || {
+                if let Err(e) = worker::run(spec) {
+                    tracing::error!(error = %e, "worker failed");
+                }
+            })?);
         }
         if let Some(t) = crate::health::start(&shared.load(), rx.clone())? {
             threads.push(t);
@@ -78,24 +64,14 @@ impl Server {
             }
             None => None,
         };
-        Ok(ServerHandle {
-            listeners,
-            admin,
-            shared,
-            registry: Arc::new(Mutex::new(registry)),
-            shutdown: tx,
-            threads,
-        })
+        Ok(ServerHandle { listeners, admin, shared, registry: Arc::new(Mutex::new(registry)), shutdown: tx, threads })
     }
 }
 
 impl ServerHandle {
     /// The bound address of listener `name` (port 0 in the config resolved).
     pub fn addr(&self, name: &str) -> Option<SocketAddr> {
-        self.listeners
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, a)| *a)
+        self.listeners.iter().find(|(n, _)| n == name).map(|(_, a)| *a)
     }
 
     pub fn listeners(&self) -> &[(String, SocketAddr)] {

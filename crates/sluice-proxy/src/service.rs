@@ -19,10 +19,7 @@ use crate::pool::PoolReturn;
 use crate::select::{direct, select, Selected, Target};
 use crate::snapshot::{ClusterRt, ListenerRt, RouteRt};
 
-pub async fn handle(
-    ctx: Rc<ConnCtx>,
-    req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+pub async fn handle(ctx: Rc<ConnCtx>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let (guard, nth) = ctx.state.begin_request();
     let snap = ctx.listener.worker.snapshot();
     let Some(listener) = snap.listener(&ctx.listener.name) else {
@@ -35,8 +32,7 @@ pub async fn handle(
     let max = listener.config.limits.max_requests_per_connection;
     if max != 0 && nth >= max {
         if !ctx.state.is_h2() {
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         ctx.state.close_requested.notify_one();
     }
@@ -49,21 +45,13 @@ async fn proxy(
     req: Request<Incoming>,
     guard: ActiveGuard,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let Target {
-        route,
-        cluster,
-        endpoint,
-        set_cookie,
-    } = match select(ctx, listener, &req)? {
+    let Target { route, cluster, endpoint, set_cookie } = match select(ctx, listener, &req)? {
         Selected::Direct(route) => return Ok(direct(route)),
         Selected::Upstream(t) => t,
     };
     let worker = &ctx.listener.worker;
     let upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
-    let timeout = route
-        .config
-        .timeout
-        .unwrap_or(cluster.config.timeouts.response);
+    let timeout = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
     let f = forward(ctx, cluster, endpoint, upstream_req, timeout).await?;
     let pool_return = f.back.map(|(tx, uses)| PoolReturn {
         pool: Rc::clone(&worker.pool),
@@ -72,12 +60,7 @@ async fn proxy(
         uses,
         cfg: cluster.config.pool,
     });
-    let end = ResponseEnd {
-        _in_flight: f.in_flight,
-        _active: guard,
-        pool_return,
-        _permit: f.permit,
-    };
+    let end = ResponseEnd { _in_flight: f.in_flight, _active: guard, pool_return, _permit: f.permit };
     let resp = f.resp;
     let mut resp = rewrite_response(route, resp, listener.config.timeouts.body, end);
     if let Some(c) = set_cookie {
@@ -97,28 +80,19 @@ fn rewrite_request(
 ) -> Result<Request<RequestBody>, ProxyError> {
     let (mut parts, body) = req.into_parts();
     let h2 = cluster.config.protocol == UpstreamProtocol::H2c;
-    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
-        parts
-            .uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    });
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .cloned()
+        .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
     strip_hop_by_hop(&mut parts.headers, h2);
-    add_forwarding(
-        &mut parts.headers,
-        &ctx.peer,
-        host.as_ref(),
-        listener.config.forwarded,
-    );
+    add_forwarding(&mut parts.headers, &ctx.peer, host.as_ref(), listener.config.forwarded);
     let rc = &route.config;
     for name in &rc.remove_request_headers {
         parts.headers.remove(name.as_str());
     }
     for (name, value) in &rc.add_request_headers {
-        if let (Ok(n), Ok(v)) = (
-            header::HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
+        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
             parts.headers.insert(n, v);
         }
     }
@@ -128,10 +102,7 @@ fn rewrite_request(
     };
     let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     if h2 {
-        let authority = host
-            .as_ref()
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
+        let authority = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("localhost");
         parts.uri = Uri::builder()
             .scheme("http")
             .authority(authority)
@@ -141,8 +112,7 @@ fn rewrite_request(
         parts.headers.remove(header::HOST);
         parts.version = Version::HTTP_2;
     } else {
-        parts.uri =
-            Uri::try_from(pq).map_err(|_| ProxyError::BadRequest("invalid request target"))?;
+        parts.uri = Uri::try_from(pq).map_err(|_| ProxyError::BadRequest("invalid request target"))?;
         if let Some(h) = host {
             parts.headers.insert(header::HOST, h);
         }
@@ -167,10 +137,7 @@ fn rewrite_response(
     strip_hop_by_hop(&mut parts.headers, false);
     edit_response_headers(route, &mut parts.headers);
     parts.version = Version::HTTP_11;
-    Response::from_parts(
-        parts,
-        ProxyBody::Upstream(UpstreamBody::new(body, body_idle, end)),
-    )
+    Response::from_parts(parts, ProxyBody::Upstream(UpstreamBody::new(body, body_idle, end)))
 }
 
 pub fn edit_response_headers(route: &RouteRt, h: &mut http::HeaderMap) {
@@ -179,10 +146,7 @@ pub fn edit_response_headers(route: &RouteRt, h: &mut http::HeaderMap) {
         h.remove(name.as_str());
     }
     for (name, value) in &rc.add_response_headers {
-        if let (Ok(n), Ok(v)) = (
-            header::HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
+        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
             h.insert(n, v);
         }
     }

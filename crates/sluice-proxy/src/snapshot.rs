@@ -64,24 +64,14 @@ pub struct ClusterRt {
 impl Snapshot {
     /// Builds a snapshot, reusing endpoint states from `registry` and adding new ones.
     pub fn build(config: Config, registry: &mut EndpointRegistry) -> Snapshot {
-        let clusters: HashMap<String, Arc<ClusterRt>> = config
-            .clusters
-            .values()
-            .map(|c| (c.name.clone(), Arc::new(cluster(c, registry))))
-            .collect();
+        let clusters: HashMap<String, Arc<ClusterRt>> =
+            config.clusters.values().map(|c| (c.name.clone(), Arc::new(cluster(c, registry)))).collect();
         let listeners = config
             .listeners
             .iter()
-            .map(|l| ListenerRt {
-                config: l.clone(),
-                routes: l.routes.iter().map(|r| route(r, &clusters)).collect(),
-            })
+            .map(|l| ListenerRt { config: l.clone(), routes: l.routes.iter().map(|r| route(r, &clusters)).collect() })
             .collect();
-        Snapshot {
-            config: Arc::new(config),
-            listeners,
-            clusters,
-        }
+        Snapshot { config: Arc::new(config), listeners, clusters }
     }
 
     pub fn listener(&self, name: &str) -> Option<&ListenerRt> {
@@ -101,18 +91,12 @@ fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry) -> ClusterRt {
             Arc::clone(state)
         })
         .collect();
-    let sticky = c
-        .sticky
-        .as_ref()
-        .map(|s| Sticky::build(s, &c.name, &endpoints));
+    let sticky = c.sticky.as_ref().map(|s| Sticky::build(s, &c.name, &endpoints));
     ClusterRt {
         config: c.clone(),
         balancer: Balancer::build_with(c.balance, c.balance_options, endpoints),
         sticky,
-        bulkhead: c
-            .limits
-            .max_requests
-            .map(|n| Arc::new(Semaphore::new(n as usize))),
+        bulkhead: c.limits.max_requests.map(|n| Arc::new(Semaphore::new(n as usize))),
         pending: AtomicU32::new(0),
         budget: RetryBudget::default(),
         breaker: Breaker::default(),
@@ -123,30 +107,17 @@ fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>) -> RouteRt
     let mut respond = None;
     let (split, cluster) = match &r.target {
         RouteTarget::Cluster(name) => (None, clusters.get(name).cloned()),
-        RouteTarget::Respond {
-            status,
-            body,
-            content_type,
-        } => {
+        RouteTarget::Respond { status, body, content_type } => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
-            let ct = HeaderValue::from_str(content_type)
-                .unwrap_or(HeaderValue::from_static("text/plain"));
+            let ct = HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("text/plain"));
             respond = Some((status, Bytes::from(body.clone()), ct));
             (None, None)
         }
         RouteTarget::Split(parts) => {
             let weights: Vec<u32> = parts.iter().map(|(_, w)| *w).collect();
-            let targets = parts
-                .iter()
-                .filter_map(|(n, _)| clusters.get(n).cloned())
-                .collect();
+            let targets = parts.iter().filter_map(|(n, _)| clusters.get(n).cloned()).collect();
             (WeightedChoice::new(&weights).map(|w| (w, targets)), None)
         }
     };
-    RouteRt {
-        config: r.clone(),
-        split,
-        cluster,
-        respond,
-    }
+    RouteRt { config: r.clone(), split, cluster, respond }
 }

@@ -30,31 +30,16 @@ pub struct Sticky {
 
 impl Sticky {
     pub fn build(cfg: &StickyConfig, cluster: &str, eps: &[Arc<EndpointState>]) -> Sticky {
-        let key = cfg
-            .secret
-            .as_ref()
-            .map_or_else(process_key, |s| hash_key(s.as_bytes()));
+        let key = cfg.secret.as_ref().map_or_else(process_key, |s| hash_key(s.as_bytes()));
         let mut tokens = HashMap::new();
         let mut set_cookie = Vec::new();
         for (i, e) in eps.iter().enumerate() {
-            let token = format!(
-                "{:016x}",
-                hash_seeded(format!("{cluster}|{}", e.addr).as_bytes(), key)
-            );
-            let v = format!(
-                "{}={token}; Path=/; Max-Age={}; HttpOnly",
-                cfg.cookie,
-                cfg.ttl.as_secs()
-            );
-            set_cookie
-                .push(HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("")));
+            let token = format!("{:016x}", hash_seeded(format!("{cluster}|{}", e.addr).as_bytes(), key));
+            let v = format!("{}={token}; Path=/; Max-Age={}; HttpOnly", cfg.cookie, cfg.ttl.as_secs());
+            set_cookie.push(HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("")));
             tokens.insert(token, i);
         }
-        Sticky {
-            cookie: cfg.cookie.clone(),
-            tokens,
-            set_cookie,
-        }
+        Sticky { cookie: cfg.cookie.clone(), tokens, set_cookie }
     }
 
     /// The endpoint a cookie value pins to, if it is one of ours.
@@ -73,23 +58,11 @@ mod tests {
     use std::time::Duration;
 
     fn eps() -> Vec<Arc<EndpointState>> {
-        (1..=3)
-            .map(|i| {
-                Arc::new(EndpointState::new(
-                    format!("10.0.0.{i}:80").parse().unwrap(),
-                    1,
-                    false,
-                ))
-            })
-            .collect()
+        (1..=3).map(|i| Arc::new(EndpointState::new(format!("10.0.0.{i}:80").parse().unwrap(), 1, false))).collect()
     }
 
     fn cfg(secret: Option<&str>) -> StickyConfig {
-        StickyConfig {
-            cookie: "srv".into(),
-            ttl: Duration::from_secs(3600),
-            secret: secret.map(str::to_string),
-        }
+        StickyConfig { cookie: "srv".into(), ttl: Duration::from_secs(3600), secret: secret.map(str::to_string) }
     }
 
     #[test]
@@ -97,10 +70,7 @@ mod tests {
         let s = Sticky::build(&cfg(None), "web", &eps());
         for i in 0..3 {
             let v = s.set_cookie(i).unwrap().to_str().unwrap().to_string();
-            assert!(
-                v.starts_with("srv=") && v.contains("Max-Age=3600") && !v.contains("10.0.0"),
-                "{v}"
-            );
+            assert!(v.starts_with("srv=") && v.contains("Max-Age=3600") && !v.contains("10.0.0"), "{v}");
             let token = v.trim_start_matches("srv=").split(';').next().unwrap();
             assert_eq!(s.lookup(token), Some(i));
         }

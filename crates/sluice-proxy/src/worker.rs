@@ -67,11 +67,7 @@ fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
     b.http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(lim.max_concurrent_streams)
-        .max_header_list_size(
-            lim.max_header_bytes
-                .saturating_mul(2)
-                .min(u32::MAX as usize) as u32,
-        )
+        .max_header_list_size(lim.max_header_bytes.saturating_mul(2).min(u32::MAX as usize) as u32)
         .initial_stream_window_size(1 << 20)
         .initial_connection_window_size(4 << 20);
     b
@@ -88,9 +84,7 @@ pub struct WorkerSpec {
 
 /// Runs a worker to completion on the current thread.
 pub fn run(spec: WorkerSpec) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, serve(spec))
 }
@@ -109,18 +103,9 @@ async fn serve(spec: WorkerSpec) -> std::io::Result<()> {
         let Some(lc) = snap.listener(&name) else {
             continue;
         };
-        let ctx = Rc::new(ListenerCtx {
-            name,
-            builder: builder(&lc.config),
-            worker: Rc::clone(&worker),
-        });
+        let ctx = Rc::new(ListenerCtx { name, builder: builder(&lc.config), worker: Rc::clone(&worker) });
         let listener = TcpListener::from_std(sock)?;
-        tokio::task::spawn_local(accept_loop(
-            listener,
-            ctx,
-            spec.shutdown.clone(),
-            tracker.clone(),
-        ));
+        tokio::task::spawn_local(accept_loop(listener, ctx, spec.shutdown.clone(), tracker.clone()));
     }
     let pool = Rc::clone(&worker.pool);
     tokio::task::spawn_local(async move {

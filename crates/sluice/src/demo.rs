@@ -16,8 +16,7 @@ use hyper_util::rt::TokioIo;
 use rand::Rng;
 
 /// name, added latency, share of requests answered with 500.
-const BACKENDS: [(&str, u64, f64); 3] =
-    [("alpha", 0, 0.0), ("bravo", 20, 0.0), ("charlie", 50, 0.2)];
+const BACKENDS: [(&str, u64, f64); 3] = [("alpha", 0, 0.0), ("bravo", 20, 0.0), ("charlie", 50, 0.2)];
 
 pub fn run(listen: &str, admin: &str) -> ExitCode {
     let addrs = match start_backends() {
@@ -83,9 +82,7 @@ fn intro(listen: &str, admin: &str, addrs: &[SocketAddr], text: &str) -> String 
     let backends: Vec<String> = BACKENDS
         .iter()
         .zip(addrs)
-        .map(|((n, ms, err), a)| {
-            format!("  {n:8} {a}  +{ms}ms latency, {:.0}% errors", err * 100.0)
-        })
+        .map(|((n, ms, err), a)| format!("  {n:8} {a}  +{ms}ms latency, {:.0}% errors", err * 100.0))
         .collect();
     format!(
         "sluice demo — built-in backends:\n{}\n\nThe config it runs (save it and edit it for `sluice run -c FILE`):\n\n{text}\nTry:\n  \
@@ -107,21 +104,17 @@ fn start_backends() -> std::io::Result<Vec<SocketAddr>> {
         out.push(l.local_addr()?);
         listeners.push(l);
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name("demo-backends".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                for ((name, ms, err), l) in BACKENDS.into_iter().zip(listeners) {
-                    if let Ok(l) = tokio::net::TcpListener::from_std(l) {
-                        tokio::spawn(backend(l, name, ms, err));
-                    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("demo-backends".into()).spawn(move || {
+        rt.block_on(async move {
+            for ((name, ms, err), l) in BACKENDS.into_iter().zip(listeners) {
+                if let Ok(l) = tokio::net::TcpListener::from_std(l) {
+                    tokio::spawn(backend(l, name, ms, err));
                 }
-                std::future::pending::<()>().await;
-            })
-        })?;
+            }
+            std::future::pending::<()>().await;
+        })
+    })?;
     Ok(out)
 }
 
@@ -129,10 +122,9 @@ async fn backend(l: tokio::net::TcpListener, name: &'static str, ms: u64, err: f
     while let Ok((s, _)) = l.accept().await {
         tokio::spawn(async move {
             let svc = service_fn(move |req| answer(req, name, ms, err));
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
+            let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .serve_connection(TokioIo::new(s), svc)
+                .await;
         });
     }
 }
@@ -147,29 +139,16 @@ async fn answer(
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     let fail = rand::thread_rng().gen_bool(err);
-    let xff = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
+    let xff = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("-");
     let body = if fail {
-        format!(
-            "{name}: simulated failure for {} {}\n",
-            req.method(),
-            req.uri()
-        )
+        format!("{name}: simulated failure for {} {}\n", req.method(), req.uri())
     } else {
-        format!(
-            "hello from {name}: {} {} (x-forwarded-for: {xff})\n",
-            req.method(),
-            req.uri()
-        )
+        format!("hello from {name}: {} {} (x-forwarded-for: {xff})\n", req.method(), req.uri())
     };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     if fail {
         *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     }
-    resp.headers_mut()
-        .insert("x-backend", http::HeaderValue::from_static(name));
+    resp.headers_mut().insert("x-backend", http::HeaderValue::from_static(name));
     Ok(resp)
 }

@@ -73,12 +73,8 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 }
 
 fn check(path: &std::path::Path) -> ExitCode {
@@ -125,10 +121,7 @@ pub fn run(cfg: sluice_config::Config) -> ExitCode {
 }
 
 fn wait_for_stop() {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return;
     };
     rt.block_on(async {

@@ -81,8 +81,7 @@ pub fn run(a: &SimArgs) -> ExitCode {
 fn scenario(a: &SimArgs) -> Result<Scenario, String> {
     if let Some(path) = &a.scenario {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let f: FileScenario =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f: FileScenario = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let endpoints = f
             .endpoints
             .into_iter()
@@ -102,52 +101,25 @@ fn scenario(a: &SimArgs) -> Result<Scenario, String> {
         });
     }
     let normal = Latency::parse(&a.latency)?;
-    let mut endpoints: Vec<EndpointSpec> = (0..a.endpoints)
-        .map(|i| EndpointSpec {
-            name: format!("e{i}"),
-            latency: normal,
-            error_rate: 0.0,
-        })
-        .collect();
+    let mut endpoints: Vec<EndpointSpec> =
+        (0..a.endpoints).map(|i| EndpointSpec { name: format!("e{i}"), latency: normal, error_rate: 0.0 }).collect();
     let mut next = 0;
     if a.slow != "none" && next < endpoints.len() {
-        endpoints[next] = EndpointSpec {
-            name: "slow".into(),
-            latency: Latency::parse(&a.slow)?,
-            error_rate: 0.0,
-        };
+        endpoints[next] = EndpointSpec { name: "slow".into(), latency: Latency::parse(&a.slow)?, error_rate: 0.0 };
         next += 1;
     }
     if a.flaky_errors > 0.0 && next < endpoints.len() {
-        let fast = Latency::LogNormal {
-            median: 2.0,
-            sigma: 0.25,
-        };
-        endpoints[next] = EndpointSpec {
-            name: "flaky".into(),
-            latency: fast,
-            error_rate: a.flaky_errors,
-        };
+        let fast = Latency::LogNormal { median: 2.0, sigma: 0.25 };
+        endpoints[next] = EndpointSpec { name: "flaky".into(), latency: fast, error_rate: a.flaky_errors };
     }
-    checked(Scenario {
-        endpoints,
-        rate: a.rate,
-        concurrency: a.concurrency,
-        requests: a.requests,
-    })
+    checked(Scenario { endpoints, rate: a.rate, concurrency: a.concurrency, requests: a.requests })
 }
 
 fn checked(sc: Scenario) -> Result<Scenario, String> {
     if sc.endpoints.is_empty() || sc.rate <= 0.0 || sc.concurrency == 0 || sc.requests == 0 {
-        return Err(
-            "need at least one endpoint and a positive rate, concurrency and request count".into(),
-        );
+        return Err("need at least one endpoint and a positive rate, concurrency and request count".into());
     }
-    if sc
-        .endpoints
-        .iter()
-        .any(|e| !(0.0..=1.0).contains(&e.error_rate))
-    {
+    if sc.endpoints.iter().any(|e| !(0.0..=1.0).contains(&e.error_rate)) {
         return Err("error_rate must be within 0..=1".into());
     }
     Ok(sc)

@@ -19,11 +19,7 @@ const CONTRACT_READY: &[&str] = &["spine.toml", "balancing.toml", "resilience.to
 
 fn check(path: &Path) -> (bool, String, String) {
     let out = sluice().args(["check", "-c"]).arg(path).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
 #[test]
@@ -56,20 +52,17 @@ fn bad_config_lists_every_error_and_exits_1() {
     let dir = std::env::temp_dir().join(format!("sluice-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("bad.toml");
-    std::fs::write(&p, "[listeners.web]\nbind = \"127.0.0.1:8080\"\ntypo = 1\n[[listeners.web.routes]]\ncluster = \"missing\"\n").unwrap();
+    std::fs::write(
+        &p,
+        "[listeners.web]\nbind = \"127.0.0.1:8080\"\ntypo = 1\n[[listeners.web.routes]]\ncluster = \"missing\"\n",
+    )
+    .unwrap();
     let (ok, _, err) = check(&p);
     assert!(!ok);
     let file = p.display().to_string();
+    assert!(err.contains(&format!("{file}:3:1: listeners.web.typo: unknown field `typo`")), "{err}");
     assert!(
-        err.contains(&format!(
-            "{file}:3:1: listeners.web.typo: unknown field `typo`"
-        )),
-        "{err}"
-    );
-    assert!(
-        err.contains(&format!(
-            "{file}:5:11: listeners.web.routes[0].cluster: cluster `missing` is not defined"
-        )),
+        err.contains(&format!("{file}:5:11: listeners.web.routes[0].cluster: cluster `missing` is not defined")),
         "{err}"
     );
     assert!(err.contains("2 error(s)"), "{err}");
@@ -81,10 +74,7 @@ fn bad_config_lists_every_error_and_exits_1() {
 fn help_and_version() {
     let out = sluice().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("sluice demo") && text.contains("check"),
-        "{text}"
-    );
+    assert!(out.status.success() && text.contains("sluice demo") && text.contains("check"), "{text}");
     let out = sluice().arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("sluice "));
 }
@@ -93,48 +83,28 @@ fn help_and_version() {
 fn run_serves_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("sluice-run-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let p = dir.join("run.toml");
     std::fs::write(&p, format!("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:{port}\"\n[[listeners.web.routes]]\npath = \"/x\"\ncluster = \"a\"\n[clusters.a]\nendpoints = []\n")).unwrap();
-    let mut child = sluice()
-        .args(["run", "-c"])
-        .arg(&p)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = sluice().args(["run", "-c"]).arg(&p).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let t = Instant::now();
     let addr = format!("127.0.0.1:{port}");
     while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "sluice did not start listening"
-        );
+        assert!(t.elapsed() < Duration::from_secs(10), "sluice did not start listening");
         std::thread::sleep(Duration::from_millis(50));
     }
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.write_all(b"GET /x HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
-        .unwrap();
+    s.write_all(b"GET /x HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 503"), "{resp}");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            t.elapsed() < Duration::from_secs(15),
-            "sluice did not stop on SIGTERM"
-        );
+        assert!(t.elapsed() < Duration::from_secs(15), "sluice did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status {status:?}");
@@ -143,33 +113,19 @@ fn run_serves_and_stops_on_sigterm() {
 #[test]
 fn simulate_is_seeded_and_covers_every_balancer() {
     let run = |seed: &str| {
-        let out = sluice()
-            .args(["simulate", "--requests", "5000", "--seed", seed])
-            .output()
-            .unwrap();
+        let out = sluice().args(["simulate", "--requests", "5000", "--seed", seed]).output().unwrap();
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     let a = run("3");
     assert_eq!(a, run("3"), "same seed, same table");
     assert_ne!(a, run("4"));
-    for b in [
-        "round_robin",
-        "random",
-        "least_conn",
-        "least_request",
-        "p2c",
-        "peak_ewma",
-        "ring_hash",
-        "maglev",
-        "source_ip",
-    ] {
+    for b in
+        ["round_robin", "random", "least_conn", "least_request", "p2c", "peak_ewma", "ring_hash", "maglev", "source_ip"]
+    {
         assert!(a.contains(&format!("| {b} |")), "{b} missing:\n{a}");
     }
-    let bad = sluice()
-        .args(["simulate", "--latency", "fast"])
-        .output()
-        .unwrap();
+    let bad = sluice().args(["simulate", "--latency", "fast"]).output().unwrap();
     assert!(!bad.status.success());
 }
 
@@ -179,19 +135,8 @@ fn simulate_reads_a_scenario_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("sc.toml");
     std::fs::write(&p, "rate = 500\nrequests = 3000\n[[endpoints]]\nname = \"fastone\"\nlatency = \"5ms\"\n[[endpoints]]\nname = \"slowone\"\nlatency = \"uniform:50-60\"\nerror_rate = 0.1\n").unwrap();
-    let out = sluice()
-        .args(["simulate", "--scenario"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = sluice().args(["simulate", "--scenario"]).arg(&p).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains("2 endpoints, 500 req/s") && text.contains("fastone / slowone"),
-        "{text}"
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("2 endpoints, 500 req/s") && text.contains("fastone / slowone"), "{text}");
 }

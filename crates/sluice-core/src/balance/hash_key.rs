@@ -24,9 +24,7 @@ impl HashKey {
             }
         };
         match s.split_once(':') {
-            Some(("header", n)) => {
-                nonempty(n, "header").map(|n| HashKey::Header(n.to_ascii_lowercase()))
-            }
+            Some(("header", n)) => nonempty(n, "header").map(|n| HashKey::Header(n.to_ascii_lowercase())),
             Some(("cookie", n)) => nonempty(n, "cookie").map(HashKey::Cookie),
             Some(("query", n)) => nonempty(n, "query").map(HashKey::Query),
             None if s == "path" => Ok(HashKey::Path),
@@ -42,14 +40,8 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        assert_eq!(
-            HashKey::parse("header:X-User"),
-            Ok(HashKey::Header("x-user".into()))
-        );
-        assert_eq!(
-            HashKey::parse("cookie:sid"),
-            Ok(HashKey::Cookie("sid".into()))
-        );
+        assert_eq!(HashKey::parse("header:X-User"), Ok(HashKey::Header("x-user".into())));
+        assert_eq!(HashKey::parse("cookie:sid"), Ok(HashKey::Cookie("sid".into())));
         assert_eq!(HashKey::parse("query:u"), Ok(HashKey::Query("u".into())));
         assert_eq!(HashKey::parse("path"), Ok(HashKey::Path));
         assert_eq!(HashKey::parse("source_ip"), Ok(HashKey::SourceIp));

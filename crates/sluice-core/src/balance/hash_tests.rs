@@ -8,23 +8,13 @@ use proptest::prelude::*;
 fn eps(n: usize) -> Vec<Arc<EndpointState>> {
     (0..n)
         .map(|i| {
-            Arc::new(EndpointState::new(
-                format!("10.0.{}.{}:80", i / 250, i % 250 + 1)
-                    .parse()
-                    .unwrap(),
-                1,
-                false,
-            ))
+            Arc::new(EndpointState::new(format!("10.0.{}.{}:80", i / 250, i % 250 + 1).parse().unwrap(), 1, false))
         })
         .collect()
 }
 
 fn pick(b: &Balancer, key: u64) -> usize {
-    b.pick(&PickCtx {
-        hash: Some(key),
-        ..Default::default()
-    })
-    .unwrap()
+    b.pick(&PickCtx { hash: Some(key), ..Default::default() }).unwrap()
 }
 
 #[test]
@@ -33,10 +23,7 @@ fn maglev_table_is_balanced_within_one_percent() {
         let members: Vec<(String, u32)> = (0..n).map(|i| (format!("ep{i}"), 1)).collect();
         let m = Maglev::build(&members, MAGLEV_TABLE_SIZE);
         let shares = m.shares(n);
-        let (lo, hi) = (
-            *shares.iter().min().unwrap() as f64,
-            *shares.iter().max().unwrap() as f64,
-        );
+        let (lo, hi) = (*shares.iter().min().unwrap() as f64, *shares.iter().max().unwrap() as f64);
         let ideal = MAGLEV_TABLE_SIZE as f64 / n as f64;
         assert!((hi - lo) / ideal <= 0.01, "n={n}: min {lo} max {hi}");
     }
@@ -69,13 +56,7 @@ fn missing_hash_key_falls_back_to_random_among_available() {
     let b = Balancer::build(Balance::Maglev, e);
     let mut seen = [0usize; 3];
     for r in 0..300u64 {
-        seen[b
-            .pick(&PickCtx {
-                r1: r * 7919,
-                r2: r,
-                ..Default::default()
-            })
-            .unwrap()] += 1;
+        seen[b.pick(&PickCtx { r1: r * 7919, r2: r, ..Default::default() }).unwrap()] += 1;
     }
     assert_eq!(seen[1], 0);
     assert!(seen[0] > 50 && seen[2] > 50, "{seen:?}");

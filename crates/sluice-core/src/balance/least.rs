@@ -97,13 +97,6 @@ pub fn ewma_cost(e: &EndpointState, now_ns: u64, p: &EwmaParams) -> f64 {
     e.ewma.estimate(now_ns, p) * f64::from(e.in_flight() + 1) / f64::from(e.weight().max(1))
 }
 
-pub fn peak_ewma(
-    eps: &[Arc<EndpointState>],
-    set: &[usize],
-    ctx: &PickCtx,
-    p: &EwmaParams,
-) -> Option<usize> {
-    p2c_with(eps, set, ctx, |a, b| {
-        ewma_cost(a, ctx.now_ns, p) < ewma_cost(b, ctx.now_ns, p)
-    })
+pub fn peak_ewma(eps: &[Arc<EndpointState>], set: &[usize], ctx: &PickCtx, p: &EwmaParams) -> Option<usize> {
+    p2c_with(eps, set, ctx, |a, b| ewma_cost(a, ctx.now_ns, p) < ewma_cost(b, ctx.now_ns, p))
 }

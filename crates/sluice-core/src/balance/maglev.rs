@@ -29,10 +29,7 @@ impl Maglev {
             .iter()
             .map(|&i| {
                 let name = members[i].0.as_bytes();
-                (
-                    hash_seeded(name, 0xA5A5) % m,
-                    hash_seeded(name, 0x5A5A) % (m - 1) + 1,
-                )
+                (hash_seeded(name, 0xA5A5) % m, hash_seeded(name, 0x5A5A) % (m - 1) + 1)
             })
             .collect();
         let max_w = live.iter().map(|&i| members[i].1).max().unwrap_or(1) as f64;
@@ -80,9 +77,7 @@ impl Maglev {
             }
         }
         let start = (key % m) as usize;
-        (0..self.table.len())
-            .map(|k| self.table[(start + k) % self.table.len()] as usize)
-            .find(|&i| ok(i))
+        (0..self.table.len()).map(|k| self.table[(start + k) % self.table.len()] as usize).find(|&i| ok(i))
     }
 
     /// Entries per member (for tests and status).

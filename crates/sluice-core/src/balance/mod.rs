@@ -72,10 +72,7 @@ impl Balance {
 
     /// Whether picks use the request's hash key.
     pub fn is_hashing(self) -> bool {
-        matches!(
-            self,
-            Balance::RingHash | Balance::Maglev | Balance::SourceIp
-        )
+        matches!(self, Balance::RingHash | Balance::Maglev | Balance::SourceIp)
     }
 }
 
@@ -91,11 +88,7 @@ pub struct BalanceOptions {
 
 impl Default for BalanceOptions {
     fn default() -> Self {
-        BalanceOptions {
-            ring_vnodes: 160,
-            maglev_table_size: MAGLEV_TABLE_SIZE,
-            ewma: EwmaParams::default(),
-        }
+        BalanceOptions { ring_vnodes: 160, maglev_table_size: MAGLEV_TABLE_SIZE, ewma: EwmaParams::default() }
     }
 }
 
@@ -135,35 +128,18 @@ impl Balancer {
         Self::build_with(kind, BalanceOptions::default(), endpoints)
     }
 
-    pub fn build_with(
-        kind: Balance,
-        opts: BalanceOptions,
-        endpoints: Vec<Arc<EndpointState>>,
-    ) -> Self {
-        let (backup, primary): (Vec<usize>, Vec<usize>) =
-            (0..endpoints.len()).partition(|&i| endpoints[i].backup);
+    pub fn build_with(kind: Balance, opts: BalanceOptions, endpoints: Vec<Arc<EndpointState>>) -> Self {
+        let (backup, primary): (Vec<usize>, Vec<usize>) = (0..endpoints.len()).partition(|&i| endpoints[i].backup);
         let weights: Vec<u32> = primary.iter().map(|&i| endpoints[i].weight()).collect();
-        let members: Vec<(String, u32)> = primary
-            .iter()
-            .map(|&i| (endpoints[i].addr.to_string(), endpoints[i].weight()))
-            .collect();
+        let members: Vec<(String, u32)> =
+            primary.iter().map(|&i| (endpoints[i].addr.to_string(), endpoints[i].weight())).collect();
         let table = match kind {
             Balance::RoundRobin => Table::RoundRobin(SmoothRoundRobin::new(&weights)),
             Balance::RingHash => Table::Ring(Ring::build(&members, opts.ring_vnodes)),
-            Balance::Maglev | Balance::SourceIp => {
-                Table::Maglev(Maglev::build(&members, opts.maglev_table_size))
-            }
+            Balance::Maglev | Balance::SourceIp => Table::Maglev(Maglev::build(&members, opts.maglev_table_size)),
             _ => Table::None,
         };
-        Balancer {
-            kind,
-            opts,
-            weighted: WeightedChoice::new(&weights),
-            endpoints,
-            primary,
-            backup,
-            table,
-        }
+        Balancer { kind, opts, weighted: WeightedChoice::new(&weights), endpoints, primary, backup, table }
     }
 
     pub fn kind(&self) -> Balance {
@@ -191,14 +167,9 @@ impl Balancer {
 
     /// Panic mode: a random endpoint ignoring health checks and ejections.
     fn panic_pick(&self, ctx: &PickCtx) -> Option<usize> {
-        let usable =
-            |i: &usize| !self.endpoints[*i].is_draining() && self.endpoints[*i].weight() > 0;
+        let usable = |i: &usize| !self.endpoints[*i].is_draining() && self.endpoints[*i].weight() > 0;
         let pool: Vec<usize> = self.primary.iter().copied().filter(usable).collect();
-        let pool = if pool.is_empty() {
-            self.backup.iter().copied().filter(usable).collect()
-        } else {
-            pool
-        };
+        let pool = if pool.is_empty() { self.backup.iter().copied().filter(usable).collect() } else { pool };
         (!pool.is_empty()).then(|| pool[(ctx.r1 % pool.len() as u64) as usize])
     }
 
@@ -208,12 +179,8 @@ impl Balancer {
         let ok = |k: usize| eps[set[k]].is_available();
         match (&self.table, self.kind) {
             (Table::RoundRobin(rr), _) => rr.pick(ok).map(|k| set[k]),
-            (Table::Ring(ring), _) if ctx.hash.is_some() => {
-                ring.pick(ctx.hash.unwrap_or(0), ok).map(|k| set[k])
-            }
-            (Table::Maglev(m), _) if ctx.hash.is_some() => {
-                m.pick(ctx.hash.unwrap_or(0), ok).map(|k| set[k])
-            }
+            (Table::Ring(ring), _) if ctx.hash.is_some() => ring.pick(ctx.hash.unwrap_or(0), ok).map(|k| set[k]),
+            (Table::Maglev(m), _) if ctx.hash.is_some() => m.pick(ctx.hash.unwrap_or(0), ok).map(|k| set[k]),
             (_, Balance::LeastConn | Balance::LeastRequest) => least_request(eps, set, ctx.r1),
             (_, Balance::P2c) => p2c(eps, set, ctx),
             (_, Balance::PeakEwma) => peak_ewma(eps, set, ctx, &self.opts.ewma),
@@ -240,9 +207,7 @@ fn first_available(eps: &[Arc<EndpointState>], set: &[usize], r: u64) -> Option<
         return None;
     }
     let start = (r % n as u64) as usize;
-    (0..n)
-        .map(|k| set[(start + k) % n])
-        .find(|&i| eps[i].is_available())
+    (0..n).map(|k| set[(start + k) % n]).find(|&i| eps[i].is_available())
 }
 
 #[cfg(test)]

@@ -33,22 +33,10 @@ impl Ring {
     /// `members`: (stable name, weight) per endpoint, in member order; `vnodes` points
     /// per unit of weight (ketama used 160).
     pub fn build(members: &[(String, u32)], vnodes: usize) -> Ring {
-        let unit = members
-            .iter()
-            .map(|(_, w)| u64::from(*w))
-            .filter(|&w| w > 0)
-            .fold(0, gcd)
-            .max(1);
-        let total: u64 = members
-            .iter()
-            .map(|(_, w)| vnodes as u64 * u64::from(*w) / unit)
-            .sum();
+        let unit = members.iter().map(|(_, w)| u64::from(*w)).filter(|&w| w > 0).fold(0, gcd).max(1);
+        let total: u64 = members.iter().map(|(_, w)| vnodes as u64 * u64::from(*w) / unit).sum();
         // Very large rings are scaled down (then a removal may move a few more keys).
-        let scale = if total > MAX_POINTS {
-            MAX_POINTS as f64 / total as f64
-        } else {
-            1.0
-        };
+        let scale = if total > MAX_POINTS { MAX_POINTS as f64 / total as f64 } else { 1.0 };
         let mut points = Vec::with_capacity(total.min(MAX_POINTS) as usize + members.len());
         for (i, (name, w)) in members.iter().enumerate() {
             if *w == 0 {
@@ -62,11 +50,7 @@ impl Ring {
         points.sort_unstable();
         let buckets = (0..=(1u64 << BUCKET_BITS))
             .map(|b| {
-                let lo = if b == 1 << BUCKET_BITS {
-                    u64::MAX
-                } else {
-                    b << (64 - BUCKET_BITS)
-                };
+                let lo = if b == 1 << BUCKET_BITS { u64::MAX } else { b << (64 - BUCKET_BITS) };
                 let i = points.partition_point(|(p, _)| *p < lo);
                 if b == 1 << BUCKET_BITS {
                     points.len() as u32
@@ -87,8 +71,6 @@ impl Ring {
         let b = (key >> (64 - BUCKET_BITS)) as usize;
         let (lo, hi) = (self.buckets[b] as usize, self.buckets[b + 1] as usize);
         let start = lo + self.points[lo..hi].partition_point(|(p, _)| *p < key);
-        (0..n)
-            .map(|k| self.points[(start + k) % n].1 as usize)
-            .find(|&i| ok(i))
+        (0..n).map(|k| self.points[(start + k) % n].1 as usize).find(|&i| ok(i))
     }
 }

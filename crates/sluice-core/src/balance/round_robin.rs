@@ -15,10 +15,7 @@ pub struct SmoothRoundRobin {
 
 impl SmoothRoundRobin {
     pub fn new(weights: &[u32]) -> Self {
-        SmoothRoundRobin {
-            sequence: sequence(&scale(weights)),
-            next: AtomicUsize::new(0),
-        }
+        SmoothRoundRobin { sequence: sequence(&scale(weights)), next: AtomicUsize::new(0) }
     }
 
     /// Next index in the sequence whose endpoint `ok` accepts; `None` if none does.
@@ -43,16 +40,7 @@ fn scale(weights: &[u32]) -> Vec<u64> {
     if total <= MAX_SEQUENCE {
         return weights.iter().map(|&w| u64::from(w)).collect();
     }
-    weights
-        .iter()
-        .map(|&w| {
-            if w == 0 {
-                0
-            } else {
-                (u64::from(w) * MAX_SEQUENCE / total).max(1)
-            }
-        })
-        .collect()
+    weights.iter().map(|&w| if w == 0 { 0 } else { (u64::from(w) * MAX_SEQUENCE / total).max(1) }).collect()
 }
 
 /// The NGINX smooth weighted round robin sequence over one full period.

@@ -8,13 +8,7 @@ fn eps(weights: &[u32]) -> Vec<Arc<EndpointState>> {
     weights
         .iter()
         .enumerate()
-        .map(|(i, &w)| {
-            Arc::new(EndpointState::new(
-                format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
-                w,
-                false,
-            ))
-        })
+        .map(|(i, &w)| Arc::new(EndpointState::new(format!("127.0.0.1:{}", 1000 + i).parse().unwrap(), w, false)))
         .collect()
 }
 
@@ -22,11 +16,7 @@ fn counts(b: &Balancer, n: usize, seed: u64) -> Vec<usize> {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut c = vec![0; b.endpoints().len()];
     for _ in 0..n {
-        let ctx = PickCtx {
-            r1: rng.gen(),
-            r2: rng.gen(),
-            ..Default::default()
-        };
+        let ctx = PickCtx { r1: rng.gen(), r2: rng.gen(), ..Default::default() };
         c[b.pick(&ctx).unwrap()] += 1;
     }
     c
@@ -48,12 +38,7 @@ fn random_follows_weights() {
 
 #[test]
 fn every_kind_skips_unavailable_endpoints() {
-    for kind in [
-        Balance::RoundRobin,
-        Balance::Random,
-        Balance::LeastRequest,
-        Balance::P2c,
-    ] {
+    for kind in [Balance::RoundRobin, Balance::Random, Balance::LeastRequest, Balance::P2c] {
         let e = eps(&[1, 1, 1]);
         e[0].set_health(Health::Unhealthy);
         e[2].set_health(Health::Draining);
@@ -66,28 +51,16 @@ fn every_kind_skips_unavailable_endpoints() {
 #[test]
 fn backups_serve_only_when_primaries_are_down() {
     let mut e = eps(&[1, 1]);
-    e[1] = Arc::new(EndpointState::new(
-        "127.0.0.1:2000".parse().unwrap(),
-        1,
-        true,
-    ));
+    e[1] = Arc::new(EndpointState::new("127.0.0.1:2000".parse().unwrap(), 1, true));
     let b = Balancer::build(Balance::RoundRobin, e.clone());
     assert_eq!(counts(&b, 10, 4), vec![10, 0]);
     e[0].set_health(Health::Unhealthy);
     assert_eq!(counts(&b, 10, 4), vec![0, 10]);
     e[1].set_health(Health::Unhealthy);
-    assert_eq!(
-        b.pick(&PickCtx::default()),
-        Some(0),
-        "panic mode: all down means use the primaries"
-    );
+    assert_eq!(b.pick(&PickCtx::default()), Some(0), "panic mode: all down means use the primaries");
     e[0].set_health(Health::Draining);
     e[1].set_health(Health::Draining);
-    assert_eq!(
-        b.pick(&PickCtx::default()),
-        None,
-        "draining is never overridden"
-    );
+    assert_eq!(b.pick(&PickCtx::default()), None, "draining is never overridden");
 }
 
 #[test]
@@ -121,10 +94,7 @@ fn names_round_trip() {
 fn least_conn_and_peak_ewma_avoid_the_busy_or_slow_endpoint() {
     let e = eps(&[1, 1]);
     let _busy: Vec<_> = (0..3).map(|_| e[0].start_request()).collect();
-    assert_eq!(
-        counts(&Balancer::build(Balance::LeastConn, e.clone()), 100, 7),
-        vec![0, 100]
-    );
+    assert_eq!(counts(&Balancer::build(Balance::LeastConn, e.clone()), 100, 7), vec![0, 100]);
     drop(_busy);
     let p = crate::ewma::EwmaParams::default();
     e[0].ewma.observe(40e6, false, 0, &p);
@@ -136,10 +106,7 @@ fn least_conn_and_peak_ewma_avoid_the_busy_or_slow_endpoint() {
 #[test]
 fn least_request_on_a_large_cluster_still_avoids_loaded_endpoints() {
     let e = eps(&[1; 100]);
-    let _busy: Vec<_> = (0..50)
-        .flat_map(|i| (0..3).map(move |_| i))
-        .map(|i| e[i].start_request())
-        .collect();
+    let _busy: Vec<_> = (0..50).flat_map(|i| (0..3).map(move |_| i)).map(|i| e[i].start_request()).collect();
     let b = Balancer::build(Balance::LeastRequest, e);
     let c = counts(&b, 2000, 9);
     let to_busy: usize = c[..50].iter().sum();

@@ -26,10 +26,7 @@ impl RequestView for Req {
         self.method
     }
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
     }
     fn cookie(&self, name: &str) -> Option<&str> {
         self.cookie.and_then(|c| cookie_value(c, name))
@@ -37,11 +34,7 @@ impl RequestView for Req {
 }
 
 fn req(path: &'static str) -> Req {
-    Req {
-        path,
-        method: "GET",
-        ..Default::default()
-    }
+    Req { path, method: "GET", ..Default::default() }
 }
 
 #[test]
@@ -51,18 +44,9 @@ fn empty_match_matches_everything() {
 
 #[test]
 fn host_exact_and_wildcard() {
-    let exact = RouteMatch {
-        host: Some(HostMatch::parse("API.example.com")),
-        ..Default::default()
-    };
-    let wild = RouteMatch {
-        host: Some(HostMatch::parse("*.example.com")),
-        ..Default::default()
-    };
-    let r = |h| Req {
-        host: Some(h),
-        ..req("/")
-    };
+    let exact = RouteMatch { host: Some(HostMatch::parse("API.example.com")), ..Default::default() };
+    let wild = RouteMatch { host: Some(HostMatch::parse("*.example.com")), ..Default::default() };
+    let r = |h| Req { host: Some(h), ..req("/") };
     assert!(exact.matches(&r("api.EXAMPLE.com")));
     assert!(!exact.matches(&r("www.example.com")));
     assert!(!exact.matches(&req("/")));
@@ -73,18 +57,9 @@ fn host_exact_and_wildcard() {
 
 #[test]
 fn path_exact_prefix_and_regex() {
-    let exact = RouteMatch {
-        path: Some("/healthz".into()),
-        ..Default::default()
-    };
-    let prefix = RouteMatch {
-        path_prefix: Some("/v1/".into()),
-        ..Default::default()
-    };
-    let re = RouteMatch {
-        path_regex: Some(Regex::new(r"^/users/\d+$").unwrap()),
-        ..Default::default()
-    };
+    let exact = RouteMatch { path: Some("/healthz".into()), ..Default::default() };
+    let prefix = RouteMatch { path_prefix: Some("/v1/".into()), ..Default::default() };
+    let re = RouteMatch { path_regex: Some(Regex::new(r"^/users/\d+$").unwrap()), ..Default::default() };
     assert!(exact.matches(&req("/healthz")) && !exact.matches(&req("/healthz/x")));
     assert!(prefix.matches(&req("/v1/users")) && !prefix.matches(&req("/v2/")));
     assert!(re.matches(&req("/users/42")) && !re.matches(&req("/users/bob")));
@@ -94,10 +69,7 @@ fn path_exact_prefix_and_regex() {
 fn method_header_cookie_query() {
     let m = RouteMatch {
         methods: vec!["POST".into()],
-        headers: vec![
-            ("x-canary".into(), ValueMatch::Exact("1".into())),
-            ("x-debug".into(), ValueMatch::Absent),
-        ],
+        headers: vec![("x-canary".into(), ValueMatch::Exact("1".into())), ("x-debug".into(), ValueMatch::Absent)],
         cookies: vec![("group".into(), ValueMatch::Exact("beta".into()))],
         query: vec![("v".into(), ValueMatch::Present)],
         ..Default::default()
@@ -110,37 +82,15 @@ fn method_header_cookie_query() {
         ..req("/")
     };
     assert!(m.matches(&good));
-    assert!(!m.matches(&Req {
-        method: "GET",
-        ..good_clone(&good)
-    }));
-    assert!(!m.matches(&Req {
-        headers: vec![("x-canary", "2")],
-        ..good_clone(&good)
-    }));
-    assert!(!m.matches(&Req {
-        headers: vec![("x-canary", "1"), ("x-debug", "1")],
-        ..good_clone(&good)
-    }));
-    assert!(!m.matches(&Req {
-        cookie: Some("group=alpha"),
-        ..good_clone(&good)
-    }));
-    assert!(!m.matches(&Req {
-        query: Some("x=1"),
-        ..good_clone(&good)
-    }));
+    assert!(!m.matches(&Req { method: "GET", ..good_clone(&good) }));
+    assert!(!m.matches(&Req { headers: vec![("x-canary", "2")], ..good_clone(&good) }));
+    assert!(!m.matches(&Req { headers: vec![("x-canary", "1"), ("x-debug", "1")], ..good_clone(&good) }));
+    assert!(!m.matches(&Req { cookie: Some("group=alpha"), ..good_clone(&good) }));
+    assert!(!m.matches(&Req { query: Some("x=1"), ..good_clone(&good) }));
 }
 
 fn good_clone(r: &Req) -> Req {
-    Req {
-        host: r.host,
-        path: r.path,
-        query: r.query,
-        method: r.method,
-        headers: r.headers.clone(),
-        cookie: r.cookie,
-    }
+    Req { host: r.host, path: r.path, query: r.query, method: r.method, headers: r.headers.clone(), cookie: r.cookie }
 }
 
 #[test]

@@ -28,12 +28,8 @@ impl Latency {
 
     /// Parses `10ms`, `uniform:5-15`, `exp:10`, `lognormal:10:0.3` (milliseconds).
     pub fn parse(s: &str) -> Result<Latency, String> {
-        let num = |x: &str| {
-            x.trim()
-                .trim_end_matches("ms")
-                .parse::<f64>()
-                .map_err(|_| format!("bad number `{x}` in `{s}`"))
-        };
+        let num =
+            |x: &str| x.trim().trim_end_matches("ms").parse::<f64>().map_err(|_| format!("bad number `{x}` in `{s}`"));
         let parts: Vec<&str> = s.split(':').collect();
         match parts.as_slice() {
             [c] => Ok(Latency::Const(num(c)?)),
@@ -42,13 +38,8 @@ impl Latency {
                 Ok(Latency::Uniform(num(a)?, num(b)?))
             }
             ["exp", m] => Ok(Latency::Exp(num(m)?)),
-            ["lognormal", m, sg] => Ok(Latency::LogNormal {
-                median: num(m)?,
-                sigma: num(sg)?,
-            }),
-            _ => Err(format!(
-                "unknown latency `{s}` (10ms, uniform:A-B, exp:MEAN, lognormal:MEDIAN:SIGMA)"
-            )),
+            ["lognormal", m, sg] => Ok(Latency::LogNormal { median: num(m)?, sigma: num(sg)? }),
+            _ => Err(format!("unknown latency `{s}` (10ms, uniform:A-B, exp:MEAN, lognormal:MEDIAN:SIGMA)")),
         }
     }
 }

@@ -65,18 +65,9 @@ struct Sim<'a> {
 /// Runs `sc` with balancer `kind` and returns latencies (ms, sorted), errors and shares.
 pub fn run(kind: Balance, sc: &Scenario, seed: u64) -> SimResult {
     let eps: Vec<Arc<EndpointState>> = (0..sc.endpoints.len())
-        .map(|i| {
-            Arc::new(EndpointState::new(
-                format!("10.0.0.{}:80", i + 1).parse().expect("valid"),
-                1,
-                false,
-            ))
-        })
+        .map(|i| Arc::new(EndpointState::new(format!("10.0.0.{}:80", i + 1).parse().expect("valid"), 1, false)))
         .collect();
-    let opts = BalanceOptions {
-        maglev_table_size: 4099,
-        ..Default::default()
-    };
+    let opts = BalanceOptions { maglev_table_size: 4099, ..Default::default() };
     let mut sim = Sim {
         sc,
         balancer: Balancer::build_with(kind, opts, eps.clone()),
@@ -85,11 +76,7 @@ pub fn run(kind: Balance, sc: &Scenario, seed: u64) -> SimResult {
         running: BinaryHeap::new(),
         waiting: VecDeque::new(),
         seq: 0,
-        out: SimResult {
-            latencies_ms: Vec::new(),
-            errors: 0,
-            shares: vec![0; sc.endpoints.len()],
-        },
+        out: SimResult { latencies_ms: Vec::new(), errors: 0, shares: vec![0; sc.endpoints.len()] },
     };
     sim.run_all();
     sim.out.latencies_ms.sort_by(f64::total_cmp);
@@ -101,18 +88,11 @@ impl Sim<'_> {
         let gap_mean_ns = 1e9 / self.sc.rate;
         let mut next_arrival = 0u64;
         for _ in 0..self.sc.requests {
-            while self
-                .running
-                .peek()
-                .is_some_and(|Reverse(d)| d.at <= next_arrival)
-            {
+            while self.running.peek().is_some_and(|Reverse(d)| d.at <= next_arrival) {
                 self.complete();
             }
             let client = self.rng.gen_range(0..CLIENTS);
-            self.waiting.push_back(Pending {
-                arrived_ns: next_arrival,
-                client,
-            });
+            self.waiting.push_back(Pending { arrived_ns: next_arrival, client });
             self.dispatch(next_arrival);
             next_arrival += (-gap_mean_ns * (1.0 - self.rng.gen::<f64>()).ln()) as u64;
         }
@@ -160,15 +140,8 @@ impl Sim<'_> {
             return;
         };
         let e = &self.eps[d.endpoint];
-        e.ewma.observe(
-            (d.at - d.started_ns) as f64,
-            d.failed,
-            d.at,
-            &self.balancer.options().ewma,
-        );
-        self.out
-            .latencies_ms
-            .push((d.at - d.arrived_ns) as f64 / 1e6);
+        e.ewma.observe((d.at - d.started_ns) as f64, d.failed, d.at, &self.balancer.options().ewma);
+        self.out.latencies_ms.push((d.at - d.arrived_ns) as f64 / 1e6);
         self.out.errors += u64::from(d.failed);
         let at = d.at;
         drop(d);

@@ -37,35 +37,21 @@ impl Scenario {
         let mut endpoints: Vec<EndpointSpec> = (0..10)
             .map(|i| EndpointSpec {
                 name: format!("e{i}"),
-                latency: Latency::LogNormal {
-                    median: 10.0,
-                    sigma: 0.25,
-                },
+                latency: Latency::LogNormal { median: 10.0, sigma: 0.25 },
                 error_rate: 0.0,
             })
             .collect();
         endpoints[0] = EndpointSpec {
             name: "slow".into(),
-            latency: Latency::LogNormal {
-                median: 100.0,
-                sigma: 0.25,
-            },
+            latency: Latency::LogNormal { median: 100.0, sigma: 0.25 },
             error_rate: 0.0,
         };
         endpoints[1] = EndpointSpec {
             name: "flaky".into(),
-            latency: Latency::LogNormal {
-                median: 2.0,
-                sigma: 0.25,
-            },
+            latency: Latency::LogNormal { median: 2.0, sigma: 0.25 },
             error_rate: 0.2,
         };
-        Scenario {
-            endpoints,
-            rate: 1000.0,
-            concurrency: 200,
-            requests: 200_000,
-        }
+        Scenario { endpoints, rate: 1000.0, concurrency: 200, requests: 200_000 }
     }
 }
 
@@ -104,11 +90,7 @@ pub fn report(sc: &Scenario, seed: u64) -> String {
     for &kind in Balance::ALL {
         let r = run(kind, sc, seed);
         let total = r.shares.iter().sum::<u64>().max(1) as f64;
-        let shares: Vec<String> = r
-            .shares
-            .iter()
-            .map(|&s| format!("{:.1}", 100.0 * s as f64 / total))
-            .collect();
+        let shares: Vec<String> = r.shares.iter().map(|&s| format!("{:.1}", 100.0 * s as f64 / total)).collect();
         out.push_str(&format!(
             "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}% | {} |\n",
             kind.name(),

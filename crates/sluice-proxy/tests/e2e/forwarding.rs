@@ -36,10 +36,7 @@ async fn untrusted_peer_gets_fresh_forwarding_headers() {
     assert_eq!(hd["x-forwarded-for"], "127.0.0.1");
     assert_eq!(hd["x-forwarded-proto"], "http");
     assert_eq!(hd["x-forwarded-host"], "shop.test:8080");
-    assert_eq!(
-        hd["forwarded"],
-        "for=127.0.0.1;proto=http;host=\"shop.test:8080\""
-    );
+    assert_eq!(hd["forwarded"], "for=127.0.0.1;proto=http;host=\"shop.test:8080\"");
     stop(h);
 }
 
@@ -47,15 +44,8 @@ async fn untrusted_peer_gets_fresh_forwarding_headers() {
 async fn trusted_peer_chain_is_appended() {
     let b = Backend::start("a");
     let h = proxy(&config("\"127.0.0.0/8\""), &[("a", b.addr)]);
-    let r = get(
-        h.addr("web").unwrap(),
-        "/",
-        &[
-            ("x-forwarded-for", "203.0.113.7"),
-            ("x-forwarded-proto", "https"),
-        ],
-    )
-    .await;
+    let r =
+        get(h.addr("web").unwrap(), "/", &[("x-forwarded-for", "203.0.113.7"), ("x-forwarded-proto", "https")]).await;
     let hd = &r.json()["headers"];
     assert_eq!(hd["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
     assert_eq!(hd["x-forwarded-proto"], "https");

@@ -18,11 +18,6 @@ async fn graceful_stop_finishes_the_request_in_flight() {
     let stopper = std::thread::spawn(move || stop(h));
     let r = in_flight.await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
-    tokio::task::spawn_blocking(move || stopper.join().unwrap())
-        .await
-        .unwrap();
-    assert!(
-        tokio::net::TcpStream::connect(addr).await.is_err(),
-        "listener must be closed after stop"
-    );
+    tokio::task::spawn_blocking(move || stopper.join().unwrap()).await.unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "listener must be closed after stop");
 }

@@ -37,23 +37,18 @@ async fn body_limit_answers_413_for_declared_and_chunked_bodies() {
     let b = Backend::start("a");
     let h = proxy(CONFIG, &[("a", b.addr)]);
     let addr = h.addr("web").unwrap();
-    let declared = raw(
-        addr,
-        b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 5000\r\n\r\n",
-        Duration::from_millis(500),
-    )
-    .await;
+    let declared =
+        raw(addr, b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 5000\r\n\r\n", Duration::from_millis(500)).await;
     assert!(declared.starts_with("HTTP/1.1 413"), "{declared}");
     let chunk = "a".repeat(800);
-    let chunked = format!("POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n320\r\n{chunk}\r\n320\r\n{chunk}\r\n0\r\n\r\n");
+    let chunked = format!(
+        "POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n320\r\n{chunk}\r\n320\r\n{chunk}\r\n0\r\n\r\n"
+    );
     let r = raw(addr, chunked.as_bytes(), Duration::from_millis(1000)).await;
     assert!(r.starts_with("HTTP/1.1 413"), "{r}");
     let ok = format!("POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n320\r\n{chunk}\r\n0\r\n\r\n");
     let r = raw(addr, ok.as_bytes(), Duration::from_millis(1000)).await;
-    assert!(
-        r.starts_with("HTTP/1.1 200") && r.contains("x-body-len: 800"),
-        "{r}"
-    );
+    assert!(r.starts_with("HTTP/1.1 200") && r.contains("x-body-len: 800"), "{r}");
     stop(h);
 }
 
@@ -69,11 +64,7 @@ async fn malformed_requests_get_400_and_never_reach_upstream() {
         b"NOT A REQUEST\r\n\r\n",
     ] {
         let r = raw(addr, bad, Duration::from_millis(500)).await;
-        assert!(
-            r.starts_with("HTTP/1.1 400"),
-            "{:?} -> {r}",
-            String::from_utf8_lossy(bad)
-        );
+        assert!(r.starts_with("HTTP/1.1 400"), "{:?} -> {r}", String::from_utf8_lossy(bad));
     }
     assert_eq!(b.hits(), 0);
     assert_eq!(get(addr, "/", &[]).await.status, 200, "proxy still serves");
@@ -100,30 +91,18 @@ async fn h2_max_concurrent_streams_is_advertised_and_enforced() {
         "workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\nlimits = { max_concurrent_streams = 2 }\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{a}\"]\n",
         &[("a", b.addr)],
     );
-    let s = tokio::net::TcpStream::connect(h.addr("web").unwrap())
-        .await
-        .unwrap();
-    let (tx, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s))
-        .await
-        .unwrap();
+    let s = tokio::net::TcpStream::connect(h.addr("web").unwrap()).await.unwrap();
+    let (tx, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s)).await.unwrap();
     tokio::spawn(conn);
     // One request first, so the client has the server's SETTINGS before the burst.
-    let warm = http::Request::get("http://t/")
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
-        .unwrap();
-    assert_eq!(
-        collect(tx.clone().send_request(warm).await.unwrap())
-            .await
-            .status,
-        200
-    );
+    let warm = http::Request::get("http://t/").body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
+    assert_eq!(collect(tx.clone().send_request(warm).await.unwrap()).await.status, 200);
     let t = std::time::Instant::now();
     let reqs = (0..4).map(|_| {
         let mut tx = tx.clone();
         tokio::spawn(async move {
-            let req = http::Request::get("http://t/slow/400")
-                .body(http_body_util::Full::new(bytes::Bytes::new()))
-                .unwrap();
+            let req =
+                http::Request::get("http://t/slow/400").body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
             collect(tx.send_request(req).await.unwrap()).await.status
         })
     });
@@ -131,11 +110,7 @@ async fn h2_max_concurrent_streams_is_advertised_and_enforced() {
         assert_eq!(r.unwrap(), 200);
     }
     // Four 400 ms requests, two streams at a time: two rounds.
-    assert!(
-        t.elapsed() >= Duration::from_millis(780),
-        "{:?}: more than 2 streams ran at once",
-        t.elapsed()
-    );
+    assert!(t.elapsed() >= Duration::from_millis(780), "{:?}: more than 2 streams ran at once", t.elapsed());
     stop(h);
 }
 
@@ -144,23 +119,12 @@ async fn h2_upload_over_the_limit_gets_a_clean_413() {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let b = Backend::start("a");
     let h = proxy(CONFIG, &[("a", b.addr)]);
-    let s = tokio::net::TcpStream::connect(h.addr("web").unwrap())
-        .await
-        .unwrap();
-    let (mut tx, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s))
-            .await
-            .unwrap();
+    let s = tokio::net::TcpStream::connect(h.addr("web").unwrap()).await.unwrap();
+    let (mut tx, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s)).await.unwrap();
     tokio::spawn(conn);
     let body = http_body_util::Full::new(bytes::Bytes::from(vec![0u8; 200_000]));
-    let req = http::Request::post("http://t/")
-        .header("content-length", "200000")
-        .body(body)
-        .unwrap();
-    let resp = tx
-        .send_request(req)
-        .await
-        .expect("the 413 arrives, not a stream reset");
+    let req = http::Request::post("http://t/").header("content-length", "200000").body(body).unwrap();
+    let resp = tx.send_request(req).await.expect("the 413 arrives, not a stream reset");
     assert_eq!(resp.status(), 413);
     assert_eq!(b.hits(), 0);
     stop(h);

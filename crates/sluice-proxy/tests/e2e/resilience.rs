@@ -14,31 +14,17 @@ fn config(cluster_lines: &str, endpoints: &str) -> String {
 const THREE: &str = "[\"{a}\", \"{b}\", \"{c}\"]";
 
 fn subs(bs: &[Backend]) -> Vec<(&'static str, std::net::SocketAddr)> {
-    ["a", "b", "c"]
-        .iter()
-        .zip(bs)
-        .map(|(n, b)| (*n, b.addr))
-        .collect()
+    ["a", "b", "c"].iter().zip(bs).map(|(n, b)| (*n, b.addr)).collect()
 }
 
-async fn tally(
-    addr: std::net::SocketAddr,
-    n: usize,
-    headers: &[(&str, &str)],
-) -> HashMap<String, usize> {
+async fn tally(addr: std::net::SocketAddr, n: usize, headers: &[(&str, &str)]) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for _ in 0..n {
         let r = get(addr, "/", headers).await;
         *m.entry(if r.status == 200 {
             r.backend().to_string()
         } else {
-            format!(
-                "status {} {}",
-                r.status,
-                r.headers
-                    .get("x-sluice-error")
-                    .map_or("-", |v| v.to_str().unwrap())
-            )
+            format!("status {} {}", r.status, r.headers.get("x-sluice-error").map_or("-", |v| v.to_str().unwrap()))
         })
         .or_insert(0) += 1;
     }
@@ -47,18 +33,8 @@ async fn tally(
 
 #[tokio::test]
 async fn killing_a_backend_under_load_costs_no_client_errors_with_retries() {
-    let mut bs = vec![
-        Backend::start("a"),
-        Backend::start("b"),
-        Backend::start("c"),
-    ];
-    let h = proxy(
-        &config(
-            "retries = { attempts = 2, on = [\"connect-failure\", \"reset\"] }",
-            THREE,
-        ),
-        &subs(&bs),
-    );
+    let mut bs = vec![Backend::start("a"), Backend::start("b"), Backend::start("c")];
+    let h = proxy(&config("retries = { attempts = 2, on = [\"connect-failure\", \"reset\"] }", THREE), &subs(&bs));
     let addr = h.addr("web").unwrap();
     let load = tokio::spawn(async move {
         let clients = (0..3).map(|_| tokio::spawn(async move { tally(addr, 80, &[]).await }));
@@ -73,21 +49,14 @@ async fn killing_a_backend_under_load_costs_no_client_errors_with_retries() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     bs[1].kill();
     let total = load.await.unwrap();
-    assert!(
-        total.keys().all(|k| !k.starts_with("status")),
-        "client errors: {total:?}"
-    );
+    assert!(total.keys().all(|k| !k.starts_with("status")), "client errors: {total:?}");
     assert_eq!(total.values().sum::<usize>(), 240);
     stop(h);
 }
 
 #[tokio::test]
 async fn failing_health_check_takes_an_endpoint_out_and_rise_brings_it_back() {
-    let bs = vec![
-        Backend::start("a"),
-        Backend::start("b"),
-        Backend::start("c"),
-    ];
+    let bs = vec![Backend::start("a"), Backend::start("b"), Backend::start("c")];
     let h = proxy(&config("health = { kind = \"http\", path = \"/healthz\", interval = \"100ms\", timeout = \"80ms\", rise = 2, fall = 2 }", THREE), &subs(&bs));
     let addr = h.addr("web").unwrap();
     bs[0].set_healthy(false);
@@ -95,40 +64,24 @@ async fn failing_health_check_takes_an_endpoint_out_and_rise_brings_it_back() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     let t = tally(addr, 30, &[]).await;
     assert_eq!(t.get("a"), None, "unhealthy endpoint still served: {t:?}");
-    assert_eq!(
-        h.snapshot().clusters["c"].balancer.endpoints()[0]
-            .health()
-            .as_str(),
-        "unhealthy"
-    );
+    assert_eq!(h.snapshot().clusters["c"].balancer.endpoints()[0].health().as_str(), "unhealthy");
     bs[0].set_healthy(true);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let t = tally(addr, 30, &[]).await;
-    assert_eq!(
-        t.get("a"),
-        Some(&10),
-        "endpoint should be back after rise: {t:?}"
-    );
+    assert_eq!(t.get("a"), Some(&10), "endpoint should be back after rise: {t:?}");
     stop(h);
 }
 
 #[tokio::test]
 async fn maglev_keys_on_healthy_endpoints_do_not_move() {
-    let bs = vec![
-        Backend::start("a"),
-        Backend::start("b"),
-        Backend::start("c"),
-    ];
+    let bs = vec![Backend::start("a"), Backend::start("b"), Backend::start("c")];
     let lines = "balance = \"maglev\"\nhash_key = \"header:x-user\"\nhealth = { kind = \"http\", path = \"/healthz\", interval = \"100ms\", timeout = \"80ms\", rise = 1, fall = 1 }";
     let h = proxy(&config(lines, THREE), &subs(&bs));
     let addr = h.addr("web").unwrap();
     let users: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
     let mut before = HashMap::new();
     for u in &users {
-        before.insert(
-            u.clone(),
-            get(addr, "/", &[("x-user", u)]).await.backend().to_string(),
-        );
+        before.insert(u.clone(), get(addr, "/", &[("x-user", u)]).await.backend().to_string());
     }
     bs[2].set_healthy(false);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -145,56 +98,32 @@ async fn maglev_keys_on_healthy_endpoints_do_not_move() {
 
 #[tokio::test]
 async fn a_5xx_only_backend_is_ejected_after_the_configured_count() {
-    let bad = Backend::start_mode(
-        "bad",
-        Mode {
-            always_500: true,
-            ..Mode::default()
-        },
-    );
+    let bad = Backend::start_mode("bad", Mode { always_500: true, ..Mode::default() });
     let good = Backend::start("good");
     let h = proxy(
-        &config("outlier = { consecutive_5xx = 3, base_ejection_time = \"30s\", max_ejection_percent = 50 }", "[\"{a}\", \"{b}\"]"),
+        &config(
+            "outlier = { consecutive_5xx = 3, base_ejection_time = \"30s\", max_ejection_percent = 50 }",
+            "[\"{a}\", \"{b}\"]",
+        ),
         &[("a", bad.addr), ("b", good.addr)],
     );
     let t = tally(h.addr("web").unwrap(), 30, &[]).await;
-    assert_eq!(
-        bad.hits(),
-        3,
-        "ejected after exactly 3 consecutive 5xx: {t:?}"
-    );
+    assert_eq!(bad.hits(), 3, "ejected after exactly 3 consecutive 5xx: {t:?}");
     assert_eq!(t.get("good"), Some(&27));
-    assert_eq!(
-        h.snapshot().clusters["c"].balancer.endpoints()[0]
-            .health()
-            .as_str(),
-        "ejected"
-    );
+    assert_eq!(h.snapshot().clusters["c"].balancer.endpoints()[0].health().as_str(), "ejected");
     stop(h);
 }
 
 #[tokio::test]
 async fn over_max_requests_sheds_with_fast_503s() {
     let slow = Backend::start_with("slow", Duration::from_millis(500));
-    let h = proxy(
-        &config(
-            "limits = { max_requests = 2, max_pending = 0 }",
-            "[\"{a}\"]",
-        ),
-        &[("a", slow.addr)],
-    );
+    let h = proxy(&config("limits = { max_requests = 2, max_pending = 0 }", "[\"{a}\"]"), &[("a", slow.addr)]);
     let addr = h.addr("web").unwrap();
     let reqs = (0..5).map(|_| {
         tokio::spawn(async move {
             let t = Instant::now();
             let r = get(addr, "/", &[]).await;
-            (
-                r.status,
-                r.headers
-                    .get("x-sluice-error")
-                    .map(|v| v.to_str().unwrap().to_string()),
-                t.elapsed(),
-            )
+            (r.status, r.headers.get("x-sluice-error").map(|v| v.to_str().unwrap().to_string()), t.elapsed())
         })
     });
     let mut ok = 0;
@@ -205,10 +134,7 @@ async fn over_max_requests_sheds_with_fast_503s() {
             200 => ok += 1,
             503 => {
                 assert_eq!(err.as_deref(), Some("circuit_breaker"));
-                assert!(
-                    took < Duration::from_millis(300),
-                    "a shed must be fast: {took:?}"
-                );
+                assert!(took < Duration::from_millis(300), "a shed must be fast: {took:?}");
                 shed += 1;
             }
             s => panic!("unexpected {s}"),
@@ -223,7 +149,10 @@ async fn backups_take_over_when_all_primaries_are_down() {
     let mut primary = Backend::start("primary");
     let backup = Backend::start("backup");
     let h = proxy(
-        &config("health = { kind = \"tcp\", interval = \"100ms\", timeout = \"80ms\", rise = 1, fall = 1 }", "[\"{a}\", { addr = \"{b}\", backup = true }]"),
+        &config(
+            "health = { kind = \"tcp\", interval = \"100ms\", timeout = \"80ms\", rise = 1, fall = 1 }",
+            "[\"{a}\", { addr = \"{b}\", backup = true }]",
+        ),
         &[("a", primary.addr), ("b", backup.addr)],
     );
     let addr = h.addr("web").unwrap();
@@ -237,13 +166,7 @@ async fn backups_take_over_when_all_primaries_are_down() {
 
 #[tokio::test]
 async fn error_rate_breaker_opens_sheds_and_closes_after_good_probes() {
-    let b = Backend::start_mode(
-        "b",
-        Mode {
-            errors_follow_health: true,
-            ..Mode::default()
-        },
-    );
+    let b = Backend::start_mode("b", Mode { errors_follow_health: true, ..Mode::default() });
     let lines = "breaker = { error_rate = 0.5, min_requests = 4, open_for = \"300ms\", half_open_probes = 2 }";
     let h = proxy(&config(lines, "[\"{a}\"]"), &[("a", b.addr)]);
     let addr = h.addr("web").unwrap();
@@ -252,21 +175,26 @@ async fn error_rate_breaker_opens_sheds_and_closes_after_good_probes() {
         assert_eq!(get(addr, "/", &[]).await.status, 500);
     }
     let shed = get(addr, "/", &[]).await;
-    assert_eq!(
-        (
-            shed.status,
-            shed.headers["x-sluice-error"].to_str().unwrap()
-        ),
-        (503, "breaker_open")
-    );
+    assert_eq!((shed.status, shed.headers["x-sluice-error"].to_str().unwrap()), (503, "breaker_open"));
     assert_eq!(b.hits(), 4, "an open breaker sends nothing upstream");
     b.set_healthy(true);
     tokio::time::sleep(Duration::from_millis(400)).await;
     let t = tally(addr, 10, &[]).await;
-    assert_eq!(
-        t.get("b"),
-        Some(&10),
-        "two good probes close the breaker: {t:?}"
-    );
+    assert_eq!(t.get("b"), Some(&10), "two good probes close the breaker: {t:?}");
+    stop(h);
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_is_ejected_when_its_p95_passes_the_threshold() {
+    let fast = Backend::start("fast");
+    let slow = Backend::start_with("slow", Duration::from_millis(150));
+    let lines = "outlier = { slow_p95 = \"100ms\", slow_min_requests = 2, interval = \"300ms\", max_ejection_percent = 50 }";
+    let h = proxy(&config(lines, "[\"{a}\", \"{b}\"]"), &[("a", fast.addr), ("b", slow.addr)]);
+    let addr = h.addr("web").unwrap();
+    let _warm = tally(addr, 20, &[]).await; // ~2 slow answers per interval
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(h.snapshot().clusters["c"].balancer.endpoints()[1].health().as_str(), "ejected");
+    let t = tally(addr, 20, &[]).await;
+    assert_eq!(t.get("fast"), Some(&20), "{t:?}");
     stop(h);
 }

@@ -76,11 +76,7 @@ endpoints = ["{k}"]
 async fn every_match_field_routes() {
     let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
     let backends: Vec<Backend> = names.iter().map(|n| Backend::start(n)).collect();
-    let subs: Vec<(&str, _)> = names
-        .iter()
-        .zip(&backends)
-        .map(|(n, b)| (*n, b.addr))
-        .collect();
+    let subs: Vec<(&str, _)> = names.iter().zip(&backends).map(|(n, b)| (*n, b.addr)).collect();
     let h = proxy(CONFIG, &subs);
     let addr = h.addr("web").unwrap();
     let cases: &[(&str, &[(&str, &str)], &str)] = &[
@@ -102,10 +98,7 @@ async fn every_match_field_routes() {
         let got = if r.status == 404 { "404" } else { r.backend() };
         assert_eq!(got, *want, "{path} {headers:?}: {} {}", r.status, r.body);
     }
-    let del = http::Request::delete("/m/x")
-        .header("host", "t")
-        .body(Default::default())
-        .unwrap();
+    let del = http::Request::delete("/m/x").header("host", "t").body(Default::default()).unwrap();
     assert_eq!(send(addr, del).await.backend(), "e");
     stop(h);
 }
@@ -125,18 +118,9 @@ async fn no_match_is_404_with_reason() {
 async fn route_edits_headers_and_rewrites_host() {
     let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
     let backends: Vec<Backend> = names.iter().map(|n| Backend::start(n)).collect();
-    let subs: Vec<(&str, _)> = names
-        .iter()
-        .zip(&backends)
-        .map(|(n, b)| (*n, b.addr))
-        .collect();
+    let subs: Vec<(&str, _)> = names.iter().zip(&backends).map(|(n, b)| (*n, b.addr)).collect();
     let h = proxy(CONFIG, &subs);
-    let r = get(
-        h.addr("web").unwrap(),
-        "/edit/x",
-        &[("x-secret", "s"), ("host", "public.test")],
-    )
-    .await;
+    let r = get(h.addr("web").unwrap(), "/edit/x", &[("x-secret", "s"), ("host", "public.test")]).await;
     let j = r.json();
     assert_eq!(j["headers"]["host"], "internal.svc");
     assert_eq!(j["headers"]["x-added"], "yes");

@@ -20,21 +20,14 @@ async fn one_upstream_connection_serves_many_requests() {
         assert_eq!(get(h.addr("web").unwrap(), "/", &[]).await.status, 200);
     }
     assert_eq!(b.hits(), 50);
-    assert_eq!(
-        b.conns(),
-        1,
-        "sequential requests must reuse one pooled connection"
-    );
+    assert_eq!(b.conns(), 1, "sequential requests must reuse one pooled connection");
     stop(h);
 }
 
 #[tokio::test]
 async fn pool_honours_max_requests_per_upstream_connection() {
     let b = Backend::start("a");
-    let h = proxy(
-        &one_cluster("pool = { max_requests = 10 }"),
-        &[("a", b.addr)],
-    );
+    let h = proxy(&one_cluster("pool = { max_requests = 10 }"), &[("a", b.addr)]);
     for _ in 0..30 {
         get(h.addr("web").unwrap(), "/", &[]).await;
     }
@@ -47,15 +40,10 @@ async fn h2c_prior_knowledge_clients_are_served() {
     let b = Backend::start("a");
     let h = proxy(&one_cluster(""), &[("a", b.addr)]);
     let s = TcpStream::connect(h.addr("web").unwrap()).await.unwrap();
-    let (mut tx, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s))
-            .await
-            .unwrap();
+    let (mut tx, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s)).await.unwrap();
     tokio::spawn(conn);
     for i in 0..5 {
-        let req = http::Request::get(format!("http://h2.test/n{i}"))
-            .body(Full::new(Bytes::new()))
-            .unwrap();
+        let req = http::Request::get(format!("http://h2.test/n{i}")).body(Full::new(Bytes::new())).unwrap();
         let r = collect(tx.send_request(req).await.unwrap()).await;
         assert_eq!(r.status, 200);
         let j = r.json();
@@ -71,12 +59,7 @@ async fn h2c_cluster_speaks_http2_upstream() {
     let b = Backend::start("a");
     let h = proxy(&one_cluster("protocol = \"h2c\""), &[("a", b.addr)]);
     for _ in 0..10 {
-        let r = get(
-            h.addr("web").unwrap(),
-            "/grpc.Echo/Say",
-            &[("te", "trailers")],
-        )
-        .await;
+        let r = get(h.addr("web").unwrap(), "/grpc.Echo/Say", &[("te", "trailers")]).await;
         assert_eq!(r.json()["version"], "HTTP/2.0");
         assert_eq!(r.json()["headers"]["te"], "trailers");
     }
@@ -88,18 +71,12 @@ async fn h2c_cluster_speaks_http2_upstream() {
 async fn refused_and_reset_upstreams_get_502() {
     let h = proxy(&one_cluster(""), &[("a", closed_port())]);
     let r = get(h.addr("web").unwrap(), "/", &[]).await;
-    assert_eq!(
-        (r.status, r.body.as_str()),
-        (502, "502 upstream connection failed\n")
-    );
+    assert_eq!((r.status, r.body.as_str()), (502, "502 upstream connection failed\n"));
     assert_eq!(r.headers["x-sluice-error"], "connect_failed");
     stop(h);
     let h = proxy(&one_cluster(""), &[("a", resetting_backend())]);
     let r = get(h.addr("web").unwrap(), "/", &[]).await;
-    assert_eq!(
-        (r.status, r.body.as_str()),
-        (502, "502 upstream reset the connection\n")
-    );
+    assert_eq!((r.status, r.body.as_str()), (502, "502 upstream reset the connection\n"));
     stop(h);
 }
 
@@ -107,10 +84,7 @@ async fn refused_and_reset_upstreams_get_502() {
 async fn empty_cluster_gets_503() {
     let h = proxy("[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"none\"\n[clusters.none]\nendpoints = []\n", &[]);
     let r = get(h.addr("web").unwrap(), "/", &[]).await;
-    assert_eq!(
-        (r.status, r.body.as_str()),
-        (503, "503 no healthy endpoint in cluster\n")
-    );
+    assert_eq!((r.status, r.body.as_str()), (503, "503 no healthy endpoint in cluster\n"));
     stop(h);
 }
 

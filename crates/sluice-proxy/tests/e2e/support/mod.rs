@@ -51,13 +51,7 @@ impl Backend {
 
     /// A backend that waits `delay` before every answer.
     pub fn start_with(name: &'static str, delay: Duration) -> Backend {
-        Backend::start_mode(
-            name,
-            Mode {
-                delay,
-                ..Mode::default()
-            },
-        )
+        Backend::start_mode(name, Mode { delay, ..Mode::default() })
     }
 
     pub fn start_mode(name: &'static str, mode: Mode) -> Backend {
@@ -70,10 +64,7 @@ impl Backend {
         let (kill, killed) = tokio::sync::oneshot::channel::<()>();
         let (c, h, ok) = (conns.clone(), hits.clone(), healthy.clone());
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
                 let l = tokio::net::TcpListener::from_std(l).unwrap();
                 let serve = async {
@@ -85,10 +76,9 @@ impl Backend {
                                 let (h, ok) = (h.clone(), ok.clone());
                                 async move { handle(name, mode, &h, &ok, req).await }
                             });
-                            let _ =
-                                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                                    .serve_connection(TokioIo::new(s), svc)
-                                    .await;
+                            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                                .serve_connection(TokioIo::new(s), svc)
+                                .await;
                         });
                     }
                 };
@@ -96,14 +86,7 @@ impl Backend {
             });
             // Dropping the runtime closes the listener and every open connection.
         });
-        Backend {
-            addr,
-            name,
-            conns,
-            hits,
-            healthy,
-            kill: Some(kill),
-        }
+        Backend { addr, name, conns, hits, healthy, kill: Some(kill) }
     }
 
     /// Kills the backend: its port refuses connections, open connections are reset.
@@ -140,11 +123,7 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<BoxBody>, Infallible> {
     if req.uri().path() == "/healthz" {
-        let code = if healthy.load(Ordering::SeqCst) {
-            200
-        } else {
-            503
-        };
+        let code = if healthy.load(Ordering::SeqCst) { 200 } else { 503 };
         let mut r = Response::new(Full::new(Bytes::from_static(b"health\n")).boxed());
         *r.status_mut() = StatusCode::from_u16(code).unwrap();
         return Ok(r);
@@ -160,10 +139,7 @@ async fn handle(
     Ok(r)
 }
 
-async fn answer(
-    name: &'static str,
-    req: Request<Incoming>,
-) -> Result<Response<BoxBody>, Infallible> {
+async fn answer(name: &'static str, req: Request<Incoming>) -> Result<Response<BoxBody>, Infallible> {
     let path = req.uri().path().to_string();
     let mut headers = serde_json::Map::new();
     for (k, v) in req.headers() {
@@ -173,12 +149,7 @@ async fn answer(
         "backend": name, "method": req.method().as_str(), "path": path,
         "query": req.uri().query(), "version": format!("{:?}", req.version()), "headers": headers,
     });
-    let body_len = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes().len())
-        .unwrap_or(0);
+    let body_len = req.into_body().collect().await.map(|b| b.to_bytes().len()).unwrap_or(0);
     let mut status = StatusCode::OK;
     let body: BoxBody = if let Some(ms) = path.strip_prefix("/slow/") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
@@ -187,9 +158,7 @@ async fn answer(
         status = StatusCode::from_u16(code.parse().unwrap_or(500)).unwrap();
         Full::new(Bytes::from(meta.to_string())).boxed()
     } else if path == "/stall-body" {
-        let first = futures_util::stream::iter([Ok::<_, Infallible>(Frame::data(
-            Bytes::from_static(b"first"),
-        ))]);
+        let first = futures_util::stream::iter([Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"first")))]);
         let stream = futures_util::StreamExt::chain(first, futures_util::stream::pending());
         StreamBody::new(stream).boxed()
     } else {
@@ -197,10 +166,8 @@ async fn answer(
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert("x-backend", name.parse().unwrap());
-    resp.headers_mut()
-        .insert("x-body-len", body_len.to_string().parse().unwrap());
+    resp.headers_mut().insert("x-backend", name.parse().unwrap());
+    resp.headers_mut().insert("x-body-len", body_len.to_string().parse().unwrap());
     Ok(resp)
 }
 
@@ -246,34 +213,22 @@ impl Resp {
     }
 
     pub fn backend(&self) -> &str {
-        self.headers
-            .get("x-backend")
-            .map_or("-", |v| v.to_str().unwrap())
+        self.headers.get("x-backend").map_or("-", |v| v.to_str().unwrap())
     }
 }
 
 /// One HTTP/1.1 request on a new connection.
 pub async fn send(addr: SocketAddr, req: Request<Full<Bytes>>) -> Resp {
     let s = TcpStream::connect(addr).await.unwrap();
-    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
-        .await
-        .unwrap();
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await.unwrap();
     tokio::spawn(conn);
     collect(tx.send_request(req).await.unwrap()).await
 }
 
 pub async fn collect(resp: Response<Incoming>) -> Resp {
     let (parts, body) = resp.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    Resp {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body: String::from_utf8_lossy(&body).into(),
-    }
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    Resp { status: parts.status.as_u16(), headers: parts.headers, body: String::from_utf8_lossy(&body).into() }
 }
 
 /// GET `path` with extra headers; Host defaults to `test.local`.
