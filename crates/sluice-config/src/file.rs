@@ -170,6 +170,8 @@ pub struct FileHealth {
     pub expect_status: Option<S<Vec<i64>>>,
     pub expect_body: Option<S<String>>,
     pub expect_body_regex: Option<S<String>>,
+    /// gRPC: the service name asked about (empty: the server as a whole).
+    pub service: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -167,6 +167,11 @@ pub enum CheckKind {
     /// The TCP connect succeeds.
     Tcp,
     Http(HttpCheck),
+    /// grpc.health.v1 `Check` over HTTP/2 cleartext; SERVING passes.
+    Grpc {
+        service: String,
+        authority: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -34,8 +34,12 @@ pub fn health(v: &mut V, h: &S<FileHealth>, path: &str) -> Option<HealthCheckCon
     let check = match f.kind.get_ref().as_str() {
         "tcp" => CheckKind::Tcp,
         "http" => CheckKind::Http(http_check(v, f, path)),
+        "grpc" => CheckKind::Grpc {
+            service: f.service.as_ref().map_or_else(String::new, |s| s.get_ref().clone()),
+            authority: f.host.as_ref().map(|h| h.get_ref().clone()),
+        },
         other => {
-            let hint = Some("tcp or http (grpc arrives with the gRPC work)");
+            let hint = Some("tcp, http or grpc");
             v.err(f.kind.span(), &p("kind"), format!("unknown health check kind `{other}`"), hint);
             return None;
         }

@@ -107,6 +107,10 @@ pub async fn check(addr: SocketAddr, kind: &CheckKind) -> bool {
     match kind {
         CheckKind::Tcp => true,
         CheckKind::Http(h) => http_check(stream, addr, h).await.unwrap_or(false),
+        CheckKind::Grpc { service, authority } => {
+            let authority = authority.clone().unwrap_or_else(|| addr.to_string());
+            grpc_check(stream, &authority, service).await.unwrap_or(false)
+        }
     }
 }
 
@@ -139,4 +143,70 @@ async fn http_check(
         BodyMatch::Contains(s) => text.contains(s.as_str()),
         BodyMatch::Regex(re) => re.is_match(&text),
     })
+}
+
+/// grpc.health.v1.Health/Check: a unary call over h2c; passes when grpc-status is 0 and
+/// the answer is SERVING (field 1 = 1).
+async fn grpc_check(
+    stream: TcpStream,
+    authority: &str,
+    service: &str,
+) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    let exec = hyper_util::rt::TokioExecutor::new();
+    let (mut tx, conn) = hyper::client::conn::http2::handshake(exec, TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = http::Request::post(format!("http://{authority}/grpc.health.v1.Health/Check"))
+        .header(http::header::CONTENT_TYPE, "application/grpc")
+        .header(http::header::TE, "trailers")
+        .body(http_body_util::Full::new(Bytes::from(grpc_frame(service))))?;
+    let resp = tx.send_request(req).await?;
+    if resp.status() != http::StatusCode::OK {
+        return Ok(false);
+    }
+    let head_status = resp.headers().get("grpc-status").cloned();
+    let collected = Limited::new(resp.into_body(), MAX_BODY).collect().await?;
+    let status = collected.trailers().and_then(|t| t.get("grpc-status").cloned()).or(head_status);
+    if status.as_ref().map(|v| v.as_bytes()) != Some(b"0") {
+        return Ok(false);
+    }
+    Ok(serving(&collected.to_bytes()))
+}
+
+/// A length-prefixed gRPC message holding HealthCheckRequest { service }.
+fn grpc_frame(service: &str) -> Vec<u8> {
+    let mut msg = Vec::new();
+    if !service.is_empty() {
+        msg.push(0x0A); // field 1, length-delimited
+        let mut n = service.len();
+        while n >= 0x80 {
+            msg.push((n as u8 & 0x7F) | 0x80);
+            n >>= 7;
+        }
+        msg.push(n as u8);
+        msg.extend_from_slice(service.as_bytes());
+    }
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&msg);
+    frame
+}
+
+/// Whether a framed HealthCheckResponse says SERVING (status = 1).
+fn serving(frame: &[u8]) -> bool {
+    let Some(msg) = frame.get(5..) else { return false };
+    msg.first() == Some(&0x08) && msg.get(1) == Some(&0x01)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_health_frames() {
+        assert_eq!(grpc_frame(""), vec![0, 0, 0, 0, 0]);
+        assert_eq!(grpc_frame("ab"), vec![0, 0, 0, 0, 4, 0x0A, 2, b'a', b'b']);
+        assert!(serving(&[0, 0, 0, 0, 2, 0x08, 0x01]));
+        assert!(!serving(&[0, 0, 0, 0, 2, 0x08, 0x02]), "NOT_SERVING");
+        assert!(!serving(&[0, 0, 0, 0, 0]), "UNKNOWN (empty message)");
+    }
 }

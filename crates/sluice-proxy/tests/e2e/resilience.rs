@@ -188,7 +188,8 @@ async fn error_rate_breaker_opens_sheds_and_closes_after_good_probes() {
 async fn a_slow_endpoint_is_ejected_when_its_p95_passes_the_threshold() {
     let fast = Backend::start("fast");
     let slow = Backend::start_with("slow", Duration::from_millis(150));
-    let lines = "outlier = { slow_p95 = \"100ms\", slow_min_requests = 2, interval = \"300ms\", max_ejection_percent = 50 }";
+    let lines =
+        "outlier = { slow_p95 = \"100ms\", slow_min_requests = 2, interval = \"300ms\", max_ejection_percent = 50 }";
     let h = proxy(&config(lines, "[\"{a}\", \"{b}\"]"), &[("a", fast.addr), ("b", slow.addr)]);
     let addr = h.addr("web").unwrap();
     let _warm = tally(addr, 20, &[]).await; // ~2 slow answers per interval
@@ -196,5 +197,21 @@ async fn a_slow_endpoint_is_ejected_when_its_p95_passes_the_threshold() {
     assert_eq!(h.snapshot().clusters["c"].balancer.endpoints()[1].health().as_str(), "ejected");
     let t = tally(addr, 20, &[]).await;
     assert_eq!(t.get("fast"), Some(&20), "{t:?}");
+    stop(h);
+}
+
+#[tokio::test]
+async fn grpc_health_check_follows_serving_status() {
+    let bs = vec![Backend::start("a"), Backend::start("b"), Backend::start("c")];
+    let lines = "health = { kind = \"grpc\", interval = \"100ms\", timeout = \"80ms\", rise = 1, fall = 1 }";
+    let h = proxy(&config(lines, THREE), &subs(&bs));
+    let addr = h.addr("web").unwrap();
+    bs[1].set_healthy(false);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let t = tally(addr, 30, &[]).await;
+    assert_eq!(t.get("b"), None, "NOT_SERVING endpoint still served: {t:?}");
+    bs[1].set_healthy(true);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(tally(addr, 30, &[]).await.get("b"), Some(&10));
     stop(h);
 }

@@ -128,6 +128,18 @@ async fn handle(
         *r.status_mut() = StatusCode::from_u16(code).unwrap();
         return Ok(r);
     }
+    if req.uri().path() == "/grpc.health.v1.Health/Check" {
+        let status = if healthy.load(Ordering::SeqCst) { 1u8 } else { 2 }; // SERVING / NOT_SERVING
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", "0".parse().unwrap());
+        let frames = [
+            Ok::<_, Infallible>(Frame::data(Bytes::from(vec![0, 0, 0, 0, 2, 0x08, status]))),
+            Ok(Frame::trailers(trailers)),
+        ];
+        let mut r = Response::new(StreamBody::new(futures_util::stream::iter(frames)).boxed());
+        r.headers_mut().insert("content-type", "application/grpc".parse().unwrap());
+        return Ok(r);
+    }
     hits.fetch_add(1, Ordering::SeqCst);
     if !mode.delay.is_zero() {
         tokio::time::sleep(mode.delay).await;
