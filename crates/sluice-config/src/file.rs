@@ -100,6 +100,8 @@ pub struct FileRoute {
     pub respond: Option<S<FileRespond>>,
     pub timeout: Option<S<String>>,
     pub host_rewrite: Option<S<String>>,
+    /// Let the cluster's retry policy also retry non-idempotent methods (POST, PATCH).
+    pub retry_non_idempotent: Option<bool>,
     pub add_request_headers: Option<BTreeMap<String, S<String>>>,
     pub remove_request_headers: Option<Vec<S<String>>>,
     pub add_response_headers: Option<BTreeMap<String, S<String>>>,

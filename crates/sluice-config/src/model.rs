@@ -112,6 +112,7 @@ pub struct RouteConfig {
     /// Overrides the cluster's response timeout.
     pub timeout: Option<Duration>,
     pub host_rewrite: Option<String>,
+    pub retry_non_idempotent: bool,
     pub add_request_headers: Vec<(String, String)>,
     pub remove_request_headers: Vec<String>,
     pub add_response_headers: Vec<(String, String)>,

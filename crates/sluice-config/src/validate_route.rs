@@ -19,6 +19,7 @@ pub fn route(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Optio
         target: target?,
         timeout,
         host_rewrite: r.host_rewrite.as_ref().map(|h| h.get_ref().clone()),
+        retry_non_idempotent: r.retry_non_idempotent.unwrap_or(false),
         add_request_headers: header_adds(v, &r.add_request_headers, &format!("{path}.add_request_headers")),
         remove_request_headers: header_removes(v, &r.remove_request_headers, &format!("{path}.remove_request_headers")),
         add_response_headers: header_adds(v, &r.add_response_headers, &format!("{path}.add_response_headers")),

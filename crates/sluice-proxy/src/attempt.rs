@@ -66,13 +66,13 @@ struct Replay {
 }
 
 impl Replay {
-    fn capture(req: &Request<RequestBody>) -> Option<Replay> {
+    fn capture(req: &Request<RequestBody>, any_method: bool) -> Option<Replay> {
         use http_body::Body as _;
         let idempotent = matches!(
             *req.method(),
             Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
         );
-        (idempotent && req.body().is_end_stream()).then(|| Replay {
+        ((idempotent || any_method) && req.body().is_end_stream()).then(|| Replay {
             method: req.method().clone(),
             uri: req.uri().clone(),
             version: req.version(),
@@ -98,15 +98,16 @@ pub async fn forward(
     first: &Arc<EndpointState>,
     req: Request<RequestBody>,
     timeout: Duration,
+    any_method: bool,
 ) -> Result<Forwarded, ProxyError> {
     let Some(policy) = &cluster.config.breaker else {
-        return forward_inner(ctx, cluster, first, req, timeout).await;
+        return forward_inner(ctx, cluster, first, req, timeout, any_method).await;
     };
     let admission = cluster.breaker.admit(clock::now_ns(), policy);
     if admission == Admission::Deny {
         return Err(ProxyError::BreakerOpen);
     }
-    let res = forward_inner(ctx, cluster, first, req, timeout).await;
+    let res = forward_inner(ctx, cluster, first, req, timeout, any_method).await;
     let failed = match &res {
         Ok(f) => f.resp.status().is_server_error(),
         Err(e) => !matches!(e, ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout | ProxyError::CircuitBreaker),
@@ -126,12 +127,13 @@ async fn forward_inner(
     first: &Arc<EndpointState>,
     req: Request<RequestBody>,
     timeout: Duration,
+    any_method: bool,
 ) -> Result<Forwarded, ProxyError> {
     let permit = admit(cluster).await?;
     let _active = cluster.budget.request();
     let deadline = Instant::now() + timeout;
     let retry = cluster.config.retries.as_ref();
-    let replay = retry.and_then(|_| Replay::capture(&req));
+    let replay = retry.and_then(|_| Replay::capture(&req, any_method));
     let max = retry.map_or(0, |r| r.attempts);
     let (mut req, mut ep, mut tried) = (Some(req), Arc::clone(first), Vec::new());
     let mut _retry_slot = None;

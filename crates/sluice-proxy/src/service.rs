@@ -52,7 +52,7 @@ async fn proxy(
     let worker = &ctx.listener.worker;
     let upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
     let timeout = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
-    let f = forward(ctx, cluster, endpoint, upstream_req, timeout).await?;
+    let f = forward(ctx, cluster, endpoint, upstream_req, timeout, route.config.retry_non_idempotent).await?;
     let pool_return = f.back.map(|(tx, uses)| PoolReturn {
         pool: Rc::clone(&worker.pool),
         addr: f.addr,

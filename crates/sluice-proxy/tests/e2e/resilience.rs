@@ -215,3 +215,34 @@ async fn grpc_health_check_follows_serving_status() {
     assert_eq!(tally(addr, 30, &[]).await.get("b"), Some(&10));
     stop(h);
 }
+
+#[tokio::test]
+async fn post_is_retried_only_where_the_route_allows_it() {
+    let bad = Backend::start_mode("bad", Mode { always_500: true, ..Mode::default() });
+    let good = Backend::start("good");
+    let text = "workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\npath_prefix = \"/safe\"\ncluster = \"c\"\nretry_non_idempotent = true\n[[listeners.web.routes]]\ncluster = \"c\"\n[clusters.c]\nretries = { attempts = 1, on = [\"5xx\"] }\nendpoints = [\"{a}\", \"{b}\"]\n";
+    let h = proxy(text, &[("a", bad.addr), ("b", good.addr)]);
+    let addr = h.addr("web").unwrap();
+    let post = |path: &str| {
+        http::Request::post(path).header("host", "t").body(http_body_util::Full::new(bytes::Bytes::new())).unwrap()
+    };
+    let mut plain = Vec::new();
+    let mut safe = Vec::new();
+    for _ in 0..4 {
+        plain.push(send(addr, post("/x")).await.status);
+        safe.push(send(addr, post("/safe")).await.status);
+    }
+    assert!(plain.contains(&500), "a POST is not retried by default: {plain:?}");
+    assert!(safe.iter().all(|&s| s == 200), "retry_non_idempotent retries it: {safe:?}");
+    stop(h);
+}
+
+#[tokio::test]
+async fn a_draining_endpoint_gets_no_new_requests() {
+    let bs = vec![Backend::start("a"), Backend::start("b"), Backend::start("c")];
+    let h = proxy(&config("", THREE), &subs(&bs));
+    h.snapshot().clusters["c"].balancer.endpoints()[0].set_draining(true);
+    let t = tally(h.addr("web").unwrap(), 20, &[]).await;
+    assert_eq!(t.get("a"), None, "{t:?}");
+    stop(h);
+}
