@@ -64,7 +64,7 @@ async fn handle(shared: Arc<ArcSwap<Snapshot>>, req: Request<Incoming>) -> Resul
         ("GET", "/status") => {
             let body = serde_json::to_vec_pretty(&status(&snap)).unwrap_or_default();
             let mut r = Response::new(Full::new(Bytes::from(body)));
-            r.headers_mut().insert(header::CONTENT_TYPE, "application/json".parse().expect("static header"));
+            r.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
             r
         }
         _ => text(StatusCode::NOT_FOUND, "404 unknown admin path (try /status)\n"),

@@ -165,8 +165,9 @@ async fn forward_inner(
             req = Some(r);
         }
         tried.push(ep.addr);
-        let p = retry.expect("retrying implies a policy");
-        let pause = backoff(p.backoff, p.max_backoff, attempt + 1, ctx.listener.worker.rng.next_u64());
+        let pause = retry.map_or(Duration::ZERO, |p| {
+            backoff(p.backoff, p.max_backoff, attempt + 1, ctx.listener.worker.rng.next_u64())
+        });
         tokio::time::sleep(pause).await;
         ep = repick(ctx, cluster, &tried).unwrap_or(ep);
     }

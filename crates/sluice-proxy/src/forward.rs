@@ -112,55 +112,5 @@ fn joined(h: &HeaderMap, name: &HeaderName) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn peer(trusted: bool) -> Peer {
-        Peer::new("10.1.2.3".parse().unwrap(), trusted, "http")
-    }
-
-    #[test]
-    fn hop_by_hop_headers_are_removed() {
-        let mut h = HeaderMap::new();
-        h.insert("connection", "close, x-secret".parse().unwrap());
-        h.insert("x-secret", "1".parse().unwrap());
-        h.insert("keep-alive", "timeout=5".parse().unwrap());
-        h.insert("proxy-authorization", "x".parse().unwrap());
-        h.insert("proxy", "http://evil".parse().unwrap());
-        h.insert("te", "trailers".parse().unwrap());
-        h.insert("x-keep", "1".parse().unwrap());
-        strip_hop_by_hop(&mut h, false);
-        assert_eq!(h.len(), 1, "{h:?}");
-        assert!(h.contains_key("x-keep"));
-    }
-
-    #[test]
-    fn te_trailers_survives_for_grpc() {
-        let mut h = HeaderMap::new();
-        h.insert("te", "trailers".parse().unwrap());
-        strip_hop_by_hop(&mut h, true);
-        assert_eq!(h["te"], "trailers");
-    }
-
-    #[test]
-    fn untrusted_peer_chain_is_replaced() {
-        let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "6.6.6.6".parse().unwrap());
-        h.insert("x-forwarded-proto", "https".parse().unwrap());
-        add_forwarding(&mut h, &peer(false), Some(&HeaderValue::from_static("a.test")), false);
-        assert_eq!(h["x-forwarded-for"], "10.1.2.3");
-        assert_eq!(h["x-forwarded-proto"], "http");
-        assert_eq!(h["x-forwarded-host"], "a.test");
-    }
-
-    #[test]
-    fn trusted_peer_chain_is_extended() {
-        let mut h = HeaderMap::new();
-        h.append("x-forwarded-for", "1.1.1.1".parse().unwrap());
-        h.append("x-forwarded-for", "2.2.2.2".parse().unwrap());
-        h.insert("forwarded", "for=1.1.1.1".parse().unwrap());
-        add_forwarding(&mut h, &peer(true), Some(&HeaderValue::from_static("a.test")), true);
-        assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 10.1.2.3");
-        assert_eq!(h["forwarded"], "for=1.1.1.1, for=10.1.2.3;proto=http;host=\"a.test\"");
-    }
-}
+#[path = "forward_test.rs"]
+mod tests;
