@@ -11,14 +11,6 @@ fn cluster_config(balance_lines: &str, endpoints: &str) -> String {
     format!("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"c\"\n[clusters.c]\n{balance_lines}\nendpoints = {endpoints}\n")
 }
 
-async fn tally(addr: std::net::SocketAddr, n: usize, headers: &[(&str, &str)]) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for _ in 0..n {
-        *m.entry(get(addr, "/", headers).await.backend().to_string()).or_insert(0) += 1;
-    }
-    m
-}
-
 #[tokio::test]
 async fn round_robin_shares_are_exact() {
     let bs = [Backend::start("a"), Backend::start("b"), Backend::start("c")];

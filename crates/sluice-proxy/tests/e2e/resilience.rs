@@ -17,20 +17,6 @@ fn subs(bs: &[Backend]) -> Vec<(&'static str, std::net::SocketAddr)> {
     ["a", "b", "c"].iter().zip(bs).map(|(n, b)| (*n, b.addr)).collect()
 }
 
-async fn tally(addr: std::net::SocketAddr, n: usize, headers: &[(&str, &str)]) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for _ in 0..n {
-        let r = get(addr, "/", headers).await;
-        *m.entry(if r.status == 200 {
-            r.backend().to_string()
-        } else {
-            format!("status {} {}", r.status, r.headers.get("x-sluice-error").map_or("-", |v| v.to_str().unwrap()))
-        })
-        .or_insert(0) += 1;
-    }
-    m
-}
-
 #[tokio::test]
 async fn killing_a_backend_under_load_costs_no_client_errors_with_retries() {
     let mut bs = vec![Backend::start("a"), Backend::start("b"), Backend::start("c")];

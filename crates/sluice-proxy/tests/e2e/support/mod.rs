@@ -2,6 +2,7 @@
 //! thread and runtime), a proxy started from TOML text, and small HTTP clients.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -268,4 +269,19 @@ pub async fn raw(addr: SocketAddr, bytes: &[u8], wait: Duration) -> String {
 pub fn stop(h: ServerHandle) {
     h.shutdown();
     h.join();
+}
+
+/// GETs `/` `n` times; counts answers by backend name (or `status CODE ERROR`).
+pub async fn tally(addr: std::net::SocketAddr, n: usize, headers: &[(&str, &str)]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for _ in 0..n {
+        let r = get(addr, "/", headers).await;
+        *m.entry(if r.status == 200 {
+            r.backend().to_string()
+        } else {
+            format!("status {} {}", r.status, r.headers.get("x-sluice-error").map_or("-", |v| v.to_str().unwrap()))
+        })
+        .or_insert(0) += 1;
+    }
+    m
 }
