@@ -225,6 +225,8 @@ pub struct ClusterLimits {
     pub max_pending: u32,
     pub pending_timeout: Duration,
     pub max_retries: Option<u32>,
+    /// Open upstream connections per cluster, across workers.
+    pub max_connections: Option<u32>,
 }
 
 /// Sticky sessions (§16.6): `sticky = { cookie = "srv", ttl = "1h" }`.

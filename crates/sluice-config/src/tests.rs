@@ -145,11 +145,11 @@ fn resilience_settings_parse_with_defaults_and_errors() {
     assert_eq!((a.limits.max_requests, a.limits.max_pending), (Some(4), 0));
     let bad = BASE.replace(
         "endpoints = [\"127.0.0.1:9001\"]",
-        "endpoints = [\"127.0.0.1:9001\"]\nhealth = { kind = \"ping\" }\nretries = { attempts = 2, on = [\"sometimes\"] }\nlimits = { max_connections = 5 }",
+        "endpoints = [\"127.0.0.1:9001\"]\nhealth = { kind = \"ping\" }\nretries = { attempts = 2, on = [\"sometimes\"] }\nlimits = { max_connections = 0 }",
     );
     let e = errors(&bad);
     assert_eq!(e.len(), 3, "{e:?}");
     assert!(e[0].contains("clusters.a.health.kind: unknown health check kind `ping`"), "{}", e[0]);
     assert!(e[1].contains("clusters.a.retries.on: unknown retry condition `sometimes`"), "{}", e[1]);
-    assert!(e[2].contains("clusters.a.limits.max_connections: max_connections is not supported yet"), "{}", e[2]);
+    assert!(e[2].contains("clusters.a.limits.max_connections: 0 is out of range"), "{}", e[2]);
 }

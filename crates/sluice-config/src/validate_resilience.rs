@@ -185,11 +185,11 @@ pub fn retries(v: &mut V, r: &S<FileRetries>, path: &str) -> RetryConfig {
 pub fn limits(v: &mut V, l: &S<FileClusterLimits>, path: &str) -> ClusterLimits {
     let f = l.get_ref();
     let p = |k: &str| format!("{path}.limits.{k}");
-    if let Some(c) = &f.max_connections {
-        let hint = Some("max_requests bounds concurrent upstream requests (one per HTTP/1.1 connection)");
-        v.err(c.span(), &p("max_connections"), "max_connections is not supported yet", hint);
-    }
     ClusterLimits {
+        max_connections: f
+            .max_connections
+            .as_ref()
+            .map(|_| v.int(&f.max_connections, &p("max_connections"), 1, 10_000_000, 1024) as u32),
         max_requests: f
             .max_requests
             .as_ref()

@@ -42,6 +42,7 @@ pub struct EndpointState {
     pub backup: bool,
     weight: AtomicU32,
     checks_ok: AtomicBool,
+    health_changes: AtomicU64,
     ejected_until_ns: AtomicU64,
     ejections: AtomicU32,
     draining: AtomicBool,
@@ -66,6 +67,7 @@ impl EndpointState {
             backup,
             weight: AtomicU32::new(weight),
             checks_ok: AtomicBool::new(true),
+            health_changes: AtomicU64::new(0),
             ejected_until_ns: AtomicU64::new(0),
             ejections: AtomicU32::new(0),
             draining: AtomicBool::new(false),
@@ -114,9 +116,16 @@ impl EndpointState {
         }
     }
 
-    /// The active checker's verdict.
+    /// The active checker's verdict; a change is counted.
     pub fn set_checks_ok(&self, ok: bool) {
-        self.checks_ok.store(ok, Relaxed)
+        if self.checks_ok.swap(ok, Relaxed) != ok {
+            self.health_changes.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// How many times health checks flipped this endpoint's verdict.
+    pub fn health_changes(&self) -> u64 {
+        self.health_changes.load(Relaxed)
     }
 
     pub fn checks_ok(&self) -> bool {
@@ -240,6 +249,9 @@ mod tests {
         e.set_checks_ok(false);
         e.set_draining(false);
         assert_eq!(e.health(), Health::Unhealthy);
+        assert_eq!(e.health_changes(), 1);
+        e.set_checks_ok(false);
+        assert_eq!(e.health_changes(), 1, "only changes count");
         assert!(e.eject(10));
         e.set_checks_ok(true);
         assert_eq!(e.health(), Health::Ejected, "passing checks do not end an ejection");

@@ -105,11 +105,11 @@ pub fn status(snap: &Snapshot) -> Value {
                 json!({
                     "addr": e.addr.to_string(), "state": e.health().as_str(), "weight": e.weight(),
                     "backup": e.backup, "in_flight": e.in_flight(), "requests": e.requests(), "failures": e.failures(),
-                    "checks_ok": e.checks_ok(), "ejections": e.ejections(), "ewma_ms": e.ewma.estimate(crate::clock::now_ns(), &c.config.balance_options.ewma) / 1e6,
+                    "checks_ok": e.checks_ok(), "health_changes": e.health_changes(), "ejections": e.ejections(), "ewma_ms": e.ewma.estimate(crate::clock::now_ns(), &c.config.balance_options.ewma) / 1e6,
                 })
             })
             .collect();
-        clusters.insert(name.clone(), json!({ "balance": c.config.balance.name(), "endpoints": eps }));
+        clusters.insert(name.clone(), json!({ "balance": c.config.balance.name(), "open_connections": c.conn_limit.open(), "breaker": format!("{:?}", c.breaker.state()), "endpoints": eps }));
     }
     json!({ "listeners": listeners, "clusters": clusters })
 }

@@ -8,6 +8,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::client::conn::{http1, http2};
@@ -56,9 +58,52 @@ pub struct Pool {
     pub reused: Cell<u64>,
 }
 
+/// A cluster's open upstream connections across all workers, and its `max_connections`.
+#[derive(Debug, Default)]
+pub struct ConnLimit {
+    open: Arc<AtomicU32>,
+    max: Option<u32>,
+}
+
+/// One open upstream connection under a `ConnLimit`; released when the connection ends.
+pub struct ConnSlot(Option<Arc<AtomicU32>>);
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        if let Some(c) = &self.0 {
+            c.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+impl ConnLimit {
+    pub fn new(max: Option<u32>) -> Self {
+        ConnLimit { open: Arc::default(), max }
+    }
+
+    /// A slot for a new connection, or the circuit breaker when the cluster is at its cap.
+    fn acquire(&self) -> Result<ConnSlot, ProxyError> {
+        let n = self.open.fetch_add(1, Relaxed);
+        if self.max.is_some_and(|max| n >= max) {
+            self.open.fetch_sub(1, Relaxed);
+            return Err(ProxyError::CircuitBreaker);
+        }
+        Ok(ConnSlot(Some(Arc::clone(&self.open))))
+    }
+
+    pub fn open(&self) -> u32 {
+        self.open.load(Relaxed)
+    }
+}
+
 impl Pool {
-    /// An idle connection to `addr` if one is usable, else a new one.
-    pub async fn checkout(&self, addr: SocketAddr, cluster: &ClusterConfig) -> Result<(Upstream, bool), ProxyError> {
+    /// An idle connection to `addr` if one is usable, else a new one (within `limit`).
+    pub async fn checkout(
+        &self,
+        addr: SocketAddr,
+        cluster: &ClusterConfig,
+        limit: &ConnLimit,
+    ) -> Result<(Upstream, bool), ProxyError> {
         let reused = match cluster.protocol {
             UpstreamProtocol::Http1 => self.take_idle(addr).map(|c| Upstream::H1(c.tx, c.uses)),
             UpstreamProtocol::H2c => {
@@ -72,10 +117,11 @@ impl Pool {
         }
         // The cold path is boxed so that the hot path's future stays small (a large future
         // is memmoved on every request).
+        let slot = limit.acquire()?;
         let up = match cluster.protocol {
-            UpstreamProtocol::Http1 => Box::pin(connect_h1(addr, cluster.timeouts.connect)).await?,
+            UpstreamProtocol::Http1 => Box::pin(connect_h1(addr, cluster.timeouts.connect, slot)).await?,
             UpstreamProtocol::H2c => {
-                let tx = Box::pin(connect_h2(addr, cluster.timeouts.connect)).await?;
+                let tx = Box::pin(connect_h2(addr, cluster.timeouts.connect, slot)).await?;
                 self.h2.borrow_mut().insert(addr, tx.clone());
                 Upstream::H2(tx)
             }
@@ -147,10 +193,11 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TokioIo<TcpStrea
     }
 }
 
-async fn connect_h1(addr: SocketAddr, timeout: Duration) -> Result<Upstream, ProxyError> {
+async fn connect_h1(addr: SocketAddr, timeout: Duration, slot: ConnSlot) -> Result<Upstream, ProxyError> {
     let io = connect(addr, timeout).await?;
     let (tx, conn) = http1::Builder::new().writev(false).handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
     tokio::task::spawn_local(async move {
+        let _slot = slot;
         if let Err(e) = conn.await {
             tracing::debug!(%addr, error = %e, "upstream connection ended");
         }
@@ -158,7 +205,11 @@ async fn connect_h1(addr: SocketAddr, timeout: Duration) -> Result<Upstream, Pro
     Ok(Upstream::H1(tx, 0))
 }
 
-async fn connect_h2(addr: SocketAddr, timeout: Duration) -> Result<http2::SendRequest<RequestBody>, ProxyError> {
+async fn connect_h2(
+    addr: SocketAddr,
+    timeout: Duration,
+    slot: ConnSlot,
+) -> Result<http2::SendRequest<RequestBody>, ProxyError> {
     let io = connect(addr, timeout).await?;
     let (tx, conn) = http2::Builder::new(LocalExec)
         .timer(TokioTimer::new())
@@ -168,6 +219,7 @@ async fn connect_h2(addr: SocketAddr, timeout: Duration) -> Result<http2::SendRe
         .await
         .map_err(|_| ProxyError::ConnectRefused)?;
     tokio::task::spawn_local(async move {
+        let _slot = slot;
         if let Err(e) = conn.await {
             tracing::debug!(%addr, error = %e, "upstream h2 connection ended");
         }

@@ -18,6 +18,7 @@ use sluice_core::breaker::Breaker;
 use sluice_core::retry::RetryBudget;
 use tokio::sync::Semaphore;
 
+use crate::pool::ConnLimit;
 use crate::sticky::Sticky;
 
 /// Endpoint states keyed by (cluster, address): kept across snapshots so that state
@@ -59,6 +60,8 @@ pub struct ClusterRt {
     pub pending: AtomicU32,
     pub budget: RetryBudget,
     pub breaker: Breaker,
+    /// Open upstream connections and `limits.max_connections`.
+    pub conn_limit: ConnLimit,
 }
 
 impl Snapshot {
@@ -100,6 +103,7 @@ fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry) -> ClusterRt {
         pending: AtomicU32::new(0),
         budget: RetryBudget::default(),
         breaker: Breaker::default(),
+        conn_limit: ConnLimit::new(c.limits.max_connections),
     }
 }
 

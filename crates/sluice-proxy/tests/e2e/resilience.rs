@@ -232,3 +232,20 @@ async fn a_draining_endpoint_gets_no_new_requests() {
     assert_eq!(t.get("a"), None, "{t:?}");
     stop(h);
 }
+
+#[tokio::test]
+async fn max_connections_caps_upstream_connections() {
+    let slow = Backend::start_with("slow", Duration::from_millis(300));
+    let h = proxy(&config("limits = { max_connections = 1 }", "[\"{a}\"]"), &[("a", slow.addr)]);
+    let addr = h.addr("web").unwrap();
+    let both = futures_util::future::join(get(addr, "/", &[]), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        get(addr, "/", &[]).await
+    });
+    let (first, second) = both.await;
+    assert_eq!(first.status, 200);
+    assert_eq!((second.status, second.headers["x-sluice-error"].to_str().unwrap()), (503, "circuit_breaker"));
+    assert_eq!(get(addr, "/", &[]).await.status, 200, "the one connection is reused afterwards");
+    assert_eq!(slow.conns(), 1);
+    stop(h);
+}
