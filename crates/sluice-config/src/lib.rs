@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod diag;
+pub mod diff;
 mod file;
 pub mod model;
 pub mod units;

@@ -1,29 +1,27 @@
-//! The admin listener (loopback by default): `GET /status` (listeners, routes, clusters
-//! and every endpoint's state as JSON) and `GET /healthz`. A non-loopback bind requires
-//! the configured bearer token. Runs on its own thread so it answers even when workers
-//! are saturated. Metrics, drain controls and reload arrive with issue 7.
+//! The admin listener (loopback by default; a token is required elsewhere):
+//! `GET /status`, `GET /healthz`, `GET /config`, `POST /reload`,
+//! `POST /clusters/{cluster}/endpoints/{addr}/drain` and `/undrain`,
+//! `PUT /clusters/{cluster}/endpoints/{addr}/weight` (body or `?value=N`).
+//! Runs on its own thread so it answers even when workers are saturated.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::{header, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde_json::{json, Value};
-use sluice_config::RouteTarget;
 use tokio::sync::watch;
 
-use crate::snapshot::Snapshot;
+use crate::control::Control;
 
 pub fn start(
     bind: SocketAddr,
-    shared: Arc<ArcSwap<Snapshot>>,
+    control: Arc<Control>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     let std_listener = std::net::TcpListener::bind(bind)?;
@@ -37,9 +35,9 @@ pub fn start(
             loop {
                 tokio::select! {
                     r = listener.accept() => if let Ok((s, _)) = r {
-                        let shared = Arc::clone(&shared);
+                        let control = Arc::clone(&control);
                         tokio::spawn(async move {
-                            let svc = service_fn(move |req| handle(Arc::clone(&shared), req));
+                            let svc = service_fn(move |req| handle(Arc::clone(&control), req));
                             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(s), svc).await;
                         });
                     },
@@ -51,65 +49,88 @@ pub fn start(
     Ok((addr, t))
 }
 
-async fn handle(shared: Arc<ArcSwap<Snapshot>>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let snap = shared.load_full();
-    if let Some(token) = snap.config.admin.as_ref().and_then(|a| a.token.as_ref()) {
-        let want = format!("Bearer {token}");
-        if req.headers().get(header::AUTHORIZATION).map_or(true, |v| v.as_bytes() != want.as_bytes()) {
-            return Ok(text(StatusCode::UNAUTHORIZED, "401 admin token required\n"));
-        }
+type Resp = Response<Full<Bytes>>;
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn json(v: &serde_json::Value) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(serde_json::to_vec_pretty(v).unwrap_or_default())));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn authorized(control: &Control, req: &Request<Incoming>) -> bool {
+    let snap = control.shared.load();
+    let Some(token) = snap.config.admin.as_ref().and_then(|a| a.token.as_ref()) else { return true };
+    let want = format!("Bearer {token}");
+    req.headers().get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes() == want.as_bytes())
+}
+
+async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    if !authorized(&control, &req) {
+        return Ok(text(StatusCode::UNAUTHORIZED, "401 admin token required (Authorization: Bearer ...)\n"));
     }
-    Ok(match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/healthz") => text(StatusCode::OK, "ok\n"),
-        ("GET", "/status") => {
-            let body = serde_json::to_vec_pretty(&status(&snap)).unwrap_or_default();
-            let mut r = Response::new(Full::new(Bytes::from(body)));
-            r.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-            r
+    let path = req.uri().path().to_string();
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    Ok(match (req.method().clone(), segs.as_slice()) {
+        (Method::GET, ["healthz"]) => text(StatusCode::OK, "ok\n"),
+        (Method::GET, ["status"]) => json(&crate::status::status(&control.shared.load(), &control.last_reload())),
+        (Method::GET, ["config"]) => match control.source() {
+            Some(src) => text(StatusCode::OK, src),
+            None => text(StatusCode::NOT_FOUND, "404 no config file (started without one)\n"),
+        },
+        (Method::POST, ["reload"]) => reload(&control),
+        (Method::POST, ["clusters", c, "endpoints", a, op @ ("drain" | "undrain")]) => {
+            drain(&control, c, a, *op == "drain")
+        }
+        (Method::PUT, ["clusters", c, "endpoints", a, "weight"]) => {
+            let (c, a) = (c.to_string(), a.to_string());
+            weight(&control, &c, &a, req).await
         }
         _ => text(StatusCode::NOT_FOUND, "404 unknown admin path (try /status)\n"),
     })
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *r.status_mut() = status;
-    r
+fn reload(control: &Control) -> Resp {
+    match control.reload() {
+        Ok(summary) => text(StatusCode::OK, format!("reloaded: {summary}\n")),
+        Err(errors) => text(StatusCode::BAD_REQUEST, format!("reload rejected, old config kept:\n{errors}")),
+    }
 }
 
-/// The `/status` document.
-pub fn status(snap: &Snapshot) -> Value {
-    let listeners: Vec<Value> = snap
-        .listeners
-        .iter()
-        .map(|l| {
-            let routes: Vec<Value> = l
-                .routes
-                .iter()
-                .map(|r| match &r.config.target {
-                    RouteTarget::Cluster(c) => json!({ "cluster": c }),
-                    RouteTarget::Respond { status, .. } => json!({ "respond": status }),
-                    RouteTarget::Split(s) => json!({ "split": s.iter().map(|(c, w)| json!({"cluster": c, "weight": w})).collect::<Vec<_>>() }),
-                })
-                .collect();
-            json!({ "name": l.config.name, "bind": l.config.bind.to_string(), "routes": routes })
-        })
-        .collect();
-    let mut clusters = serde_json::Map::new();
-    for (name, c) in &snap.clusters {
-        let eps: Vec<Value> = c
-            .balancer
-            .endpoints()
-            .iter()
-            .map(|e| {
-                json!({
-                    "addr": e.addr.to_string(), "state": e.health().as_str(), "weight": e.weight(),
-                    "backup": e.backup, "in_flight": e.in_flight(), "requests": e.requests(), "failures": e.failures(),
-                    "checks_ok": e.checks_ok(), "health_changes": e.health_changes(), "ejections": e.ejections(), "ewma_ms": e.ewma.estimate(crate::clock::now_ns(), &c.config.balance_options.ewma) / 1e6,
-                })
-            })
-            .collect();
-        clusters.insert(name.clone(), json!({ "balance": c.config.balance.name(), "open_connections": c.conn_limit.open(), "breaker": format!("{:?}", c.breaker.state()), "endpoints": eps }));
+fn endpoint(addr: &str) -> Result<SocketAddr, Resp> {
+    addr.parse().map_err(|_| text(StatusCode::BAD_REQUEST, format!("400 `{addr}` is not an IP:port\n")))
+}
+
+fn drain(control: &Control, cluster: &str, addr: &str, on: bool) -> Resp {
+    let addr = match endpoint(addr) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match control.set_draining(cluster, addr, on) {
+        Ok(()) => text(StatusCode::OK, format!("{} {addr} in {cluster}\n", if on { "draining" } else { "undrained" })),
+        Err(e) => text(StatusCode::NOT_FOUND, format!("404 {e}\n")),
     }
-    json!({ "listeners": listeners, "clusters": clusters })
+}
+
+async fn weight(control: &Control, cluster: &str, addr: &str, req: Request<Incoming>) -> Resp {
+    let addr = match endpoint(addr) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let query = req.uri().query().and_then(|q| sluice_core::route::query_value(q, "value")).map(str::to_string);
+    let body = Limited::new(req.into_body(), 64).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let raw = query.unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+    let Ok(w) = raw.parse::<u32>() else {
+        return text(StatusCode::BAD_REQUEST, format!("400 weight `{raw}` is not a number (body or ?value=N)\n"));
+    };
+    match control.set_weight(cluster, addr, w) {
+        Ok(()) => text(StatusCode::OK, format!("weight of {addr} in {cluster} is {w}\n")),
+        Err(e) => text(StatusCode::NOT_FOUND, format!("404 {e}\n")),
+    }
 }

@@ -8,6 +8,7 @@ mod attempt;
 mod body;
 mod clock;
 mod conn;
+pub mod control;
 mod errors;
 mod exchange;
 mod exec;
@@ -21,6 +22,7 @@ mod select;
 mod server;
 mod service;
 pub mod snapshot;
+mod status;
 mod sticky;
 mod worker;
 

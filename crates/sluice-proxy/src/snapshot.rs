@@ -67,8 +67,16 @@ pub struct ClusterRt {
 impl Snapshot {
     /// Builds a snapshot, reusing endpoint states from `registry` and adding new ones.
     pub fn build(config: Config, registry: &mut EndpointRegistry) -> Snapshot {
+        Snapshot::build_with(config, registry, false)
+    }
+
+    /// As `build`; with `keep_weights` the endpoints' current (admin-set) weights are kept
+    /// instead of the config's. Registry entries for endpoints no longer configured are
+    /// dropped.
+    pub fn build_with(config: Config, registry: &mut EndpointRegistry, keep_weights: bool) -> Snapshot {
+        registry.retain(|(c, a), _| config.clusters.get(c).is_some_and(|cl| cl.endpoints.iter().any(|e| e.addr == *a)));
         let clusters: HashMap<String, Arc<ClusterRt>> =
-            config.clusters.values().map(|c| (c.name.clone(), Arc::new(cluster(c, registry)))).collect();
+            config.clusters.values().map(|c| (c.name.clone(), Arc::new(cluster(c, registry, keep_weights)))).collect();
         let listeners = config
             .listeners
             .iter()
@@ -82,15 +90,19 @@ impl Snapshot {
     }
 }
 
-fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry) -> ClusterRt {
+fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry, keep_weights: bool) -> ClusterRt {
     let endpoints: Vec<Arc<EndpointState>> = c
         .endpoints
         .iter()
         .map(|e| {
-            let state = registry
-                .entry((c.name.clone(), e.addr))
-                .or_insert_with(|| Arc::new(EndpointState::new(e.addr, e.weight, e.backup)));
-            state.set_weight(e.weight);
+            let key = (c.name.clone(), e.addr);
+            if registry.get(&key).is_some_and(|s| s.backup != e.backup) {
+                registry.remove(&key);
+            }
+            let state = registry.entry(key).or_insert_with(|| Arc::new(EndpointState::new(e.addr, e.weight, e.backup)));
+            if !keep_weights {
+                state.set_weight(e.weight);
+            }
             Arc::clone(state)
         })
         .collect();

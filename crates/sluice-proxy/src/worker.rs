@@ -3,6 +3,7 @@
 //! (read through a per-worker cache) and the endpoint states inside it.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::net::TcpListener as StdListener;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use hyper_util::rt::TokioTimer;
 use hyper_util::server::conn::auto;
 use sluice_config::ListenerConfig;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::conn;
 use crate::exec::LocalExec;
@@ -73,12 +74,23 @@ fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
     b
 }
 
+/// A change a reload asks of a worker (the snapshot is already swapped when it arrives).
+pub enum WorkerCmd {
+    /// Start accepting on this worker's socket for a new (or rebound) listener.
+    Add(String, StdListener),
+    /// Stop accepting; open connections finish their request and close.
+    Remove(String),
+    /// The listener's settings changed: new connections use a rebuilt context.
+    Update(String),
+}
+
 /// Everything a worker thread needs to start.
 pub struct WorkerSpec {
     pub id: usize,
     pub shared: Arc<ArcSwap<Snapshot>>,
     pub sockets: Vec<(String, StdListener)>,
     pub shutdown: watch::Receiver<bool>,
+    pub commands: mpsc::UnboundedReceiver<WorkerCmd>,
     pub drain_timeout: Duration,
 }
 
@@ -89,6 +101,59 @@ pub fn run(spec: WorkerSpec) -> std::io::Result<()> {
     local.block_on(&rt, serve(spec))
 }
 
+/// A running listener on this worker: its current context and its stop switch.
+struct Running {
+    ctx: Rc<RefCell<Rc<ListenerCtx>>>,
+    stop: watch::Sender<bool>,
+}
+
+struct Listeners {
+    worker: Rc<WorkerCtx>,
+    tracker: Tracker,
+    running: HashMap<String, Running>,
+}
+
+impl Listeners {
+    fn context(&self, name: &str) -> Option<Rc<ListenerCtx>> {
+        let snap = self.worker.snapshot();
+        let lc = snap.listener(name)?;
+        Some(Rc::new(ListenerCtx {
+            name: name.to_string(),
+            builder: builder(&lc.config),
+            worker: Rc::clone(&self.worker),
+        }))
+    }
+
+    fn add(&mut self, name: String, sock: StdListener) -> std::io::Result<()> {
+        let Some(ctx) = self.context(&name) else { return Ok(()) };
+        let listener = TcpListener::from_std(sock)?;
+        let (stop, rx) = watch::channel(false);
+        let cell = Rc::new(RefCell::new(ctx));
+        tokio::task::spawn_local(accept_loop(listener, Rc::clone(&cell), rx, self.tracker.clone()));
+        if let Some(old) = self.running.insert(name, Running { ctx: cell, stop }) {
+            let _ = old.stop.send(true);
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, cmd: WorkerCmd) -> std::io::Result<()> {
+        match cmd {
+            WorkerCmd::Add(name, sock) => self.add(name, sock)?,
+            WorkerCmd::Remove(name) => {
+                if let Some(r) = self.running.remove(&name) {
+                    let _ = r.stop.send(true);
+                }
+            }
+            WorkerCmd::Update(name) => {
+                if let (Some(r), Some(ctx)) = (self.running.get(&name), self.context(&name)) {
+                    *r.ctx.borrow_mut() = ctx;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 async fn serve(spec: WorkerSpec) -> std::io::Result<()> {
     let cached = RefCell::new(Rc::new(spec.shared.load_full()));
     let worker = Rc::new(WorkerCtx {
@@ -97,15 +162,9 @@ async fn serve(spec: WorkerSpec) -> std::io::Result<()> {
         pool: Rc::new(Pool::default()),
         rng: WorkerRng::new(spec.id as u64 + 1),
     });
-    let tracker = Tracker::default();
+    let mut listeners = Listeners { worker: Rc::clone(&worker), tracker: Tracker::default(), running: HashMap::new() };
     for (name, sock) in spec.sockets {
-        let snap = worker.snapshot();
-        let Some(lc) = snap.listener(&name) else {
-            continue;
-        };
-        let ctx = Rc::new(ListenerCtx { name, builder: builder(&lc.config), worker: Rc::clone(&worker) });
-        let listener = TcpListener::from_std(sock)?;
-        tokio::task::spawn_local(accept_loop(listener, ctx, spec.shutdown.clone(), tracker.clone()));
+        listeners.add(name, sock)?;
     }
     let pool = Rc::clone(&worker.pool);
     tokio::task::spawn_local(async move {
@@ -114,13 +173,21 @@ async fn serve(spec: WorkerSpec) -> std::io::Result<()> {
             pool.sweep();
         }
     });
-    let mut shutdown = spec.shutdown;
+    let (mut shutdown, mut commands) = (spec.shutdown, spec.commands);
     while !*shutdown.borrow_and_update() {
-        if shutdown.changed().await.is_err() {
-            break;
+        tokio::select! {
+            r = shutdown.changed() => if r.is_err() { break },
+            Some(cmd) = commands.recv() => {
+                if let Err(e) = listeners.apply(cmd) {
+                    tracing::error!(error = %e, "worker could not apply a reload");
+                }
+            }
         }
     }
-    let _ = tokio::time::timeout(spec.drain_timeout, tracker.wait()).await;
+    for r in listeners.running.values() {
+        let _ = r.stop.send(true);
+    }
+    let _ = tokio::time::timeout(spec.drain_timeout, listeners.tracker.wait()).await;
     Ok(())
 }
 
@@ -161,8 +228,8 @@ impl Drop for TrackerGuard {
 
 async fn accept_loop(
     listener: TcpListener,
-    ctx: Rc<ListenerCtx>,
-    mut shutdown: watch::Receiver<bool>,
+    ctx: Rc<RefCell<Rc<ListenerCtx>>>,
+    mut stop: watch::Receiver<bool>,
     tracker: Tracker,
 ) {
     loop {
@@ -171,8 +238,8 @@ async fn accept_loop(
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let guard = tracker.enter();
-                    let ctx = Rc::clone(&ctx);
-                    let rx = shutdown.clone();
+                    let ctx = Rc::clone(&ctx.borrow());
+                    let rx = stop.clone();
                     tokio::task::spawn_local(async move {
                         conn::serve(stream, peer, ctx, rx).await;
                         drop(guard);
@@ -183,7 +250,7 @@ async fn accept_loop(
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
-            _ = shutdown.changed() => return,
+            _ = stop.changed() => return,
         }
     }
 }

@@ -35,7 +35,7 @@ pub fn run(listen: &str, admin: &str) -> ExitCode {
         }
     };
     println!("{}", intro(listen, admin, &addrs, &text));
-    crate::run(cfg)
+    crate::run(cfg, None)
 }
 
 fn config_text(listen: &str, admin: &str, b: &[SocketAddr]) -> String {

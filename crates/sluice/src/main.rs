@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Run { config } => match sluice_config::load(&config) {
-            Ok(cfg) => run(cfg),
+            Ok(cfg) => run(cfg, Some(config)),
             Err(d) => {
                 eprint!("{d}");
                 ExitCode::FAILURE
@@ -97,9 +97,9 @@ fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
-/// Starts the server and blocks until SIGTERM/SIGINT, then drains and returns.
-pub fn run(cfg: sluice_config::Config) -> ExitCode {
-    let handle = match sluice_proxy::Server::start(cfg) {
+/// Starts the server and blocks until SIGTERM/SIGINT (SIGHUP reloads `path`).
+pub fn run(cfg: sluice_config::Config, path: Option<PathBuf>) -> ExitCode {
+    let handle = match sluice_proxy::Server::start_from(cfg, path) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("sluice: {e}");
@@ -112,7 +112,7 @@ pub fn run(cfg: sluice_config::Config) -> ExitCode {
     if let Some(a) = handle.admin_addr() {
         tracing::info!(%a, "admin listening");
     }
-    wait_for_stop();
+    wait_for_stop(handle.control());
     tracing::info!("stopping: draining in-flight requests");
     handle.shutdown();
     handle.join();
@@ -120,7 +120,7 @@ pub fn run(cfg: sluice_config::Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn wait_for_stop() {
+fn wait_for_stop(control: &sluice_proxy::control::Control) {
     let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return;
     };
@@ -135,7 +135,10 @@ fn wait_for_stop() {
             tokio::select! {
                 _ = term.recv() => return,
                 _ = int.recv() => return,
-                _ = hup.recv() => tracing::warn!("SIGHUP received: hot reload is not available in this build yet; config unchanged"),
+                _ = hup.recv() => {
+                    // Errors are logged by the control plane; the old config keeps serving.
+                    let _ = control.reload();
+                }
             }
         }
     });
