@@ -80,7 +80,7 @@ fn help_and_version() {
 }
 
 #[test]
-fn run_serves_and_stops_on_sigterm() {
+fn run_serves_reloads_on_sighup_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("sluice-run-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -99,6 +99,20 @@ fn run_serves_and_stops_on_sigterm() {
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 503"), "{resp}");
+    // SIGHUP reloads the file: the route now answers directly.
+    std::fs::write(&p, format!("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:{port}\"\n[[listeners.web.routes]]\npath = \"/x\"\nrespond = {{ status = 200, body = \"reloaded\" }}\n")).unwrap();
+    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    let reloaded = loop {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(b"GET /x HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        if r.starts_with("HTTP/1.1 200") || t.elapsed() > Duration::from_secs(10) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(reloaded.ends_with("reloaded"), "{reloaded}");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {

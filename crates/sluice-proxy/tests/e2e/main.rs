@@ -4,6 +4,7 @@
 mod support;
 
 mod balancing;
+mod control;
 mod forwarding;
 mod lifecycle;
 mod limits;

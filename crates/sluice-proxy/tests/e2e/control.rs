@@ -1,0 +1,143 @@
+//! Control: hot reload (routes, clusters, listeners; invalid files; under load) and the
+//! admin API (status, config, reload, drain, weight, token).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use sluice_proxy::{Server, ServerHandle};
+
+use crate::support::*;
+
+fn write(dir: &PathBuf, text: &str, subs: &[(&str, SocketAddr)]) -> PathBuf {
+    let mut t = text.to_string();
+    for (k, v) in subs {
+        t = t.replace(&format!("{{{k}}}"), &v.to_string());
+    }
+    let p = dir.join("sluice.toml");
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+fn start(path: &PathBuf) -> ServerHandle {
+    let cfg = sluice_config::load(path).unwrap_or_else(|d| panic!("{d}"));
+    Server::start_from(cfg, Some(path.clone())).unwrap()
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sluice-{tag}-{}-{:?}", std::process::id(), std::thread::current().id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const V1: &str = "workers = 2\n[admin]\nbind = \"127.0.0.1:0\"\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{a}\"]\n";
+
+const V2: &str = "workers = 2\n[admin]\nbind = \"127.0.0.1:0\"\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\npath_prefix = \"/b\"\ncluster = \"b\"\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{a}\"]\n[clusters.b]\nendpoints = [\"{b}\"]\n[listeners.extra]\nbind = \"127.0.0.1:0\"\n[[listeners.extra.routes]]\ncluster = \"b\"\n";
+
+#[tokio::test]
+async fn reload_adds_routes_clusters_listeners_and_keeps_endpoint_state() {
+    let (a, b) = (Backend::start("a"), Backend::start("b"));
+    let dir = tempdir("reload");
+    let path = write(&dir, V1, &[("a", a.addr), ("b", b.addr)]);
+    let h = start(&path);
+    let web = h.addr("web").unwrap();
+    assert_eq!(get(web, "/b/x", &[]).await.backend(), "a");
+    let state_before = Arc::clone(&h.snapshot().clusters["a"].balancer.endpoints()[0]);
+    write(&dir, V2, &[("a", a.addr), ("b", b.addr)]);
+    let summary = h.control().reload().expect("valid config reloads");
+    assert!(summary.contains("listeners added: extra") && summary.contains("clusters added: b"), "{summary}");
+    assert_eq!(get(web, "/b/x", &[]).await.backend(), "b", "new route on the same listener");
+    let snap = h.snapshot();
+    let state_after = &snap.clusters["a"].balancer.endpoints()[0];
+    assert!(Arc::ptr_eq(&state_before, state_after), "endpoint state survives the reload");
+    let extra = h.addr("extra").unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(get(extra, "/", &[]).await.backend(), "b", "new listener serves");
+    write(&dir, V1, &[("a", a.addr), ("b", b.addr)]);
+    h.control().reload().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(tokio::net::TcpStream::connect(extra).await.is_err(), "removed listener stops accepting");
+    assert_eq!(get(web, "/b/x", &[]).await.backend(), "a");
+    stop(h);
+}
+
+#[tokio::test]
+async fn an_invalid_reload_is_rejected_and_the_old_config_keeps_serving() {
+    let a = Backend::start("a");
+    let dir = tempdir("bad");
+    let path = write(&dir, V1, &[("a", a.addr)]);
+    let h = start(&path);
+    std::fs::write(&path, "[listeners.web]\nbind = \"127.0.0.1:0\"\nbogus = 1\n").unwrap();
+    let err = h.control().reload().expect_err("invalid config");
+    assert!(err.contains("sluice.toml:3:1: listeners.web.bogus: unknown field"), "{err}");
+    assert_eq!(get(h.addr("web").unwrap(), "/", &[]).await.status, 200);
+    let status = get(h.admin_addr().unwrap(), "/status", &[]).await.json();
+    assert_eq!(status["reload"]["ok"], false);
+    stop(h);
+}
+
+#[tokio::test]
+async fn three_reloads_under_load_fail_no_request() {
+    let (a, b) = (Backend::start("a"), Backend::start("b"));
+    let dir = tempdir("load");
+    let path = write(&dir, V1, &[("a", a.addr), ("b", b.addr)]);
+    let h = start(&path);
+    let web = h.addr("web").unwrap();
+    let load = (0..4).map(|_| tokio::spawn(async move { tally(web, 150, &[]).await }));
+    let reloads = async {
+        for v in [V2, V1, V2] {
+            tokio::time::sleep(Duration::from_millis(80)).await;
+            write(&dir, v, &[("a", a.addr), ("b", b.addr)]);
+            h.control().reload().unwrap();
+        }
+    };
+    let (results, ()) = futures_util::future::join(futures_util::future::join_all(load), reloads).await;
+    for r in results {
+        let t = r.unwrap();
+        assert!(t.keys().all(|k| !k.starts_with("status")), "failed requests during reload: {t:?}");
+    }
+    stop(h);
+}
+
+fn req(method: &str, path: &str, body: &str, token: Option<&str>) -> http::Request<Full<Bytes>> {
+    let mut b = http::Request::builder().method(method).uri(path).header("host", "admin");
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    b.body(Full::new(Bytes::from(body.to_string()))).unwrap()
+}
+
+#[tokio::test]
+async fn admin_drain_weight_config_reload_and_token() {
+    let bs = [Backend::start("a"), Backend::start("b")];
+    let dir = tempdir("admin");
+    let text = "workers = 1\n[admin]\nbind = \"127.0.0.1:0\"\ntoken = \"s3cret\"\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"c\"\n[clusters.c]\nendpoints = [\"{a}\", \"{b}\"]\n";
+    let path = write(&dir, text, &[("a", bs[0].addr), ("b", bs[1].addr)]);
+    let h = start(&path);
+    let (admin, web) = (h.admin_addr().unwrap(), h.addr("web").unwrap());
+    let tok = Some("s3cret");
+    assert_eq!(send(admin, req("GET", "/status", "", None)).await.status, 401);
+    assert_eq!(send(admin, req("GET", "/status", "", Some("wrong"))).await.status, 401);
+    let st = send(admin, req("GET", "/status", "", tok)).await;
+    assert_eq!(st.json()["clusters"]["c"]["endpoints"][0]["state"], "healthy");
+    assert!(send(admin, req("GET", "/config", "", tok)).await.body.contains("[clusters.c]"));
+    let a = bs[0].addr;
+    let r = send(admin, req("POST", &format!("/clusters/c/endpoints/{a}/drain"), "", tok)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(tally(web, 10, &[]).await.get("a"), None, "drained");
+    assert_eq!(send(admin, req("POST", &format!("/clusters/c/endpoints/{a}/undrain"), "", tok)).await.status, 200);
+    assert_eq!(send(admin, req("PUT", &format!("/clusters/c/endpoints/{a}/weight"), "3", tok)).await.status, 200);
+    let t = tally(web, 40, &[]).await;
+    assert_eq!((t["a"], t["b"]), (30, 10), "weight 3:1 after the admin change: {t:?}");
+    assert_eq!(
+        send(admin, req("PUT", &format!("/clusters/c/endpoints/{a}/weight?value=x"), "", tok)).await.status,
+        400
+    );
+    assert_eq!(send(admin, req("POST", "/clusters/c/endpoints/10.9.9.9:1/drain", "", tok)).await.status, 404);
+    let rl = send(admin, req("POST", "/reload", "", tok)).await;
+    assert_eq!((rl.status, rl.body.as_str()), (200, "reloaded: no changes\n"));
+    stop(h);
+}
