@@ -1,5 +1,5 @@
 //! The admin listener (loopback by default; a token is required elsewhere):
-//! `GET /status`, `GET /healthz`, `GET /config`, `POST /reload`,
+//! `GET /status`, `GET /metrics`, `GET /healthz`, `GET /config`, `POST /reload`,
 //! `POST /clusters/{cluster}/endpoints/{addr}/drain` and `/undrain`,
 //! `PUT /clusters/{cluster}/endpoints/{addr}/weight` (body or `?value=N`).
 //! Runs on its own thread so it answers even when workers are saturated.
@@ -79,6 +79,12 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     Ok(match (req.method().clone(), segs.as_slice()) {
         (Method::GET, ["healthz"]) => text(StatusCode::OK, "ok\n"),
+        (Method::GET, ["metrics"]) => {
+            let mut r = text(StatusCode::OK, control.metrics.render());
+            let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            r
+        }
         (Method::GET, ["status"]) => json(&crate::status::status(&control.shared.load(), &control.last_reload())),
         (Method::GET, ["config"]) => match control.source() {
             Some(src) => text(StatusCode::OK, src),

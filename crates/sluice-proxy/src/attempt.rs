@@ -47,13 +47,19 @@ pub async fn admit(cluster: &ClusterRt) -> Result<Option<OwnedSemaphorePermit>, 
     let limits = &cluster.config.limits;
     if cluster.pending.fetch_add(1, Relaxed) >= limits.max_pending {
         cluster.pending.fetch_sub(1, Relaxed);
+        cluster.metrics.shed_limit.fetch_add(1, Relaxed);
         return Err(ProxyError::CircuitBreaker);
     }
+    let since = Instant::now();
     let waited = tokio::time::timeout(limits.pending_timeout, Arc::clone(sem).acquire_owned()).await;
     cluster.pending.fetch_sub(1, Relaxed);
+    cluster.metrics.queue_wait.observe_ns(since.elapsed().as_nanos() as u64);
     match waited {
         Ok(Ok(p)) => Ok(Some(p)),
-        _ => Err(ProxyError::CircuitBreaker),
+        _ => {
+            cluster.metrics.shed_limit.fetch_add(1, Relaxed);
+            Err(ProxyError::CircuitBreaker)
+        }
     }
 }
 
@@ -105,6 +111,7 @@ pub async fn forward(
     };
     let admission = cluster.breaker.admit(clock::now_ns(), policy);
     if admission == Admission::Deny {
+        cluster.metrics.shed_breaker.fetch_add(1, Relaxed);
         return Err(ProxyError::BreakerOpen);
     }
     let res = forward_inner(ctx, cluster, first, req, timeout, any_method).await;
@@ -115,6 +122,9 @@ pub async fn forward(
     let before = cluster.breaker.state();
     cluster.breaker.record(admission, failed, clock::now_ns(), policy);
     let after = cluster.breaker.state();
+    if after == sluice_core::breaker::State::Open && before != after {
+        cluster.metrics.breaker_opens.fetch_add(1, Relaxed);
+    }
     if before != after {
         tracing::warn!(cluster = %cluster.config.name, from = ?before, to = ?after, "circuit breaker changed state");
     }
@@ -165,6 +175,7 @@ async fn forward_inner(
             req = Some(r);
         }
         tried.push(ep.addr);
+        cluster.metrics.retries.fetch_add(1, Relaxed);
         let pause = retry.map_or(Duration::ZERO, |p| {
             backoff(p.backoff, p.max_backoff, attempt + 1, ctx.listener.worker.rng.next_u64())
         });
@@ -195,6 +206,9 @@ async fn try_once(
         Ok(r) => r,
         Err(_) => Err(Failure::Sent(ProxyError::ResponseTimeout)),
     };
+    if res.is_ok() {
+        cluster.metrics.upstream_ttfb.observe_ns(clock::now_ns().saturating_sub(started));
+    }
     record(ctx, cluster, ep, started, &res);
     (in_flight, res)
 }
@@ -224,6 +238,7 @@ fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, started: u64, 
     }
     if outlier::record(ep, o, policy) {
         if let Some(until) = outlier::try_eject(ep, cluster.balancer.endpoints(), now, policy) {
+            cluster.metrics.ejections.fetch_add(1, Relaxed);
             tracing::warn!(cluster = %cluster.config.name, endpoint = %ep.addr, ejections = ep.ejections(),
                 for_ms = (until - now) / 1_000_000, "outlier ejected");
         }

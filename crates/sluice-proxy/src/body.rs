@@ -16,7 +16,10 @@ use hyper::body::Incoming;
 use sluice_core::endpoint::InFlight;
 use tokio::time::{Instant, Sleep};
 
+use std::sync::Arc;
+
 use crate::conn::ActiveGuard;
+use crate::metrics::ListenerMetrics;
 use crate::pool::PoolReturn;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -100,10 +103,13 @@ pub struct ResponseEnd {
     pub pool_return: Option<PoolReturn>,
     /// The cluster bulkhead slot, held until the response is done.
     pub _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// When the request started, and where its total duration is recorded.
+    pub timing: (Instant, Arc<ListenerMetrics>),
 }
 
 impl ResponseEnd {
     fn finish(mut self, completed: bool) {
+        self.timing.1.duration.observe_ns(self.timing.0.elapsed().as_nanos() as u64);
         if let (true, Some(r)) = (completed, self.pool_return.take()) {
             r.checkin();
         }

@@ -9,6 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -166,6 +167,23 @@ pub struct ConnCtx {
     pub state: Rc<ConnState>,
 }
 
+/// Counts the connection as active (and accepted) while it lives.
+struct Counted(Rc<ListenerCtx>);
+
+impl Counted {
+    fn new(l: &Rc<ListenerCtx>) -> Counted {
+        l.metrics.connections.fetch_add(1, Relaxed);
+        l.metrics.connections_active.fetch_add(1, Relaxed);
+        Counted(Rc::clone(l))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.metrics.connections_active.fetch_sub(1, Relaxed);
+    }
+}
+
 /// How long to wait for the client to take a GOAWAY'd or closing connection down.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -213,6 +231,7 @@ pub async fn serve(
     listener: Rc<ListenerCtx>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let _counted = Counted::new(&listener);
     let Some((ctx, io, timeouts)) = setup(stream, peer, &listener) else {
         return;
     };

@@ -14,6 +14,7 @@ use sluice_config::Config;
 use tokio::sync::{mpsc, watch};
 
 use crate::listen::bind_reuseport;
+use crate::metrics::Store;
 use crate::snapshot::{EndpointRegistry, Snapshot};
 use crate::worker::WorkerCmd;
 
@@ -28,6 +29,7 @@ pub struct ReloadStatus {
 pub struct Control {
     path: Option<PathBuf>,
     pub shared: Arc<ArcSwap<Snapshot>>,
+    pub metrics: Arc<Store>,
     state: Mutex<State>,
 }
 
@@ -44,6 +46,7 @@ impl Control {
     pub fn new(
         path: Option<PathBuf>,
         shared: Arc<ArcSwap<Snapshot>>,
+        metrics: Arc<Store>,
         registry: EndpointRegistry,
         workers: Vec<mpsc::UnboundedSender<WorkerCmd>>,
         bound: Vec<(String, SocketAddr, SocketAddr)>,
@@ -51,6 +54,7 @@ impl Control {
         let c = Arc::new(Control {
             path,
             shared,
+            metrics,
             state: Mutex::new(State { registry, workers, bound, health: None, last: ReloadStatus::default() }),
         });
         c.restart_health(&mut c.lock())?;
@@ -123,7 +127,7 @@ impl Control {
         let mut cfg = cfg;
         cfg.workers = old.config.workers;
         cfg.admin = old.config.admin.clone();
-        let snap = Snapshot::build(cfg, &mut st.registry);
+        let snap = Snapshot::build(cfg, &mut st.registry, &self.metrics);
         self.shared.store(Arc::new(snap));
         st.bound.retain(|(n, _, _)| !d.listeners_removed.contains(n) && !d.listeners_rebound.contains(n));
         for name in d.listeners_removed.iter().chain(&d.listeners_rebound) {
@@ -151,7 +155,7 @@ impl Control {
     /// (after an admin weight change: balancer tables follow the new weights).
     fn rebuild_keeping_weights(&self, st: &mut State) {
         let cfg = (*self.shared.load_full().config).clone();
-        self.shared.store(Arc::new(Snapshot::build_with(cfg, &mut st.registry, true)));
+        self.shared.store(Arc::new(Snapshot::build_with(cfg, &mut st.registry, &self.metrics, true)));
     }
 
     /// Sets an endpoint's weight (0 takes it out); `Err` when there is no such endpoint.

@@ -42,7 +42,7 @@ pub async fn exchange(
     cluster: &ClusterRt,
     req: Request<RequestBody>,
 ) -> Result<Exchanged, Failure> {
-    let (upstream, reused) = match pool.checkout(addr, &cluster.config, &cluster.conn_limit).await {
+    let (upstream, reused) = match pool.checkout(addr, &cluster.config, &cluster.conn_limit, &cluster.metrics).await {
         Ok(x) => x,
         Err(e) => return Err(Failure::Unsent(e, req)),
     };
@@ -66,7 +66,7 @@ async fn retry_fresh(
     cluster: &ClusterRt,
     req: Request<RequestBody>,
 ) -> Result<Exchanged, Failure> {
-    let (up, _) = match pool.checkout(addr, &cluster.config, &cluster.conn_limit).await {
+    let (up, _) = match pool.checkout(addr, &cluster.config, &cluster.conn_limit, &cluster.metrics).await {
         Ok(x) => x,
         Err(e) => return Err(Failure::Unsent(e, req)),
     };

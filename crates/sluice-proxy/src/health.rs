@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::clock;
+use crate::metrics::ClusterMetrics;
 use crate::snapshot::Snapshot;
 
 /// How often ejections are checked for release.
@@ -33,10 +34,11 @@ pub fn start(snap: &Snapshot, shutdown: watch::Receiver<bool>) -> std::io::Resul
     for c in snap.clusters.values() {
         let eps = c.balancer.endpoints().to_vec();
         if let Some(h) = &c.config.health {
-            probes.extend(eps.iter().map(|e| (c.config.name.clone(), Arc::clone(e), h.clone())));
+            probes
+                .extend(eps.iter().map(|e| (c.config.name.clone(), Arc::clone(e), h.clone(), Arc::clone(&c.metrics))));
         }
         if let Some(policy) = c.config.outlier {
-            sweeps.push((c.config.name.clone(), eps, policy));
+            sweeps.push((c.config.name.clone(), eps, policy, Arc::clone(&c.metrics)));
         }
     }
     if probes.is_empty() && sweeps.is_empty() {
@@ -45,11 +47,11 @@ pub fn start(snap: &Snapshot, shutdown: watch::Receiver<bool>) -> std::io::Resul
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let t = std::thread::Builder::new().name("sluice-health".into()).spawn(move || {
         rt.block_on(async move {
-            for (i, (cluster, ep, cfg)) in probes.into_iter().enumerate() {
-                tokio::spawn(probe_loop(cluster, ep, cfg, i as u64));
+            for (i, (cluster, ep, cfg, m)) in probes.into_iter().enumerate() {
+                tokio::spawn(probe_loop(cluster, ep, cfg, m, i as u64));
             }
-            for (cluster, eps, policy) in sweeps {
-                tokio::spawn(sweep_loop(cluster, eps, policy));
+            for (cluster, eps, policy, m) in sweeps {
+                tokio::spawn(sweep_loop(cluster, eps, policy, m));
             }
             let mut shutdown = shutdown;
             while !*shutdown.borrow_and_update() {
@@ -62,7 +64,13 @@ pub fn start(snap: &Snapshot, shutdown: watch::Receiver<bool>) -> std::io::Resul
     Ok(Some(t))
 }
 
-async fn probe_loop(cluster: String, ep: Arc<EndpointState>, cfg: HealthCheckConfig, seed: u64) {
+async fn probe_loop(
+    cluster: String,
+    ep: Arc<EndpointState>,
+    cfg: HealthCheckConfig,
+    m: Arc<ClusterMetrics>,
+    seed: u64,
+) {
     let target = SocketAddr::new(ep.addr.ip(), cfg.port.unwrap_or(ep.addr.port()));
     let mut streak = Streak::default();
     let mut r = sluice_core::hash::rehash(seed, clock::now_ns());
@@ -70,6 +78,8 @@ async fn probe_loop(cluster: String, ep: Arc<EndpointState>, cfg: HealthCheckCon
     tokio::time::sleep(jittered(cfg.interval / 2, cfg.interval / 2, r)).await;
     loop {
         let passed = matches!(tokio::time::timeout(cfg.timeout, check(target, &cfg.check)).await, Ok(true));
+        let counter = if passed { &m.health_ok } else { &m.health_failed };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(healthy) = streak.observe(passed, ep.checks_ok(), &cfg.rise_fall) {
             ep.set_checks_ok(healthy);
             let state = if healthy { "healthy" } else { "unhealthy" };
@@ -82,7 +92,7 @@ async fn probe_loop(cluster: String, ep: Arc<EndpointState>, cfg: HealthCheckCon
 
 /// Releases ejections whose time is up, and once per `interval` runs the slow-response
 /// detector (when configured).
-async fn sweep_loop(cluster: String, eps: Vec<Arc<EndpointState>>, policy: OutlierPolicy) {
+async fn sweep_loop(cluster: String, eps: Vec<Arc<EndpointState>>, policy: OutlierPolicy, m: Arc<ClusterMetrics>) {
     let mut next_slow_check = clock::now_ns() + policy.interval_ns;
     loop {
         tokio::time::sleep(SWEEP).await;
@@ -93,6 +103,7 @@ async fn sweep_loop(cluster: String, eps: Vec<Arc<EndpointState>>, policy: Outli
         if policy.slow_p95_ns.is_some() && now >= next_slow_check {
             next_slow_check = now + policy.interval_ns;
             for e in outlier::detect_slow(&eps, now, &policy) {
+                m.ejections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(%cluster, endpoint = %e.addr, ejections = e.ejections(), "outlier ejected: slow responses (P95 over threshold)");
             }
         }

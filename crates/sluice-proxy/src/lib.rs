@@ -15,6 +15,7 @@ mod exec;
 mod forward;
 mod health;
 mod listen;
+pub mod metrics;
 mod pool;
 mod request;
 mod rng;

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::body::RequestBody;
 use crate::errors::ProxyError;
 use crate::exec::LocalExec;
+use crate::metrics::ClusterMetrics;
 
 /// An idle HTTP/1.1 upstream connection.
 pub struct IdleConn {
@@ -103,6 +104,7 @@ impl Pool {
         addr: SocketAddr,
         cluster: &ClusterConfig,
         limit: &ConnLimit,
+        m: &ClusterMetrics,
     ) -> Result<(Upstream, bool), ProxyError> {
         let reused = match cluster.protocol {
             UpstreamProtocol::Http1 => self.take_idle(addr).map(|c| Upstream::H1(c.tx, c.uses)),
@@ -113,11 +115,15 @@ impl Pool {
         };
         if let Some(up) = reused {
             self.reused.set(self.reused.get() + 1);
+            m.connections_reused.fetch_add(1, Relaxed);
             return Ok((up, true));
         }
         // The cold path is boxed so that the hot path's future stays small (a large future
         // is memmoved on every request).
-        let slot = limit.acquire()?;
+        let slot = limit.acquire().inspect_err(|_| {
+            m.shed_limit.fetch_add(1, Relaxed);
+        })?;
+        let started = Instant::now();
         let up = match cluster.protocol {
             UpstreamProtocol::Http1 => Box::pin(connect_h1(addr, cluster.timeouts.connect, slot)).await?,
             UpstreamProtocol::H2c => {
@@ -127,6 +133,8 @@ impl Pool {
             }
         };
         self.created.set(self.created.get() + 1);
+        m.connections_created.fetch_add(1, Relaxed);
+        m.upstream_connect.observe_ns(started.elapsed().as_nanos() as u64);
         Ok((up, false))
     }
 

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::control::Control;
 use crate::listen::bind_reuseport;
+use crate::metrics::Store;
 use crate::snapshot::{EndpointRegistry, Snapshot};
 use crate::worker::{self, WorkerSpec};
 
@@ -47,7 +48,8 @@ impl Server {
                 per_worker[w].push((l.name.clone(), s));
             }
         }
-        let shared = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, &mut registry)));
+        let metrics = Arc::new(Store::default());
+        let shared = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, &mut registry, &metrics)));
         let (tx, rx) = watch::channel(false);
         let mut threads = Vec::new();
         let mut senders = Vec::new();
@@ -62,7 +64,7 @@ impl Server {
                 }
             })?);
         }
-        let control = Control::new(path, shared, registry, senders, bound)?;
+        let control = Control::new(path, shared, metrics, registry, senders, bound)?;
         let admin = match admin_bind {
             Some(bind) => {
                 let (addr, t) = crate::admin::start(bind, Arc::clone(&control), rx.clone())?;

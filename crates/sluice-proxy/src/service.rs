@@ -4,6 +4,9 @@
 
 use std::convert::Infallible;
 use std::rc::Rc;
+use std::sync::Arc;
+
+use tokio::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri, Version};
@@ -20,15 +23,23 @@ use crate::select::{direct, select, Selected, Target};
 use crate::snapshot::{ClusterRt, ListenerRt, RouteRt};
 
 pub async fn handle(ctx: Rc<ConnCtx>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+    let started = Instant::now();
     let (guard, nth) = ctx.state.begin_request();
     let snap = ctx.listener.worker.snapshot();
     let Some(listener) = snap.listener(&ctx.listener.name) else {
         return Ok(ProxyError::NoRoute.response());
     };
-    let mut resp = match proxy(&ctx, listener, req, guard).await {
+    let mut resp = match proxy(&ctx, listener, req, guard, started).await {
         Ok(r) => r,
         Err(e) => e.response(),
     };
+    let m = &listener.metrics;
+    m.responses.inc(resp.status().as_u16());
+    let elapsed = started.elapsed().as_nanos() as u64;
+    m.ttfb.observe_ns(elapsed);
+    if matches!(resp.body(), ProxyBody::Full(_)) {
+        m.duration.observe_ns(elapsed);
+    }
     let max = listener.config.limits.max_requests_per_connection;
     if max != 0 && nth >= max {
         if !ctx.state.is_h2() {
@@ -44,15 +55,24 @@ async fn proxy(
     listener: &ListenerRt,
     req: Request<Incoming>,
     guard: ActiveGuard,
+    started: Instant,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let Target { route, cluster, endpoint, set_cookie } = match select(ctx, listener, &req)? {
-        Selected::Direct(route) => return Ok(direct(route)),
+        Selected::Direct(route) => {
+            let r = direct(route);
+            route.metrics.responses.inc(r.status().as_u16());
+            return Ok(r);
+        }
         Selected::Upstream(t) => t,
     };
     let worker = &ctx.listener.worker;
     let upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
     let timeout = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
-    let f = forward(ctx, cluster, endpoint, upstream_req, timeout, route.config.retry_non_idempotent).await?;
+    let forwarded = forward(ctx, cluster, endpoint, upstream_req, timeout, route.config.retry_non_idempotent).await;
+    let status = forwarded.as_ref().map_or_else(|e| e.status().as_u16(), |f| f.resp.status().as_u16());
+    route.metrics.responses.inc(status);
+    let f = forwarded?;
+    cluster.metrics.responses.inc(status);
     let pool_return = f.back.map(|(tx, uses)| PoolReturn {
         pool: Rc::clone(&worker.pool),
         addr: f.addr,
@@ -60,7 +80,8 @@ async fn proxy(
         uses,
         cfg: cluster.config.pool,
     });
-    let end = ResponseEnd { _in_flight: f.in_flight, _active: guard, pool_return, _permit: f.permit };
+    let timing = (started, Arc::clone(&listener.metrics));
+    let end = ResponseEnd { _in_flight: f.in_flight, _active: guard, pool_return, _permit: f.permit, timing };
     let resp = f.resp;
     let mut resp = rewrite_response(route, resp, listener.config.timeouts.body, end);
     if let Some(c) = set_cookie {

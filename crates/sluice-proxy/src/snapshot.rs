@@ -18,6 +18,7 @@ use sluice_core::breaker::Breaker;
 use sluice_core::retry::RetryBudget;
 use tokio::sync::Semaphore;
 
+use crate::metrics::{ClusterMetrics, ListenerMetrics, RouteMetrics, Store};
 use crate::pool::ConnLimit;
 use crate::sticky::Sticky;
 
@@ -36,11 +37,13 @@ pub struct Snapshot {
 pub struct ListenerRt {
     pub config: ListenerConfig,
     pub routes: Vec<RouteRt>,
+    pub metrics: Arc<ListenerMetrics>,
 }
 
 #[derive(Debug)]
 pub struct RouteRt {
     pub config: RouteConfig,
+    pub metrics: Arc<RouteMetrics>,
     /// For split routes: the weighted table and the clusters it picks from.
     pub split: Option<(WeightedChoice, Vec<Arc<ClusterRt>>)>,
     /// For single-cluster routes.
@@ -52,6 +55,7 @@ pub struct RouteRt {
 #[derive(Debug)]
 pub struct ClusterRt {
     pub config: ClusterConfig,
+    pub metrics: Arc<ClusterMetrics>,
     pub balancer: Balancer,
     pub sticky: Option<Sticky>,
     /// `limits.max_requests` as permits shared by all workers.
@@ -66,21 +70,38 @@ pub struct ClusterRt {
 
 impl Snapshot {
     /// Builds a snapshot, reusing endpoint states from `registry` and adding new ones.
-    pub fn build(config: Config, registry: &mut EndpointRegistry) -> Snapshot {
-        Snapshot::build_with(config, registry, false)
+    pub fn build(config: Config, registry: &mut EndpointRegistry, metrics: &Store) -> Snapshot {
+        Snapshot::build_with(config, registry, metrics, false)
     }
 
     /// As `build`; with `keep_weights` the endpoints' current (admin-set) weights are kept
     /// instead of the config's. Registry entries for endpoints no longer configured are
     /// dropped.
-    pub fn build_with(config: Config, registry: &mut EndpointRegistry, keep_weights: bool) -> Snapshot {
+    pub fn build_with(
+        config: Config,
+        registry: &mut EndpointRegistry,
+        metrics: &Store,
+        keep_weights: bool,
+    ) -> Snapshot {
         registry.retain(|(c, a), _| config.clusters.get(c).is_some_and(|cl| cl.endpoints.iter().any(|e| e.addr == *a)));
-        let clusters: HashMap<String, Arc<ClusterRt>> =
-            config.clusters.values().map(|c| (c.name.clone(), Arc::new(cluster(c, registry, keep_weights)))).collect();
+        let clusters: HashMap<String, Arc<ClusterRt>> = config
+            .clusters
+            .values()
+            .map(|c| (c.name.clone(), Arc::new(cluster(c, registry, keep_weights, metrics.cluster(&c.name)))))
+            .collect();
         let listeners = config
             .listeners
             .iter()
-            .map(|l| ListenerRt { config: l.clone(), routes: l.routes.iter().map(|r| route(r, &clusters)).collect() })
+            .map(|l| ListenerRt {
+                config: l.clone(),
+                routes: l
+                    .routes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| route(r, &clusters, metrics.route(&l.name, i)))
+                    .collect(),
+                metrics: metrics.listener(&l.name),
+            })
             .collect();
         Snapshot { config: Arc::new(config), listeners, clusters }
     }
@@ -90,7 +111,12 @@ impl Snapshot {
     }
 }
 
-fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry, keep_weights: bool) -> ClusterRt {
+fn cluster(
+    c: &ClusterConfig,
+    registry: &mut EndpointRegistry,
+    keep_weights: bool,
+    metrics: Arc<ClusterMetrics>,
+) -> ClusterRt {
     let endpoints: Vec<Arc<EndpointState>> = c
         .endpoints
         .iter()
@@ -109,6 +135,7 @@ fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry, keep_weights: boo
     let sticky = c.sticky.as_ref().map(|s| Sticky::build(s, &c.name, &endpoints));
     ClusterRt {
         config: c.clone(),
+        metrics,
         balancer: Balancer::build_with(c.balance, c.balance_options, endpoints),
         sticky,
         bulkhead: c.limits.max_requests.map(|n| Arc::new(Semaphore::new(n as usize))),
@@ -119,7 +146,7 @@ fn cluster(c: &ClusterConfig, registry: &mut EndpointRegistry, keep_weights: boo
     }
 }
 
-fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>) -> RouteRt {
+fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>, metrics: Arc<RouteMetrics>) -> RouteRt {
     let mut respond = None;
     let (split, cluster) = match &r.target {
         RouteTarget::Cluster(name) => (None, clusters.get(name).cloned()),
@@ -135,5 +162,5 @@ fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>) -> RouteRt
             (WeightedChoice::new(&weights).map(|w| (w, targets)), None)
         }
     };
-    RouteRt { config: r.clone(), split, cluster, respond }
+    RouteRt { config: r.clone(), metrics, split, cluster, respond }
 }

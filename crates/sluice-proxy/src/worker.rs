@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use crate::conn;
 use crate::exec::LocalExec;
+use crate::metrics::ListenerMetrics;
 use crate::pool::Pool;
 use crate::rng::WorkerRng;
 use crate::snapshot::Snapshot;
@@ -50,6 +51,7 @@ pub struct ListenerCtx {
     pub name: String,
     pub builder: auto::Builder<LocalExec>,
     pub worker: Rc<WorkerCtx>,
+    pub metrics: Arc<ListenerMetrics>,
 }
 
 fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
@@ -121,6 +123,7 @@ impl Listeners {
             name: name.to_string(),
             builder: builder(&lc.config),
             worker: Rc::clone(&self.worker),
+            metrics: Arc::clone(&lc.metrics),
         }))
     }
 
@@ -247,6 +250,7 @@ async fn accept_loop(
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
+                    ctx.borrow().metrics.accept_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },

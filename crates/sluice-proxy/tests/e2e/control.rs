@@ -141,3 +141,39 @@ async fn admin_drain_weight_config_reload_and_token() {
     assert_eq!((rl.status, rl.body.as_str()), (200, "reloaded: no changes\n"));
     stop(h);
 }
+
+#[tokio::test]
+async fn metrics_count_known_traffic() {
+    let a = Backend::start("a");
+    let text = "workers = 1\n[admin]\nbind = \"127.0.0.1:0\"\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\npath_prefix = \"/dead\"\ncluster = \"dead\"\n[[listeners.web.routes]]\npath_prefix = \"/ok\"\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{a}\"]\n[clusters.dead]\nendpoints = [\"{d}\"]\n";
+    let h = proxy(text, &[("a", a.addr), ("d", closed_port())]);
+    let web = h.addr("web").unwrap();
+    for _ in 0..5 {
+        assert_eq!(get(web, "/ok", &[]).await.status, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(get(web, "/nothing", &[]).await.status, 404);
+    }
+    assert_eq!(get(web, "/dead", &[]).await.status, 502);
+    let m = get(h.admin_addr().unwrap(), "/metrics", &[]).await;
+    assert_eq!(m.status, 200);
+    assert!(m.headers["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let t = m.body;
+    for line in [
+        "sluice_listener_responses_total{listener=\"web\",code=\"200\",class=\"2xx\"} 5",
+        "sluice_listener_responses_total{listener=\"web\",code=\"404\",class=\"4xx\"} 2",
+        "sluice_listener_responses_total{listener=\"web\",code=\"502\",class=\"5xx\"} 1",
+        "sluice_route_responses_total{listener=\"web\",route=\"1\",code=\"200\",class=\"2xx\"} 5",
+        "sluice_route_responses_total{listener=\"web\",route=\"0\",code=\"502\",class=\"5xx\"} 1",
+        "sluice_cluster_responses_total{cluster=\"a\",code=\"200\",class=\"2xx\"} 5",
+        "sluice_upstream_connections_created_total{cluster=\"a\"} 1",
+        "sluice_upstream_connections_reused_total{cluster=\"a\"} 4",
+        "sluice_connections_total{listener=\"web\"} 8",
+        "sluice_request_duration_seconds_count{listener=\"web\"} 8",
+        "sluice_upstream_connect_seconds_count{cluster=\"a\"} 1",
+        "sluice_upstream_ttfb_seconds_count{cluster=\"a\"} 5",
+    ] {
+        assert!(t.contains(line), "missing `{line}` in:\n{t}");
+    }
+    stop(h);
+}

@@ -1,0 +1,340 @@
+//! Golden-signal metrics (appendix C) with a lock-free hot path: every counter and
+//! histogram is a plain atomic held by the snapshot objects that record into it. The
+//! handles live in a store keyed by listener / route / cluster name, so they survive
+//! reloads; `/metrics` walks the store and encodes OpenMetrics text with prometheus-client.
+//! Labels are bounded: names from the config, status codes, and fixed reasons.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+/// Latency bucket bounds in seconds (0.5 ms .. 30 s).
+const BOUNDS: [f64; 16] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, f64::INFINITY];
+
+/// A histogram of durations: atomic bucket counts and sum, no lock.
+#[derive(Debug, Default)]
+pub struct Hist {
+    counts: [AtomicU64; BOUNDS.len()],
+    sum_ns: AtomicU64,
+}
+
+impl Hist {
+    pub fn observe_ns(&self, ns: u64) {
+        let s = ns as f64 / 1e9;
+        let i = BOUNDS.iter().position(|b| s <= *b).unwrap_or(BOUNDS.len() - 1);
+        self.counts[i].fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(ns, Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
+    fn encode(&self, mut e: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let mut acc = 0;
+        let buckets: Vec<(f64, u64)> = BOUNDS
+            .iter()
+            .zip(&self.counts)
+            .map(|(b, c)| {
+                acc += c.load(Relaxed);
+                (*b, acc)
+            })
+            .collect();
+        e.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            self.sum_ns.load(Relaxed) as f64 / 1e9,
+            acc,
+            &buckets,
+            None,
+        )
+    }
+}
+
+/// Responses by status code (100..=599), one atomic each.
+#[derive(Debug)]
+pub struct Statuses(Box<[AtomicU64]>);
+
+impl Default for Statuses {
+    fn default() -> Self {
+        Statuses((0..600).map(|_| AtomicU64::new(0)).collect())
+    }
+}
+
+impl Statuses {
+    pub fn inc(&self, code: u16) {
+        if let Some(c) = self.0.get(usize::from(code)) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn get(&self, code: u16) -> u64 {
+        self.0.get(usize::from(code)).map_or(0, |c| c.load(Relaxed))
+    }
+
+    fn nonzero(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.0.iter().enumerate().map(|(i, c)| (i as u16, c.load(Relaxed))).filter(|(_, n)| *n > 0)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ListenerMetrics {
+    pub connections_active: AtomicI64,
+    pub connections: AtomicU64,
+    pub accept_errors: AtomicU64,
+    pub responses: Statuses,
+    pub duration: Hist,
+    pub ttfb: Hist,
+}
+
+#[derive(Debug, Default)]
+pub struct RouteMetrics {
+    pub responses: Statuses,
+}
+
+#[derive(Debug, Default)]
+pub struct ClusterMetrics {
+    pub responses: Statuses,
+    pub upstream_connect: Hist,
+    pub upstream_ttfb: Hist,
+    pub queue_wait: Hist,
+    pub connections_created: AtomicU64,
+    pub connections_reused: AtomicU64,
+    pub retries: AtomicU64,
+    pub ejections: AtomicU64,
+    pub breaker_opens: AtomicU64,
+    pub shed_limit: AtomicU64,
+    pub shed_breaker: AtomicU64,
+    pub health_ok: AtomicU64,
+    pub health_failed: AtomicU64,
+}
+
+/// Metric handles by name, kept across reloads.
+#[derive(Debug, Default)]
+pub struct Store {
+    listeners: Mutex<BTreeMap<String, Arc<ListenerMetrics>>>,
+    routes: Mutex<BTreeMap<(String, usize), Arc<RouteMetrics>>>,
+    clusters: Mutex<BTreeMap<String, Arc<ClusterMetrics>>>,
+}
+
+fn get<K: Ord + Clone, V: Default>(m: &Mutex<BTreeMap<K, Arc<V>>>, k: &K) -> Arc<V> {
+    let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+    Arc::clone(g.entry(k.clone()).or_default())
+}
+
+impl Store {
+    pub fn listener(&self, name: &str) -> Arc<ListenerMetrics> {
+        get(&self.listeners, &name.to_string())
+    }
+    pub fn route(&self, listener: &str, index: usize) -> Arc<RouteMetrics> {
+        get(&self.routes, &(listener.to_string(), index))
+    }
+    pub fn cluster(&self, name: &str) -> Arc<ClusterMetrics> {
+        get(&self.clusters, &name.to_string())
+    }
+
+    /// The OpenMetrics text of everything recorded so far.
+    pub fn render(self: &Arc<Self>) -> String {
+        let mut reg = Registry::with_prefix("sluice");
+        reg.register_collector(Box::new(Collector(Arc::clone(self))));
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
+        out
+    }
+}
+
+#[derive(Debug)]
+struct Collector(Arc<Store>);
+
+type Labels = Vec<(&'static str, String)>;
+
+fn class(code: u16) -> String {
+    format!("{}xx", code / 100)
+}
+
+impl prometheus_client::collector::Collector for Collector {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let ls: Vec<(String, Arc<ListenerMetrics>)> =
+            lock(&self.0.listeners).iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect();
+        let rs: Vec<((String, usize), Arc<RouteMetrics>)> =
+            lock(&self.0.routes).iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect();
+        let cs: Vec<(String, Arc<ClusterMetrics>)> =
+            lock(&self.0.clusters).iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect();
+        let l = |n: &str| vec![("listener", n.to_string())];
+        let c = |n: &str| vec![("cluster", n.to_string())];
+        gauge(
+            &mut e,
+            "connections_active",
+            "Open client connections",
+            ls.iter().map(|(n, m)| (l(n), m.connections_active.load(Relaxed) as f64)),
+        )?;
+        counter(
+            &mut e,
+            "connections",
+            "Accepted client connections",
+            ls.iter().map(|(n, m)| (l(n), m.connections.load(Relaxed))),
+        )?;
+        counter(
+            &mut e,
+            "accept_errors",
+            "Failed accepts",
+            ls.iter().map(|(n, m)| (l(n), m.accept_errors.load(Relaxed))),
+        )?;
+        let statuses = |labels: Labels, s: &Statuses| -> Vec<(Labels, u64)> {
+            s.nonzero()
+                .map(|(code, n)| {
+                    let mut x = labels.clone();
+                    x.push(("code", code.to_string()));
+                    x.push(("class", class(code)));
+                    (x, n)
+                })
+                .collect()
+        };
+        counter(
+            &mut e,
+            "listener_responses",
+            "Responses by listener and status",
+            ls.iter().flat_map(|(n, m)| statuses(l(n), &m.responses)),
+        )?;
+        counter(
+            &mut e,
+            "route_responses",
+            "Responses by route (listener, index) and status",
+            rs.iter().flat_map(|((n, i), m)| {
+                statuses(vec![("listener", n.clone()), ("route", i.to_string())], &m.responses)
+            }),
+        )?;
+        counter(
+            &mut e,
+            "cluster_responses",
+            "Upstream responses relayed, by cluster and status",
+            cs.iter().flat_map(|(n, m)| statuses(c(n), &m.responses)),
+        )?;
+        hist(
+            &mut e,
+            "request_duration_seconds",
+            "Total request time, first byte in to last byte out",
+            ls.iter().map(|(n, m)| (l(n), &m.duration)),
+        )?;
+        hist(&mut e, "ttfb_seconds", "Time to the response head", ls.iter().map(|(n, m)| (l(n), &m.ttfb)))?;
+        hist(
+            &mut e,
+            "upstream_connect_seconds",
+            "Upstream connect time",
+            cs.iter().map(|(n, m)| (c(n), &m.upstream_connect)),
+        )?;
+        hist(
+            &mut e,
+            "upstream_ttfb_seconds",
+            "Upstream time to response head, per try",
+            cs.iter().map(|(n, m)| (c(n), &m.upstream_ttfb)),
+        )?;
+        hist(&mut e, "queue_wait_seconds", "Wait for a bulkhead slot", cs.iter().map(|(n, m)| (c(n), &m.queue_wait)))?;
+        let cc = |f: fn(&ClusterMetrics) -> &AtomicU64| {
+            cs.iter().map(move |(n, m)| (c(n), f(m).load(Relaxed))).collect::<Vec<_>>()
+        };
+        counter(&mut e, "upstream_connections_created", "New upstream connections", cc(|m| &m.connections_created))?;
+        counter(
+            &mut e,
+            "upstream_connections_reused",
+            "Requests on a pooled upstream connection",
+            cc(|m| &m.connections_reused),
+        )?;
+        counter(&mut e, "retries", "Retries sent", cc(|m| &m.retries))?;
+        counter(&mut e, "outlier_ejections", "Outlier ejections", cc(|m| &m.ejections))?;
+        counter(&mut e, "breaker_opens", "Error-rate breaker openings", cc(|m| &m.breaker_opens))?;
+        let shed = cs.iter().flat_map(|(n, m)| {
+            [("max_requests", m.shed_limit.load(Relaxed)), ("breaker_open", m.shed_breaker.load(Relaxed))]
+                .map(|(r, v)| (vec![("cluster", n.clone()), ("reason", r.to_string())], v))
+        });
+        counter(&mut e, "shed", "Requests refused by a circuit breaker", shed)?;
+        let health = cs.iter().flat_map(|(n, m)| {
+            [("pass", m.health_ok.load(Relaxed)), ("fail", m.health_failed.load(Relaxed))]
+                .map(|(r, v)| (vec![("cluster", n.clone()), ("result", r.to_string())], v))
+        });
+        counter(&mut e, "health_checks", "Active health check results", health)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn counter(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Labels, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, v) in rows {
+        m.encode_family(&labels)?.encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(&v, None)?;
+    }
+    Ok(())
+}
+
+fn gauge(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Labels, f64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut m = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, v) in rows {
+        m.encode_family(&labels)?.encode_gauge(&v)?;
+    }
+    Ok(())
+}
+
+fn hist<'a>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Labels, &'a Hist)>,
+) -> Result<(), std::fmt::Error> {
+    let mut m = e.encode_descriptor(name, help, None, MetricType::Histogram)?;
+    for (labels, h) in rows {
+        h.encode(m.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_statuses_and_cumulative_buckets() {
+        let s = Arc::new(Store::default());
+        let l = s.listener("web");
+        l.connections.fetch_add(3, Relaxed);
+        l.responses.inc(200);
+        l.responses.inc(200);
+        l.responses.inc(503);
+        l.duration.observe_ns(2_000_000);
+        l.duration.observe_ns(200_000_000);
+        s.cluster("api").retries.fetch_add(1, Relaxed);
+        let t = s.render();
+        assert!(t.contains("sluice_connections_total{listener=\"web\"} 3"), "{t}");
+        assert!(t.contains("sluice_listener_responses_total{listener=\"web\",code=\"200\",class=\"2xx\"} 2"), "{t}");
+        assert!(t.contains("sluice_listener_responses_total{listener=\"web\",code=\"503\",class=\"5xx\"} 1"), "{t}");
+        assert!(
+            t.contains("sluice_request_duration_seconds_bucket{le=\"0.0025\",listener=\"web\"} 1")
+                || t.contains("sluice_request_duration_seconds_bucket{listener=\"web\",le=\"0.0025\"} 1"),
+            "{t}"
+        );
+        assert!(t.contains("sluice_request_duration_seconds_count{listener=\"web\"} 2"), "{t}");
+        assert!(t.contains("sluice_retries_total{cluster=\"api\"} 1"), "{t}");
+        assert!(t.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn handles_survive_by_name() {
+        let s = Store::default();
+        assert!(Arc::ptr_eq(&s.cluster("a"), &s.cluster("a")));
+        assert!(!Arc::ptr_eq(&s.cluster("a"), &s.cluster("b")));
+    }
+}
