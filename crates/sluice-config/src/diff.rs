@@ -85,6 +85,9 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     if !same(&old.admin, &new.admin) {
         d.needs_restart.push("admin".into());
     }
+    if old.access_log != new.access_log {
+        d.needs_restart.push("access_log".into());
+    }
     d
 }
 

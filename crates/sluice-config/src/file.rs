@@ -15,10 +15,20 @@ pub struct FileConfig {
     pub workers: Option<S<i64>>,
     pub drain_timeout: Option<S<String>>,
     pub admin: Option<FileAdmin>,
+    pub access_log: Option<FileAccessLog>,
     #[serde(default)]
     pub listeners: BTreeMap<S<String>, FileListener>,
     #[serde(default)]
     pub clusters: BTreeMap<S<String>, FileCluster>,
+}
+
+/// `[access_log] path = "access.log", format = "json"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAccessLog {
+    pub path: S<String>,
+    pub format: Option<S<String>>,
+    pub buffer: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,7 +23,13 @@ pub use model::*;
 pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, &file),
+        Ok(text) => parse(&text, &file).map(|mut cfg| {
+            // Paths inside a config file are relative to the file.
+            if let Some(log) = cfg.access_log.as_mut().filter(|l| l.path.is_relative() && l.path.as_os_str() != "-") {
+                log.path = path.parent().unwrap_or(Path::new(".")).join(&log.path);
+            }
+            cfg
+        }),
         Err(e) => Err(Diagnostics {
             file,
             items: vec![Diagnostic { line: 0, col: 0, path: "(file)".into(), message: e.to_string(), hint: None }],

@@ -21,8 +21,26 @@ pub struct Config {
     pub workers: usize,
     pub drain_timeout: Duration,
     pub admin: Option<AdminConfig>,
+    pub access_log: Option<AccessLogConfig>,
     pub listeners: Vec<ListenerConfig>,
     pub clusters: BTreeMap<String, ClusterConfig>,
+}
+
+/// One line per request, written by a background thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogConfig {
+    /// A file path (relative to the config file), or `-` for standard output.
+    pub path: std::path::PathBuf,
+    pub format: AccessLogFormat,
+    /// Lines queued for the writer before new ones are dropped (and counted).
+    pub buffer: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    Json,
+    /// NGINX/Apache combined log format, plus the timing breakdown.
+    Combined,
 }
 
 #[derive(Debug, Clone)]

@@ -83,6 +83,7 @@ pub fn validate(fc: FileConfig, sink: &mut Sink<'_>) -> Option<Config> {
     let workers = v.int(&fc.workers, "workers", 1, 1024, default_workers) as usize;
     let drain_timeout = v.timeout(&fc.drain_timeout, "drain_timeout", DEFAULT_DRAIN_TIMEOUT);
     let admin = fc.admin.as_ref().and_then(|a| admin(&mut v, a));
+    let access_log = fc.access_log.as_ref().and_then(|a| access_log(&mut v, a));
     let mut listeners = Vec::new();
     let mut binds: Vec<(SocketAddr, String)> = admin.iter().map(|a| (a.bind, "admin".to_string())).collect();
     let mut in_file_order: Vec<_> = fc.listeners.iter().collect();
@@ -100,7 +101,20 @@ pub fn validate(fc: FileConfig, sink: &mut Sink<'_>) -> Option<Config> {
             clusters.insert(name.get_ref().clone(), c);
         }
     }
-    Some(Config { workers, drain_timeout, admin, listeners, clusters })
+    Some(Config { workers, drain_timeout, admin, access_log, listeners, clusters })
+}
+
+fn access_log(v: &mut V, a: &FileAccessLog) -> Option<AccessLogConfig> {
+    let format = match a.format.as_ref().map(|f| (f, f.get_ref().as_str())) {
+        None | Some((_, "json")) => AccessLogFormat::Json,
+        Some((_, "combined")) => AccessLogFormat::Combined,
+        Some((f, other)) => {
+            v.err(f.span(), "access_log.format", format!("unknown format `{other}`"), Some("json or combined"));
+            return None;
+        }
+    };
+    let buffer = v.int(&a.buffer, "access_log.buffer", 16, 10_000_000, 65_536) as usize;
+    Some(AccessLogConfig { path: a.path.get_ref().into(), format, buffer })
 }
 
 fn admin(v: &mut V, a: &FileAdmin) -> Option<AdminConfig> {

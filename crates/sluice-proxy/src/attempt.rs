@@ -33,6 +33,11 @@ pub struct Forwarded {
     pub in_flight: InFlight,
     pub addr: SocketAddr,
     pub permit: Option<OwnedSemaphorePermit>,
+    /// Tries made (1 without retries), and the timing of the one that answered.
+    pub attempts: u32,
+    pub connect_ns: u64,
+    pub queue_ns: u64,
+    pub ttfb_ns: u64,
 }
 
 /// Takes a slot under the cluster's `max_requests`, waiting up to `pending_timeout` if
@@ -139,7 +144,9 @@ async fn forward_inner(
     timeout: Duration,
     any_method: bool,
 ) -> Result<Forwarded, ProxyError> {
+    let queued = Instant::now();
     let permit = admit(cluster).await?;
+    let queue_ns = queued.elapsed().as_nanos() as u64;
     let _active = cluster.budget.request();
     let deadline = Instant::now() + timeout;
     let retry = cluster.config.retries.as_ref();
@@ -151,6 +158,7 @@ async fn forward_inner(
         let Some(r) = req.take().or_else(|| replay.as_ref().map(Replay::build)) else {
             break;
         };
+        let tried_at = Instant::now();
         let (in_flight, res) = try_once(ctx, cluster, &ep, r, deadline).await;
         let again =
             attempt < max && Instant::now() < deadline && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
@@ -164,7 +172,17 @@ async fn forward_inner(
         };
         let Some(slot) = slot else {
             return match res {
-                Ok((resp, back)) => Ok(Forwarded { resp, back, in_flight, addr: ep.addr, permit }),
+                Ok((resp, back, connect_ns)) => Ok(Forwarded {
+                    resp,
+                    back,
+                    in_flight,
+                    addr: ep.addr,
+                    permit,
+                    attempts: attempt + 1,
+                    connect_ns,
+                    queue_ns,
+                    ttfb_ns: tried_at.elapsed().as_nanos() as u64,
+                }),
                 Err(f) => Err(f.error()),
             };
         };
@@ -216,7 +234,7 @@ async fn try_once(
 fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, started: u64, res: &Result<Exchanged, Failure>) {
     let now = clock::now_ns();
     let outcome = match res {
-        Ok((resp, _)) if resp.status().is_server_error() => Some(Outcome::Status5xx),
+        Ok((resp, _, _)) if resp.status().is_server_error() => Some(Outcome::Status5xx),
         Ok(_) => Some(Outcome::Success),
         Err(f) => match f.error() {
             ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout => None,
@@ -248,7 +266,7 @@ fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, started: u64, 
 /// Whether the policy retries this result (a sent request needs a replayable head).
 fn wants_retry(p: &RetryConfig, res: &Result<Exchanged, Failure>, replayable: bool) -> bool {
     match res {
-        Ok((resp, _)) => {
+        Ok((resp, _, _)) => {
             let s = resp.status().as_u16();
             replayable
                 && ((p.on_5xx && s >= 500) || (p.on_gateway_error && matches!(s, 502..=504)) || p.statuses.contains(&s))

@@ -18,6 +18,7 @@ use tokio::time::{Instant, Sleep};
 
 use std::sync::Arc;
 
+use crate::accesslog::{AccessLog, Entry};
 use crate::conn::ActiveGuard;
 use crate::metrics::ListenerMetrics;
 use crate::pool::PoolReturn;
@@ -133,16 +134,29 @@ pub struct UpstreamBody {
     inner: Incoming,
     idle: IdleTimer,
     on_end: Option<ResponseEnd>,
+    bytes: u64,
+    /// The access-log line, completed (bytes, total time) and sent when the body ends.
+    log: Option<(Arc<AccessLog>, Box<Entry>)>,
 }
 
 impl UpstreamBody {
     pub fn new(inner: Incoming, idle: Duration, on_end: ResponseEnd) -> Self {
-        UpstreamBody { inner, idle: IdleTimer::new(idle), on_end: Some(on_end) }
+        UpstreamBody { inner, idle: IdleTimer::new(idle), on_end: Some(on_end), bytes: 0, log: None }
+    }
+
+    pub fn set_log(&mut self, log: Arc<AccessLog>, entry: Box<Entry>) {
+        self.log = Some((log, entry));
     }
 
     fn end(&mut self, completed: bool) {
         if let Some(f) = self.on_end.take() {
+            let started = f.timing.0;
             f.finish(completed);
+            if let Some((log, mut e)) = self.log.take() {
+                e.bytes = self.bytes;
+                e.total_ns = started.elapsed().as_nanos() as u64;
+                log.log(*e);
+            }
         }
     }
 }
@@ -163,6 +177,9 @@ impl Body for ProxyBody {
             ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             ProxyBody::Upstream(u) => {
                 let r = ready!(poll_idle(&mut u.inner, &mut u.idle, cx));
+                if let Some(Ok(f)) = &r {
+                    u.bytes += f.data_ref().map_or(0, |d| d.len() as u64);
+                }
                 match &r {
                     None => u.end(true),
                     Some(Err(_)) => u.end(false),

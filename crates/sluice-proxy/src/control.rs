@@ -127,6 +127,7 @@ impl Control {
         let mut cfg = cfg;
         cfg.workers = old.config.workers;
         cfg.admin = old.config.admin.clone();
+        cfg.access_log = old.config.access_log.clone();
         let snap = Snapshot::build(cfg, &mut st.registry, &self.metrics);
         self.shared.store(Arc::new(snap));
         st.bound.retain(|(n, _, _)| !d.listeners_removed.contains(n) && !d.listeners_rebound.contains(n));

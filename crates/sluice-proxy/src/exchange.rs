@@ -16,7 +16,8 @@ use crate::snapshot::ClusterRt;
 /// An HTTP/1.1 connection to hand back to the pool, with its use count.
 pub type H1Back = (http1::SendRequest<RequestBody>, u64);
 
-pub type Exchanged = (Response<Incoming>, Option<H1Back>);
+/// The response, the connection to return, and the connect time (0 when reused).
+pub type Exchanged = (Response<Incoming>, Option<H1Back>, u64);
 
 /// Why an exchange failed, and whether the request can still be sent elsewhere.
 pub enum Failure {
@@ -42,14 +43,18 @@ pub async fn exchange(
     cluster: &ClusterRt,
     req: Request<RequestBody>,
 ) -> Result<Exchanged, Failure> {
+    let t = tokio::time::Instant::now();
     let (upstream, reused) = match pool.checkout(addr, &cluster.config, &cluster.conn_limit, &cluster.metrics).await {
         Ok(x) => x,
         Err(e) => return Err(Failure::Unsent(e, req)),
     };
+    let connect_ns = if reused { 0 } else { t.elapsed().as_nanos() as u64 };
     match upstream {
-        Upstream::H2(mut tx) => tx.send_request(req).await.map(|r| (r, None)).map_err(|e| Failure::Sent(classify(&e))),
+        Upstream::H2(mut tx) => {
+            tx.send_request(req).await.map(|r| (r, None, connect_ns)).map_err(|e| Failure::Sent(classify(&e)))
+        }
         Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
-            Ok(resp) => Ok((resp, Some((tx, uses + 1)))),
+            Ok(resp) => Ok((resp, Some((tx, uses + 1)), connect_ns)),
             Err(mut e) => match e.take_message() {
                 Some(req) if reused => Box::pin(retry_fresh(pool, addr, cluster, req)).await,
                 Some(req) => Err(Failure::Unsent(ProxyError::UpstreamReset, req)),
@@ -74,7 +79,7 @@ async fn retry_fresh(
         return Err(Failure::Sent(ProxyError::UpstreamReset));
     };
     let resp = tx.send_request(req).await.map_err(|e| Failure::Sent(classify(&e)))?;
-    Ok((resp, Some((tx, uses + 1))))
+    Ok((resp, Some((tx, uses + 1)), 0))
 }
 
 fn classify(e: &hyper::Error) -> ProxyError {

@@ -3,6 +3,7 @@
 //! proxies HTTP/1.1 and h2c through the routes and clusters of the current `Snapshot`.
 //! The admin listener (status JSON) lives here until the control crate takes it (issue 7).
 
+pub mod accesslog;
 pub mod admin;
 mod attempt;
 mod body;

@@ -115,6 +115,8 @@ pub struct ClusterMetrics {
 /// Metric handles by name, kept across reloads.
 #[derive(Debug, Default)]
 pub struct Store {
+    /// Access-log lines dropped because the writer fell behind.
+    pub log_dropped: Arc<AtomicU64>,
     listeners: Mutex<BTreeMap<String, Arc<ListenerMetrics>>>,
     routes: Mutex<BTreeMap<(String, usize), Arc<RouteMetrics>>>,
     clusters: Mutex<BTreeMap<String, Arc<ClusterMetrics>>>,
@@ -255,7 +257,13 @@ impl prometheus_client::collector::Collector for Collector {
             [("pass", m.health_ok.load(Relaxed)), ("fail", m.health_failed.load(Relaxed))]
                 .map(|(r, v)| (vec![("cluster", n.clone()), ("result", r.to_string())], v))
         });
-        counter(&mut e, "health_checks", "Active health check results", health)
+        counter(&mut e, "health_checks", "Active health check results", health)?;
+        counter(
+            &mut e,
+            "access_log_dropped",
+            "Access-log lines dropped (writer behind)",
+            [(Vec::new(), self.0.log_dropped.load(Relaxed))],
+        )
     }
 }
 

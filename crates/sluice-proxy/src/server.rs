@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use sluice_config::Config;
 use tokio::sync::{mpsc, watch};
 
+use crate::accesslog::AccessLog;
 use crate::control::Control;
 use crate::listen::bind_reuseport;
 use crate::metrics::Store;
@@ -39,6 +40,14 @@ impl Server {
         let workers = config.workers.max(1);
         let drain_timeout = config.drain_timeout;
         let admin_bind = config.admin.as_ref().map(|a| a.bind);
+        let metrics = Arc::new(Store::default());
+        let access_log = match &config.access_log {
+            Some(cfg) => Some(Arc::new(
+                AccessLog::start(cfg, Arc::clone(&metrics.log_dropped))
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("access log {}: {e}", cfg.path.display())))?,
+            )),
+            None => None,
+        };
         let mut per_worker: Vec<Vec<(String, std::net::TcpListener)>> = (0..workers).map(|_| Vec::new()).collect();
         let mut bound = Vec::new();
         for l in &config.listeners {
@@ -48,7 +57,6 @@ impl Server {
                 per_worker[w].push((l.name.clone(), s));
             }
         }
-        let metrics = Arc::new(Store::default());
         let shared = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, &mut registry, &metrics)));
         let (tx, rx) = watch::channel(false);
         let mut threads = Vec::new();
@@ -56,8 +64,15 @@ impl Server {
         for (id, sockets) in per_worker.into_iter().enumerate() {
             let (cmd_tx, commands) = mpsc::unbounded_channel();
             senders.push(cmd_tx);
-            let spec =
-                WorkerSpec { id, shared: Arc::clone(&shared), sockets, shutdown: rx.clone(), commands, drain_timeout };
+            let spec = WorkerSpec {
+                id,
+                shared: Arc::clone(&shared),
+                sockets,
+                shutdown: rx.clone(),
+                commands,
+                drain_timeout,
+                access_log: access_log.clone(),
+            };
             threads.push(std::thread::Builder::new().name(format!("sluice-w{id}")).spawn(move || {
                 if let Err(e) = worker::run(spec) {
                     tracing::error!(error = %e, "worker failed");

@@ -13,6 +13,7 @@ use http::{Request, Response, Uri, Version};
 use hyper::body::{Body, Incoming};
 use sluice_config::UpstreamProtocol;
 
+use crate::accesslog::{entry, Entry, RequestInfo, Trace};
 use crate::attempt::forward;
 use crate::body::{ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
 use crate::conn::{ActiveGuard, ConnCtx};
@@ -29,7 +30,9 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<Incoming>) -> Result<Response
     let Some(listener) = snap.listener(&ctx.listener.name) else {
         return Ok(ProxyError::NoRoute.response());
     };
-    let mut resp = match proxy(&ctx, listener, req, guard, started).await {
+    let info = ctx.listener.worker.access_log.as_ref().map(|_| RequestInfo::of(&req));
+    let mut trace = Trace::default();
+    let mut resp = match proxy(&ctx, listener, req, guard, started, &mut trace).await {
         Ok(r) => r,
         Err(e) => e.response(),
     };
@@ -39,6 +42,13 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<Incoming>) -> Result<Response
     m.ttfb.observe_ns(elapsed);
     if matches!(resp.body(), ProxyBody::Full(_)) {
         m.duration.observe_ns(elapsed);
+    }
+    if let (Some(log), Some(info)) = (&ctx.listener.worker.access_log, info) {
+        let e = entry(info, trace, ctx.peer.ip, &ctx.listener.name, resp.status().as_u16(), elapsed);
+        match resp.body_mut() {
+            ProxyBody::Upstream(u) => u.set_log(Arc::clone(log), Box::new(e)),
+            ProxyBody::Full(b) => log.log(Entry { bytes: b.as_ref().map_or(0, |b| b.len() as u64), ..e }),
+        }
     }
     let max = listener.config.limits.max_requests_per_connection;
     if max != 0 && nth >= max {
@@ -56,9 +66,11 @@ async fn proxy(
     req: Request<Incoming>,
     guard: ActiveGuard,
     started: Instant,
+    trace: &mut Trace,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let Target { route, cluster, endpoint, set_cookie } = match select(ctx, listener, &req)? {
         Selected::Direct(route) => {
+            trace.route = Some(route.index);
             let r = direct(route);
             route.metrics.responses.inc(r.status().as_u16());
             return Ok(r);
@@ -66,12 +78,25 @@ async fn proxy(
         Selected::Upstream(t) => t,
     };
     let worker = &ctx.listener.worker;
+    if worker.access_log.is_some() {
+        trace.route = Some(route.index);
+        trace.cluster = Some(cluster.config.name.clone());
+        trace.endpoint = Some(endpoint.addr);
+    }
     let upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
     let timeout = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
     let forwarded = forward(ctx, cluster, endpoint, upstream_req, timeout, route.config.retry_non_idempotent).await;
     let status = forwarded.as_ref().map_or_else(|e| e.status().as_u16(), |f| f.resp.status().as_u16());
     route.metrics.responses.inc(status);
     let f = forwarded?;
+    *trace = Trace {
+        endpoint: Some(f.addr),
+        attempts: f.attempts,
+        connect_ns: f.connect_ns,
+        queue_ns: f.queue_ns,
+        upstream_ttfb_ns: f.ttfb_ns,
+        ..std::mem::take(trace)
+    };
     cluster.metrics.responses.inc(status);
     let pool_return = f.back.map(|(tx, uses)| PoolReturn {
         pool: Rc::clone(&worker.pool),

@@ -43,6 +43,8 @@ pub struct ListenerRt {
 #[derive(Debug)]
 pub struct RouteRt {
     pub config: RouteConfig,
+    /// Position in the listener's route list (the `route` label and log field).
+    pub index: usize,
     pub metrics: Arc<RouteMetrics>,
     /// For split routes: the weighted table and the clusters it picks from.
     pub split: Option<(WeightedChoice, Vec<Arc<ClusterRt>>)>,
@@ -98,7 +100,7 @@ impl Snapshot {
                     .routes
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| route(r, &clusters, metrics.route(&l.name, i)))
+                    .map(|(i, r)| route(r, i, &clusters, metrics.route(&l.name, i)))
                     .collect(),
                 metrics: metrics.listener(&l.name),
             })
@@ -146,7 +148,12 @@ fn cluster(
     }
 }
 
-fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>, metrics: Arc<RouteMetrics>) -> RouteRt {
+fn route(
+    r: &RouteConfig,
+    index: usize,
+    clusters: &HashMap<String, Arc<ClusterRt>>,
+    metrics: Arc<RouteMetrics>,
+) -> RouteRt {
     let mut respond = None;
     let (split, cluster) = match &r.target {
         RouteTarget::Cluster(name) => (None, clusters.get(name).cloned()),
@@ -162,5 +169,5 @@ fn route(r: &RouteConfig, clusters: &HashMap<String, Arc<ClusterRt>>, metrics: A
             (WeightedChoice::new(&weights).map(|w| (w, targets)), None)
         }
     };
-    RouteRt { config: r.clone(), metrics, split, cluster, respond }
+    RouteRt { config: r.clone(), index, metrics, split, cluster, respond }
 }

@@ -16,6 +16,7 @@ use sluice_config::ListenerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Notify};
 
+use crate::accesslog::AccessLog;
 use crate::conn;
 use crate::exec::LocalExec;
 use crate::metrics::ListenerMetrics;
@@ -27,6 +28,7 @@ use crate::snapshot::Snapshot;
 const POOL_SWEEP: Duration = Duration::from_secs(5);
 
 pub struct WorkerCtx {
+    pub access_log: Option<Arc<AccessLog>>,
     shared: Arc<ArcSwap<Snapshot>>,
     cached: RefCell<Rc<Arc<Snapshot>>>,
     pub pool: Rc<Pool>,
@@ -94,6 +96,7 @@ pub struct WorkerSpec {
     pub shutdown: watch::Receiver<bool>,
     pub commands: mpsc::UnboundedReceiver<WorkerCmd>,
     pub drain_timeout: Duration,
+    pub access_log: Option<Arc<AccessLog>>,
 }
 
 /// Runs a worker to completion on the current thread.
@@ -160,6 +163,7 @@ impl Listeners {
 async fn serve(spec: WorkerSpec) -> std::io::Result<()> {
     let cached = RefCell::new(Rc::new(spec.shared.load_full()));
     let worker = Rc::new(WorkerCtx {
+        access_log: spec.access_log,
         shared: spec.shared,
         cached,
         pool: Rc::new(Pool::default()),

@@ -177,3 +177,40 @@ async fn metrics_count_known_traffic() {
     }
     stop(h);
 }
+
+#[tokio::test]
+async fn access_log_writes_one_json_line_per_request() {
+    let a = Backend::start("a");
+    let dir = tempdir("alog");
+    let log = dir.join("access.log");
+    let _ = std::fs::remove_file(&log);
+    let text = format!("workers = 1\n[access_log]\npath = \"{}\"\nformat = \"json\"\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\npath = \"/ok\"\ncluster = \"a\"\n[[listeners.web.routes]]\npath = \"/hi\"\nrespond = {{ status = 200, body = \"hi\" }}\n[clusters.a]\nendpoints = [\"{{a}}\"]\n", log.display());
+    let h = proxy(&text, &[("a", a.addr)]);
+    let web = h.addr("web").unwrap();
+    get(web, "/ok?x=1", &[("user-agent", "probe/1")]).await;
+    get(web, "/hi", &[]).await;
+    get(web, "/none", &[]).await;
+    let mut lines = Vec::new();
+    for _ in 0..50 {
+        lines = std::fs::read_to_string(&log).unwrap_or_default().lines().map(str::to_string).collect();
+        if lines.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(first["path"], "/ok?x=1");
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["cluster"], "a");
+    assert_eq!(first["endpoint"], a.addr.to_string());
+    assert_eq!(first["attempts"], 1);
+    assert_eq!(first["user_agent"], "probe/1");
+    assert!(first["bytes"].as_u64().unwrap() > 10);
+    assert!(first["total_ms"].as_f64().unwrap() >= first["upstream_ttfb_ms"].as_f64().unwrap());
+    let second: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    assert_eq!((second["route"].as_u64(), second["bytes"].as_u64()), (Some(1), Some(2)));
+    let third: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
+    assert_eq!(third["status"], 404);
+    stop(h);
+}
