@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::ewma::PeakEwma;
-use crate::latency::LatencyWindow;
+use crate::latency::{LatencyWindow, RecentLatency};
 
 /// The summary of an endpoint's state for status output and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub struct EndpointState {
     pub ewma: PeakEwma,
     /// Response times of the current outlier interval (slow-response detector only).
     pub latency: LatencyWindow,
+    /// Response times of the last 10–20 s, for the status page.
+    pub recent: RecentLatency,
 }
 
 impl EndpointState {
@@ -78,6 +80,7 @@ impl EndpointState {
             consecutive_gateway: AtomicU32::new(0),
             ewma: PeakEwma::default(),
             latency: LatencyWindow::default(),
+            recent: RecentLatency::default(),
         }
     }
 

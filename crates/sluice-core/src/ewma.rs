@@ -38,7 +38,7 @@ impl PeakEwma {
     /// Records one round trip (`failed`: the attempt errored or answered 5xx).
     pub fn observe(&self, rtt_ns: f64, failed: bool, now_ns: u64, p: &EwmaParams) {
         let current = self.estimate(now_ns, p);
-        let rtt = if failed { rtt_ns.max(current * 2.0).max(p.default_rtt_ns * 10.0) } else { rtt_ns };
+        let rtt = if failed { rtt_ns.max(p.default_rtt_ns * 10.0) } else { rtt_ns };
         let next = match self.raw() {
             None => rtt,
             Some(_) if rtt > current => rtt,

@@ -64,6 +64,38 @@ impl LatencyWindow {
     }
 }
 
+/// Latency over roughly the last `period`: two windows, the older cleared on rotation,
+/// percentiles read across both. Rotation is driven by whoever reads (the status page).
+#[derive(Debug, Default)]
+pub struct RecentLatency {
+    windows: [LatencyWindow; 2],
+    current: AtomicU32,
+    rotated_ns: std::sync::atomic::AtomicU64,
+}
+
+impl RecentLatency {
+    pub fn record(&self, ns: u64) {
+        self.windows[(self.current.load(Relaxed) & 1) as usize].record(ns);
+    }
+
+    /// Percentiles (p50, p95, p99) in ns over the recent windows, rotating every `period_ns`.
+    pub fn percentiles(&self, now_ns: u64, period_ns: u64) -> Option<(u64, u64, u64)> {
+        if now_ns.saturating_sub(self.rotated_ns.load(Relaxed)) >= period_ns {
+            self.rotated_ns.store(now_ns, Relaxed);
+            let next = self.current.load(Relaxed).wrapping_add(1);
+            self.windows[(next & 1) as usize].reset();
+            self.current.store(next, Relaxed);
+        }
+        let merged = LatencyWindow::default();
+        for w in &self.windows {
+            for (m, b) in merged.buckets.iter().zip(&w.buckets) {
+                m.fetch_add(b.load(Relaxed), Relaxed);
+            }
+        }
+        Some((merged.quantile_ns(0.5)?, merged.quantile_ns(0.95)?, merged.quantile_ns(0.99)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +118,22 @@ mod tests {
         assert_eq!(w.count(), 100);
         w.reset();
         assert_eq!(w.quantile_ns(0.95), None);
+    }
+
+    #[test]
+    fn recent_latency_forgets_after_two_periods() {
+        let r = RecentLatency::default();
+        for _ in 0..10 {
+            r.record(800 * MS);
+        }
+        let (_, p95, _) = r.percentiles(0, 10_000 * MS).unwrap();
+        assert!(p95 >= 800 * MS);
+        for _ in 0..10 {
+            r.record(5 * MS);
+        }
+        assert!(r.percentiles(10_000 * MS, 10_000 * MS).is_some(), "one rotation keeps the previous window");
+        let (p50, _, _) = r.percentiles(20_000 * MS, 10_000 * MS).unwrap_or((0, 0, 0));
+        assert!(p50 <= 8 * MS, "the slow window is gone: {p50}");
     }
 
     #[test]

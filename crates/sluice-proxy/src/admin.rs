@@ -1,5 +1,5 @@
 //! The admin listener (loopback by default; a token is required elsewhere):
-//! `GET /status`, `GET /metrics`, `GET /healthz`, `GET /config`, `POST /reload`,
+//! `GET /ui` (live dashboard), `GET /status`, `GET /metrics`, `GET /healthz`, `GET /config`, `POST /reload`,
 //! `POST /clusters/{cluster}/endpoints/{addr}/drain` and `/undrain`,
 //! `PUT /clusters/{cluster}/endpoints/{addr}/weight` (body or `?value=N`).
 //! Runs on its own thread so it answers even when workers are saturated.
@@ -51,6 +51,9 @@ pub fn start(
 
 type Resp = Response<Full<Bytes>>;
 
+/// The live dashboard: one self-contained page (no CDN) polling `/status`.
+const UI: &str = include_str!("ui/index.html");
+
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
@@ -65,6 +68,10 @@ fn json(v: &serde_json::Value) -> Resp {
 }
 
 fn authorized(control: &Control, req: &Request<Incoming>) -> bool {
+    // The dashboard page itself carries no data; it sends the token with each /status call.
+    if req.uri().path() == "/ui" {
+        return true;
+    }
     let snap = control.shared.load();
     let Some(token) = snap.config.admin.as_ref().and_then(|a| a.token.as_ref()) else { return true };
     let want = format!("Bearer {token}");
@@ -79,6 +86,11 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     Ok(match (req.method().clone(), segs.as_slice()) {
         (Method::GET, ["healthz"]) => text(StatusCode::OK, "ok\n"),
+        (Method::GET, ["ui"] | [""]) => {
+            let mut r = text(StatusCode::OK, UI);
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            r
+        }
         (Method::GET, ["metrics"]) => {
             let mut r = text(StatusCode::OK, control.metrics.render());
             let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";

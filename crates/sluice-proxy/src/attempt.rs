@@ -242,7 +242,13 @@ fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, started: u64, 
         },
     };
     let failed = outcome != Some(Outcome::Success);
+    if matches!(outcome, Some(Outcome::Success | Outcome::Status5xx)) {
+        ep.recent.record(now.saturating_sub(started));
+    }
     ep.ewma.observe(now.saturating_sub(started) as f64, failed, now, &cluster.balancer.options().ewma);
+    if outcome == Some(Outcome::Status5xx) {
+        ep.record_failure();
+    }
     if let Err(f) = res {
         ep.record_failure();
         tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, cluster = %cluster.config.name,

@@ -31,9 +31,11 @@ pub fn status(snap: &Snapshot, reload: &ReloadStatus) -> Value {
             .endpoints()
             .iter()
             .map(|e| {
+                let pct = e.recent.percentiles(crate::clock::now_ns(), 10_000_000_000);
                 json!({
                     "addr": e.addr.to_string(), "state": e.health().as_str(), "weight": e.weight(),
                     "backup": e.backup, "in_flight": e.in_flight(), "requests": e.requests(), "failures": e.failures(),
+                    "p50_ms": pct.map(|p| p.0 as f64 / 1e6), "p95_ms": pct.map(|p| p.1 as f64 / 1e6), "p99_ms": pct.map(|p| p.2 as f64 / 1e6),
                     "checks_ok": e.checks_ok(), "health_changes": e.health_changes(), "ejections": e.ejections(), "ewma_ms": e.ewma.estimate(crate::clock::now_ns(), &c.config.balance_options.ewma) / 1e6,
                 })
             })
@@ -41,5 +43,5 @@ pub fn status(snap: &Snapshot, reload: &ReloadStatus) -> Value {
         clusters.insert(name.clone(), json!({ "balance": c.config.balance.name(), "open_connections": c.conn_limit.open(), "breaker": format!("{:?}", c.breaker.state()), "endpoints": eps }));
     }
     let reload = json!({ "count": reload.count, "ok": reload.ok, "message": reload.message });
-    json!({ "listeners": listeners, "clusters": clusters, "reload": reload })
+    json!({ "now_ms": crate::clock::now_ns() / 1_000_000, "listeners": listeners, "clusters": clusters, "reload": reload })
 }

@@ -35,6 +35,9 @@ pub fn run(listen: &str, admin: &str) -> ExitCode {
         }
     };
     println!("{}", intro(listen, admin, &addrs, &text));
+    if let Ok(target) = listen.parse() {
+        start_traffic(target);
+    }
     crate::run(cfg, None)
 }
 
@@ -90,7 +93,8 @@ curl -s http://{listen}/                          # 90% app (alpha:bravo 2:1), 1
 curl -s -H 'x-canary: 1' http://{listen}/         # header canary -> charlie\n  \
 curl -s http://{listen}/api/users                 # p2c across all three\n  \
 curl -s --http2-prior-knowledge http://{listen}/  # HTTP/2 cleartext on the same port\n  \
-curl -s http://{admin}/status                     # endpoints, in-flight, failures\n\nCtrl-C drains and stops.\n",
+curl -s http://{admin}/status                     # endpoints, in-flight, failures\n\n\
+Dashboard: http://{admin}/ui  (a little demo traffic runs in the background so it has something to show)\n\nCtrl-C drains and stops.\n",
         backends.join("\n")
     )
 }
@@ -151,4 +155,34 @@ async fn answer(
     }
     resp.headers_mut().insert("x-backend", http::HeaderValue::from_static(name));
     Ok(resp)
+}
+
+/// A gentle background load (about 20 requests per second over the demo's routes) so the
+/// dashboard shows the slow and the flaky backend at work.
+fn start_traffic(target: SocketAddr) {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+    let _ = std::thread::Builder::new().name("demo-traffic".into()).spawn(move || {
+        rt.block_on(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            for n in 0u64.. {
+                tick.tick().await;
+                let path = if n % 2 == 0 { "/api/orders" } else { "/" };
+                tokio::spawn(one_request(target, path));
+            }
+        });
+    });
+}
+
+async fn one_request(target: SocketAddr, path: &'static str) {
+    let Ok(s) = tokio::net::TcpStream::connect(target).await else { return };
+    let Ok((mut tx, conn)) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(s)).await else {
+        return;
+    };
+    tokio::spawn(conn);
+    if let Ok(req) = Request::get(path).header("host", "demo.local").body(Full::new(Bytes::new())) {
+        if let Ok(resp) = tx.send_request(req).await {
+            let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+        }
+    }
 }
