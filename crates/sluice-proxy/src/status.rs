@@ -36,6 +36,7 @@ pub fn status(snap: &Snapshot, reload: &ReloadStatus) -> Value {
                     "addr": e.addr.to_string(), "state": e.health().as_str(), "weight": e.weight(),
                     "backup": e.backup, "in_flight": e.in_flight(), "requests": e.requests(), "failures": e.failures(),
                     "p50_ms": pct.map(|p| p.0 as f64 / 1e6), "p95_ms": pct.map(|p| p.1 as f64 / 1e6), "p99_ms": pct.map(|p| p.2 as f64 / 1e6),
+                    "error_rate": if e.requests() == 0 { 0.0 } else { e.failures() as f64 / e.requests() as f64 },
                     "checks_ok": e.checks_ok(), "health_changes": e.health_changes(), "ejections": e.ejections(), "ewma_ms": e.ewma.estimate(crate::clock::now_ns(), &c.config.balance_options.ewma) / 1e6,
                 })
             })

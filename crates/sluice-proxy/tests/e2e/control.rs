@@ -137,6 +137,15 @@ async fn admin_drain_weight_config_reload_and_token() {
         400
     );
     assert_eq!(send(admin, req("POST", "/clusters/c/endpoints/10.9.9.9:1/drain", "", tok)).await.status, 404);
+    assert_eq!(send(admin, req("GET", "/metrics", "", None)).await.status, 401);
+    assert!(send(admin, req("GET", "/metrics", "", tok)).await.body.contains("sluice_connections_total"));
+    let ui = send(admin, req("GET", "/ui", "", None)).await;
+    assert_eq!(ui.status, 200, "the page itself needs no token; it sends ?token= with each /status call");
+    assert!(
+        ui.headers["content-type"].to_str().unwrap().starts_with("text/html") && ui.body.contains("fetch(\"status\"")
+    );
+    let ep = &send(admin, req("GET", "/status", "", tok)).await.json()["clusters"]["c"]["endpoints"][0];
+    assert!(ep["error_rate"].is_number() && ep.get("p95_ms").is_some() && ep["ewma_ms"].is_number(), "{ep}");
     let rl = send(admin, req("POST", "/reload", "", tok)).await;
     assert_eq!((rl.status, rl.body.as_str()), (200, "reloaded: no changes\n"));
     stop(h);
