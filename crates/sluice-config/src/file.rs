@@ -46,6 +46,10 @@ pub struct FileListener {
     pub trusted_proxies: Option<Vec<S<String>>>,
     /// Also send an RFC 7239 `Forwarded` header upstream.
     pub forwarded: Option<bool>,
+    /// `"accept"`: read a PROXY v1/v2 header from peers in `trusted_proxies`.
+    pub proxy_protocol: Option<S<String>>,
+    /// The cluster of a `tcp` listener.
+    pub cluster: Option<S<String>>,
     pub timeouts: Option<FileListenerTimeouts>,
     pub limits: Option<FileListenerLimits>,
     #[serde(default)]
@@ -68,6 +72,8 @@ pub struct FileListenerLimits {
     pub max_body_bytes: Option<S<SizeValue>>,
     pub max_requests_per_connection: Option<S<i64>>,
     pub max_concurrent_streams: Option<S<i64>>,
+    pub max_connections: Option<S<i64>>,
+    pub max_connections_per_ip: Option<S<i64>>,
 }
 
 /// A size: `65536` or `"10MiB"`.
@@ -138,6 +144,8 @@ pub struct FileSplit {
 #[serde(deny_unknown_fields)]
 pub struct FileCluster {
     pub balance: Option<S<String>>,
+    /// `"v1"` or `"v2"`: send a PROXY header with the client's address on each upstream connection.
+    pub send_proxy_protocol: Option<S<String>>,
     pub hash_key: Option<S<String>>,
     pub ring_vnodes: Option<S<i64>>,
     pub maglev_table_size: Option<S<i64>>,

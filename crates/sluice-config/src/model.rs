@@ -52,6 +52,14 @@ pub struct AdminConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerProtocol {
     Http,
+    /// L4: every connection is relayed to an endpoint of `ListenerConfig::cluster`.
+    Tcp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyProtocolVersion {
+    V1,
+    V2,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +70,10 @@ pub struct ListenerConfig {
     /// Peers whose X-Forwarded-For is kept (appended to); others have it replaced.
     pub trusted_proxies: Vec<Cidr>,
     pub forwarded: bool,
+    /// Accept a PROXY v1/v2 header from `trusted_proxies`.
+    pub proxy_protocol: bool,
+    /// The cluster of a TCP listener.
+    pub cluster: Option<String>,
     pub timeouts: ListenerTimeouts,
     pub limits: ListenerLimits,
     pub routes: Vec<RouteConfig>,
@@ -95,6 +107,10 @@ pub struct ListenerLimits {
     /// 0 means unlimited.
     pub max_requests_per_connection: u64,
     pub max_concurrent_streams: u32,
+    /// Open client connections on this listener (all workers); 0: unlimited.
+    pub max_connections: u32,
+    /// Open client connections per source address; 0: unlimited.
+    pub max_connections_per_ip: u32,
 }
 
 impl Default for ListenerLimits {
@@ -105,6 +121,8 @@ impl Default for ListenerLimits {
             max_body_bytes: 10 << 20,
             max_requests_per_connection: 0,
             max_concurrent_streams: 100,
+            max_connections: 0,
+            max_connections_per_ip: 0,
         }
     }
 }
@@ -153,6 +171,7 @@ pub struct EndpointConfig {
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
     pub name: String,
+    pub send_proxy_protocol: Option<ProxyProtocolVersion>,
     pub balance: Balance,
     /// What ring_hash / maglev hash (default: the client address).
     pub hash_key: Option<HashKey>,

@@ -145,15 +145,30 @@ fn check_bind_clash(v: &mut V, binds: &mut Vec<(SocketAddr, String)>, bind: Sock
 
 fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[String]) -> Option<ListenerConfig> {
     let bind = v.addr(&fl.bind, &format!("{path}.bind"));
-    if let Some(p) = &fl.protocol {
-        if p.get_ref() != "http" {
-            let hint = match p.get_ref().as_str() {
-                "tcp" | "udp" => "L4 listeners are not built yet; only \"http\" is supported",
-                _ => "one of: http",
-            };
-            v.err(p.span(), &format!("{path}.protocol"), format!("unsupported protocol `{}`", p.get_ref()), Some(hint));
+    let protocol = match fl.protocol.as_ref().map(|p| (p, p.get_ref().as_str())) {
+        None | Some((_, "http")) => ListenerProtocol::Http,
+        Some((_, "tcp")) => ListenerProtocol::Tcp,
+        Some((p, other)) => {
+            let hint =
+                if other == "udp" { "UDP listeners are not built yet; use http or tcp" } else { "one of: http, tcp" };
+            v.err(p.span(), &format!("{path}.protocol"), format!("unsupported protocol `{other}`"), Some(hint));
+            ListenerProtocol::Http
         }
-    }
+    };
+    let cluster = listener_cluster(v, fl, path, protocol, clusters);
+    let proxy_protocol = match &fl.proxy_protocol {
+        None => false,
+        Some(p) if p.get_ref() == "accept" => true,
+        Some(p) => {
+            v.err(
+                p.span(),
+                &format!("{path}.proxy_protocol"),
+                format!("unknown value `{}`", p.get_ref()),
+                Some("\"accept\""),
+            );
+            false
+        }
+    };
     let trusted_proxies = trusted(v, fl, path);
     let timeouts = listener_timeouts(v, fl.timeouts.as_ref(), path);
     let limits = listener_limits(v, fl.limits.as_ref(), path);
@@ -166,13 +181,52 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
     Some(ListenerConfig {
         name: name.to_string(),
         bind: bind?,
-        protocol: ListenerProtocol::Http,
+        protocol,
         trusted_proxies,
         forwarded: fl.forwarded.unwrap_or(false),
+        proxy_protocol,
+        cluster,
         timeouts,
         limits,
         routes,
     })
+}
+
+/// A `tcp` listener names its cluster; an `http` one routes instead.
+fn listener_cluster(
+    v: &mut V,
+    fl: &FileListener,
+    path: &str,
+    protocol: ListenerProtocol,
+    clusters: &[String],
+) -> Option<String> {
+    match (protocol, &fl.cluster) {
+        (ListenerProtocol::Tcp, None) => {
+            v.err(fl.bind.span(), path, "a tcp listener needs `cluster`", Some("cluster = \"...\""));
+            None
+        }
+        (ListenerProtocol::Tcp, Some(c)) if !clusters.contains(c.get_ref()) => {
+            v.err(c.span(), &format!("{path}.cluster"), format!("cluster `{}` is not defined", c.get_ref()), None);
+            None
+        }
+        (ListenerProtocol::Tcp, Some(c)) => {
+            if let Some(r) = fl.routes.first() {
+                let span = r.cluster.as_ref().or(r.path_prefix.as_ref()).map_or(fl.bind.span(), |s| s.span());
+                v.err(span, &format!("{path}.routes"), "a tcp listener has no HTTP routes", Some("use `cluster`"));
+            }
+            Some(c.get_ref().clone())
+        }
+        (ListenerProtocol::Http, Some(c)) => {
+            v.err(
+                c.span(),
+                &format!("{path}.cluster"),
+                "an http listener routes with [[routes]]",
+                Some("or set protocol = \"tcp\""),
+            );
+            None
+        }
+        (ListenerProtocol::Http, None) => None,
+    }
 }
 
 fn trusted(v: &mut V, fl: &FileListener, path: &str) -> Vec<sluice_core::net::Cidr> {
@@ -215,6 +269,8 @@ fn listener_limits(v: &mut V, l: Option<&FileListenerLimits>, path: &str) -> Lis
             i64::MAX,
             0,
         ) as u64,
+        max_connections: v.int(&l.max_connections, &p("max_connections"), 0, 10_000_000, 0) as u32,
+        max_connections_per_ip: v.int(&l.max_connections_per_ip, &p("max_connections_per_ip"), 0, 10_000_000, 0) as u32,
         max_concurrent_streams: v.int(
             &l.max_concurrent_streams,
             &p("max_concurrent_streams"),

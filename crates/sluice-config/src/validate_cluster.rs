@@ -8,6 +8,20 @@ use crate::validate::V;
 pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterConfig> {
     let path = format!("clusters.{}", name.get_ref());
     let bal = crate::validate_balance::balance(v, c, &path);
+    let send_proxy_protocol = match c.send_proxy_protocol.as_ref().map(|s| (s, s.get_ref().as_str())) {
+        None => None,
+        Some((_, "v1")) => Some(ProxyProtocolVersion::V1),
+        Some((_, "v2")) => Some(ProxyProtocolVersion::V2),
+        Some((s, other)) => {
+            v.err(
+                s.span(),
+                &format!("{path}.send_proxy_protocol"),
+                format!("unknown version `{other}`"),
+                Some("v1 or v2"),
+            );
+            None
+        }
+    };
     let protocol = match c.protocol.as_ref().map(|p| (p, p.get_ref().as_str())) {
         None | Some((_, "http1" | "http")) => UpstreamProtocol::Http1,
         Some((_, "h2c")) => UpstreamProtocol::H2c,
@@ -38,6 +52,7 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
     let limits = c.limits.as_ref().map(|l| crate::validate_resilience::limits(v, l, &path)).unwrap_or_default();
     Some(ClusterConfig {
         name: name.get_ref().clone(),
+        send_proxy_protocol,
         balance: bal.balance,
         hash_key: bal.hash_key,
         balance_options: bal.options,

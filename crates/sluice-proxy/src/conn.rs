@@ -125,10 +125,19 @@ impl ConnState {
 struct Tracked {
     io: TcpStream,
     state: Rc<ConnState>,
+    /// Bytes read before the connection was handed over (after a PROXY header), served first.
+    prefix: Vec<u8>,
 }
 
 impl AsyncRead for Tracked {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            let head: Vec<u8> = self.prefix.drain(..n).collect();
+            buf.put_slice(&head);
+            self.state.on_read(&head);
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut self.io).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = r {
@@ -168,10 +177,10 @@ pub struct ConnCtx {
 }
 
 /// Counts the connection as active (and accepted) while it lives.
-struct Counted(Rc<ListenerCtx>);
+pub struct Counted(Rc<ListenerCtx>);
 
 impl Counted {
-    fn new(l: &Rc<ListenerCtx>) -> Counted {
+    pub fn new(l: &Rc<ListenerCtx>) -> Counted {
         l.metrics.connections.fetch_add(1, Relaxed);
         l.metrics.connections_active.fetch_add(1, Relaxed);
         Counted(Rc::clone(l))
@@ -211,6 +220,7 @@ enum Action {
 fn setup(
     stream: TcpStream,
     peer: SocketAddr,
+    prefix: Vec<u8>,
     listener: &Rc<ListenerCtx>,
 ) -> Option<(Rc<ConnCtx>, TokioIo<Tracked>, ListenerTimeouts)> {
     let snap = listener.worker.snapshot();
@@ -222,17 +232,41 @@ fn setup(
         peer: Peer::new(peer.ip(), trusted, "http"),
         state: Rc::clone(&state),
     });
-    Some((ctx, TokioIo::new(Tracked { io: stream, state }), lc.config.timeouts))
+    Some((ctx, TokioIo::new(Tracked { io: stream, state, prefix }), lc.config.timeouts))
+}
+
+/// Reads a PROXY header when the listener accepts one and the peer is trusted; `None`
+/// closes the connection (malformed or too slow header).
+pub async fn accept_proxy(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    listener: &ListenerCtx,
+) -> Option<(SocketAddr, Vec<u8>)> {
+    let snap = listener.worker.snapshot();
+    let lc = snap.listener(&listener.name)?;
+    if !lc.config.proxy_protocol || !lc.config.trusted_proxies.iter().any(|c| c.contains(peer.ip())) {
+        return Some((peer, Vec::new()));
+    }
+    match crate::proxyproto::read(stream, lc.config.timeouts.header).await {
+        Ok(a) => Some((a.source.unwrap_or(peer), a.rest)),
+        Err(e) => {
+            tracing::warn!(listener = %listener.name, %peer, error = ?e, "PROXY header refused");
+            None
+        }
+    }
 }
 
 pub async fn serve(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     listener: Rc<ListenerCtx>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _counted = Counted::new(&listener);
-    let Some((ctx, io, timeouts)) = setup(stream, peer, &listener) else {
+    let Some((peer, prefix)) = accept_proxy(&mut stream, peer, &listener).await else {
+        return;
+    };
+    let Some((ctx, io, timeouts)) = setup(stream, peer, prefix, &listener) else {
         return;
     };
     let state = Rc::clone(&ctx.state);

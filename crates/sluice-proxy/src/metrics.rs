@@ -83,6 +83,11 @@ impl Statuses {
 #[derive(Debug, Default)]
 pub struct ListenerMetrics {
     pub connections_active: AtomicI64,
+    /// TCP listeners: bytes relayed client→upstream and back.
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    /// Connections refused by `max_connections` / `max_connections_per_ip`.
+    pub connections_refused: AtomicU64,
     pub connections: AtomicU64,
     pub accept_errors: AtomicU64,
     pub responses: Statuses,
@@ -120,6 +125,7 @@ pub struct Store {
     listeners: Mutex<BTreeMap<String, Arc<ListenerMetrics>>>,
     routes: Mutex<BTreeMap<(String, usize), Arc<RouteMetrics>>>,
     clusters: Mutex<BTreeMap<String, Arc<ClusterMetrics>>>,
+    gates: Mutex<BTreeMap<String, Arc<crate::gate::Gate>>>,
 }
 
 fn get<K: Ord + Clone, V: Default>(m: &Mutex<BTreeMap<K, Arc<V>>>, k: &K) -> Arc<V> {
@@ -136,6 +142,10 @@ impl Store {
     }
     pub fn cluster(&self, name: &str) -> Arc<ClusterMetrics> {
         get(&self.clusters, &name.to_string())
+    }
+    /// A listener's connection-limit state (kept across reloads like the metrics).
+    pub fn gate(&self, listener: &str) -> Arc<crate::gate::Gate> {
+        get(&self.gates, &listener.to_string())
     }
 
     /// The OpenMetrics text of everything recorded so far.

@@ -38,6 +38,7 @@ pub struct ListenerRt {
     pub config: ListenerConfig,
     pub routes: Vec<RouteRt>,
     pub metrics: Arc<ListenerMetrics>,
+    pub gate: Arc<crate::gate::Gate>,
 }
 
 #[derive(Debug)]
@@ -103,6 +104,7 @@ impl Snapshot {
                     .map(|(i, r)| route(r, i, &clusters, metrics.route(&l.name, i)))
                     .collect(),
                 metrics: metrics.listener(&l.name),
+                gate: metrics.gate(&l.name),
             })
             .collect();
         Snapshot { config: Arc::new(config), listeners, clusters }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use hyper_util::rt::TokioTimer;
 use hyper_util::server::conn::auto;
-use sluice_config::ListenerConfig;
+use sluice_config::{ListenerConfig, ListenerProtocol};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Notify};
 
@@ -51,9 +51,12 @@ impl WorkerCtx {
 /// hyper connection builder configured from its limits.
 pub struct ListenerCtx {
     pub name: String,
+    pub protocol: ListenerProtocol,
     pub builder: auto::Builder<LocalExec>,
     pub worker: Rc<WorkerCtx>,
     pub metrics: Arc<ListenerMetrics>,
+    pub gate: Arc<crate::gate::Gate>,
+    pub limits: sluice_config::ListenerLimits,
 }
 
 fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
@@ -124,9 +127,12 @@ impl Listeners {
         let lc = snap.listener(name)?;
         Some(Rc::new(ListenerCtx {
             name: name.to_string(),
+            protocol: lc.config.protocol,
             builder: builder(&lc.config),
             worker: Rc::clone(&self.worker),
             metrics: Arc::clone(&lc.metrics),
+            gate: Arc::clone(&lc.gate),
+            limits: lc.config.limits,
         }))
     }
 
@@ -243,13 +249,20 @@ async fn accept_loop(
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
+                    let ctx = Rc::clone(&ctx.borrow());
+                    let Some(admitted) = ctx.gate.enter(peer.ip(), ctx.limits.max_connections, ctx.limits.max_connections_per_ip) else {
+                        ctx.metrics.connections_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
                     let guard = tracker.enter();
-                    let ctx = Rc::clone(&ctx.borrow());
                     let rx = stop.clone();
                     tokio::task::spawn_local(async move {
-                        conn::serve(stream, peer, ctx, rx).await;
-                        drop(guard);
+                        match ctx.protocol {
+                            ListenerProtocol::Http => conn::serve(stream, peer, ctx, rx).await,
+                            ListenerProtocol::Tcp => crate::tcp::serve(stream, peer, ctx, rx).await,
+                        }
+                        drop((guard, admitted));
                     });
                 }
                 Err(e) => {

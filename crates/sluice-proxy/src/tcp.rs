@@ -1,0 +1,177 @@
+//! L4 TCP balancing: accept (with an optional PROXY header from a trusted balancer in
+//! front), pick an endpoint with the cluster's balancer (hashing balancers hash the client
+//! address), connect — trying another endpoint when one refuses or times out — optionally
+//! send a PROXY header, then relay both directions with proper half-close and an idle
+//! timeout, counting bytes.
+
+use std::cell::Cell;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use sluice_core::endpoint::InFlight;
+use sluice_core::hash::hash_key;
+use sluice_core::outlier::{self, Outcome};
+use sluice_core::{EndpointState, PickCtx};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::clock;
+use crate::conn::{accept_proxy, Counted};
+use crate::snapshot::ClusterRt;
+use crate::worker::ListenerCtx;
+
+/// Relay buffer per direction: 2 × 32 KiB stays within 64 KiB per relayed connection.
+const BUF: usize = 32 * 1024;
+/// Endpoints tried before a connection is given up.
+const CONNECT_TRIES: usize = 3;
+
+pub async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    listener: Rc<ListenerCtx>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _counted = Counted::new(&listener);
+    let Some((client, prefix)) = accept_proxy(&mut stream, peer, &listener).await else { return };
+    let snap = listener.worker.snapshot();
+    let Some(lc) = snap.listener(&listener.name) else { return };
+    let Some(cluster) = lc.config.cluster.as_ref().and_then(|c| snap.clusters.get(c)) else { return };
+    let Some((mut upstream, ep, _in_flight)) = connect_any(&listener, cluster, client.ip()).await else {
+        tracing::warn!(listener = %listener.name, %client, cluster = %cluster.config.name, "no endpoint accepted the connection");
+        return;
+    };
+    let local = stream.local_addr().unwrap_or(peer);
+    if let Some(v) = cluster.config.send_proxy_protocol {
+        if upstream.write_all(&crate::proxyproto::header(v, client, local)).await.is_err() {
+            return;
+        }
+    }
+    if !prefix.is_empty() && upstream.write_all(&prefix).await.is_err() {
+        return;
+    }
+    let idle = lc.config.timeouts.idle;
+    let metrics = Arc::clone(&lc.metrics);
+    drop(snap);
+    tokio::select! {
+        r = relay(stream, upstream, idle) => if let Some((up, down)) = r {
+            metrics.bytes_in.fetch_add(up, Relaxed);
+            metrics.bytes_out.fetch_add(down, Relaxed);
+        } else {
+            tracing::debug!(listener = %listener.name, %client, endpoint = %ep.addr, "tcp relay idle timeout");
+        },
+        _ = stop.changed() => {}
+    }
+}
+
+/// Connects to an endpoint, trying others when one fails (each failure feeds outlier
+/// detection). The in-flight guard counts the connection for least_conn.
+async fn connect_any(
+    l: &ListenerCtx,
+    cluster: &ClusterRt,
+    client: IpAddr,
+) -> Option<(TcpStream, Arc<EndpointState>, InFlight)> {
+    let eps = cluster.balancer.endpoints();
+    let key = match client {
+        IpAddr::V4(ip) => hash_key(&ip.octets()),
+        IpAddr::V6(ip) => hash_key(&ip.octets()),
+    };
+    let mut tried: Vec<SocketAddr> = Vec::new();
+    for attempt in 0..CONNECT_TRIES.min(eps.len().max(1)) {
+        let rng = &l.worker.rng;
+        let hash = cluster.config.balance.is_hashing().then(|| sluice_core::hash::rehash(key, attempt as u64));
+        let ctx = PickCtx {
+            r1: rng.next_u64(),
+            r2: rng.next_u64(),
+            hash: if attempt == 0 { Some(key) } else { hash },
+            now_ns: clock::now_ns(),
+        };
+        let i = (0..4)
+            .filter_map(|_| cluster.balancer.pick(&ctx))
+            .find(|i| !tried.contains(&eps[*i].addr))
+            .or_else(|| cluster.balancer.pick(&ctx))?;
+        let ep = Arc::clone(&eps[i]);
+        let guard = ep.start_request();
+        match tokio::time::timeout(cluster.config.timeouts.connect, TcpStream::connect(ep.addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                if let Some(p) = &cluster.config.outlier {
+                    outlier::record(&ep, Outcome::Success, p);
+                }
+                return Some((s, ep, guard));
+            }
+            _ => {
+                ep.record_failure();
+                if let Some(p) = &cluster.config.outlier {
+                    if outlier::record(&ep, Outcome::Gateway, p) {
+                        outlier::try_eject(&ep, eps, clock::now_ns(), p);
+                    }
+                }
+                tracing::warn!(cluster = %cluster.config.name, endpoint = %ep.addr, "tcp connect failed; trying another endpoint");
+                tried.push(ep.addr);
+            }
+        }
+    }
+    None
+}
+
+/// Copies both ways until both sides are done (a half-close is passed on, the other
+/// direction keeps flowing) or nothing moved for `idle`. Returns (client→upstream,
+/// upstream→client) bytes, or `None` on idle timeout.
+async fn relay(client: TcpStream, upstream: TcpStream, idle: Duration) -> Option<(u64, u64)> {
+    let last = Rc::new(Cell::new(Instant::now()));
+    let mut a = Active { io: client, last: Rc::clone(&last) };
+    let mut b = Active { io: upstream, last: Rc::clone(&last) };
+    let copy = tokio::io::copy_bidirectional_with_sizes(&mut a, &mut b, BUF, BUF);
+    tokio::pin!(copy);
+    loop {
+        let deadline = last.get() + idle;
+        tokio::select! {
+            r = &mut copy => return r.ok().or(Some((0, 0))),
+            _ = tokio::time::sleep_until(deadline) => {
+                if last.get() + idle <= Instant::now() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// A stream that stamps the time of every byte moved.
+struct Active {
+    io: TcpStream,
+    last: Rc<Cell<Instant>>,
+}
+
+impl AsyncRead for Active {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        if r.is_ready() {
+            self.last.set(Instant::now());
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Active {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        if r.is_ready() {
+            self.last.set(Instant::now());
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
