@@ -54,6 +54,8 @@ pub enum ListenerProtocol {
     Http,
     /// L4: every connection is relayed to an endpoint of `ListenerConfig::cluster`.
     Tcp,
+    /// L4: datagram flows (by client address) pinned to an endpoint of the cluster.
+    Udp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -148,9 +148,9 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
     let protocol = match fl.protocol.as_ref().map(|p| (p, p.get_ref().as_str())) {
         None | Some((_, "http")) => ListenerProtocol::Http,
         Some((_, "tcp")) => ListenerProtocol::Tcp,
+        Some((_, "udp")) => ListenerProtocol::Udp,
         Some((p, other)) => {
-            let hint =
-                if other == "udp" { "UDP listeners are not built yet; use http or tcp" } else { "one of: http, tcp" };
+            let hint = "one of: http, tcp, udp";
             v.err(p.span(), &format!("{path}.protocol"), format!("unsupported protocol `{other}`"), Some(hint));
             ListenerProtocol::Http
         }
@@ -201,15 +201,15 @@ fn listener_cluster(
     clusters: &[String],
 ) -> Option<String> {
     match (protocol, &fl.cluster) {
-        (ListenerProtocol::Tcp, None) => {
-            v.err(fl.bind.span(), path, "a tcp listener needs `cluster`", Some("cluster = \"...\""));
+        (ListenerProtocol::Tcp | ListenerProtocol::Udp, None) => {
+            v.err(fl.bind.span(), path, "a tcp or udp listener needs `cluster`", Some("cluster = \"...\""));
             None
         }
-        (ListenerProtocol::Tcp, Some(c)) if !clusters.contains(c.get_ref()) => {
+        (ListenerProtocol::Tcp | ListenerProtocol::Udp, Some(c)) if !clusters.contains(c.get_ref()) => {
             v.err(c.span(), &format!("{path}.cluster"), format!("cluster `{}` is not defined", c.get_ref()), None);
             None
         }
-        (ListenerProtocol::Tcp, Some(c)) => {
+        (ListenerProtocol::Tcp | ListenerProtocol::Udp, Some(c)) => {
             if let Some(r) = fl.routes.first() {
                 let span = r.cluster.as_ref().or(r.path_prefix.as_ref()).map_or(fl.bind.span(), |s| s.span());
                 v.err(span, &format!("{path}.routes"), "a tcp listener has no HTTP routes", Some("use `cluster`"));

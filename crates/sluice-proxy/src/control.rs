@@ -13,7 +13,7 @@ use sluice_config::diff::diff;
 use sluice_config::Config;
 use tokio::sync::{mpsc, watch};
 
-use crate::listen::bind_reuseport;
+use crate::listen::bind_listener;
 use crate::metrics::Store;
 use crate::snapshot::{EndpointRegistry, Snapshot};
 use crate::worker::WorkerCmd;
@@ -114,7 +114,7 @@ impl Control {
             .iter()
             .filter(|l| d.listeners_added.contains(&l.name) || d.listeners_rebound.contains(&l.name))
         {
-            match bind_reuseport(l.bind, workers) {
+            match bind_listener(l, workers) {
                 Ok((addr, socks)) => fresh.push((l.name.clone(), l.bind, addr, socks)),
                 Err(e) => {
                     drop(st);

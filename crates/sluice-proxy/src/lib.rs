@@ -29,6 +29,7 @@ pub mod snapshot;
 mod status;
 mod sticky;
 mod tcp;
+mod udp;
 mod worker;
 
 pub use server::{Server, ServerHandle};

@@ -25,6 +25,51 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// A listening socket for one worker.
+#[derive(Debug)]
+pub enum Sock {
+    Tcp(TcpListener),
+    Udp(std::net::UdpSocket),
+}
+
+/// Binds `count` sockets (TCP or UDP per the listener's protocol) on its address.
+pub fn bind_listener(l: &sluice_config::ListenerConfig, count: usize) -> io::Result<(SocketAddr, Vec<Sock>)> {
+    match l.protocol {
+        sluice_config::ListenerProtocol::Udp => {
+            let (a, v) = bind_udp(l.bind, count)?;
+            Ok((a, v.into_iter().map(Sock::Udp).collect()))
+        }
+        _ => {
+            let (a, v) = bind_reuseport(l.bind, count)?;
+            Ok((a, v.into_iter().map(Sock::Tcp).collect()))
+        }
+    }
+}
+
+fn bind_udp_one(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// UDP sockets with SO_REUSEPORT: the kernel keeps each client address on one worker.
+fn bind_udp(addr: SocketAddr, count: usize) -> io::Result<(SocketAddr, Vec<std::net::UdpSocket>)> {
+    let first = bind_udp_one(addr).map_err(|e| io::Error::new(e.kind(), format!("bind udp {addr}: {e}")))?;
+    let bound = first.local_addr()?;
+    let mut out = vec![first];
+    for _ in 1..count.max(1) {
+        out.push(bind_udp_one(bound)?);
+    }
+    Ok((bound, out))
+}
+
 /// Binds `count` sockets on `addr` and returns them with the address actually bound.
 pub fn bind_reuseport(addr: SocketAddr, count: usize) -> io::Result<(SocketAddr, Vec<TcpListener>)> {
     let first = bind_one(addr).map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::accesslog::AccessLog;
 use crate::control::Control;
-use crate::listen::bind_reuseport;
+use crate::listen::bind_listener;
 use crate::metrics::Store;
 use crate::snapshot::{EndpointRegistry, Snapshot};
 use crate::worker::{self, WorkerSpec};
@@ -48,10 +48,10 @@ impl Server {
             )),
             None => None,
         };
-        let mut per_worker: Vec<Vec<(String, std::net::TcpListener)>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut per_worker: Vec<Vec<(String, crate::listen::Sock)>> = (0..workers).map(|_| Vec::new()).collect();
         let mut bound = Vec::new();
         for l in &config.listeners {
-            let (addr, socks) = bind_reuseport(l.bind, workers)?;
+            let (addr, socks) = bind_listener(l, workers)?;
             bound.push((l.name.clone(), l.bind, addr));
             for (w, s) in socks.into_iter().enumerate() {
                 per_worker[w].push((l.name.clone(), s));

@@ -4,7 +4,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::net::TcpListener as StdListener;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +18,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::accesslog::AccessLog;
 use crate::conn;
 use crate::exec::LocalExec;
+use crate::listen::Sock;
 use crate::metrics::ListenerMetrics;
 use crate::pool::Pool;
 use crate::rng::WorkerRng;
@@ -84,7 +84,7 @@ fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
 /// A change a reload asks of a worker (the snapshot is already swapped when it arrives).
 pub enum WorkerCmd {
     /// Start accepting on this worker's socket for a new (or rebound) listener.
-    Add(String, StdListener),
+    Add(String, Sock),
     /// Stop accepting; open connections finish their request and close.
     Remove(String),
     /// The listener's settings changed: new connections use a rebuilt context.
@@ -95,7 +95,7 @@ pub enum WorkerCmd {
 pub struct WorkerSpec {
     pub id: usize,
     pub shared: Arc<ArcSwap<Snapshot>>,
-    pub sockets: Vec<(String, StdListener)>,
+    pub sockets: Vec<(String, Sock)>,
     pub shutdown: watch::Receiver<bool>,
     pub commands: mpsc::UnboundedReceiver<WorkerCmd>,
     pub drain_timeout: Duration,
@@ -136,12 +136,20 @@ impl Listeners {
         }))
     }
 
-    fn add(&mut self, name: String, sock: StdListener) -> std::io::Result<()> {
+    fn add(&mut self, name: String, sock: Sock) -> std::io::Result<()> {
         let Some(ctx) = self.context(&name) else { return Ok(()) };
-        let listener = TcpListener::from_std(sock)?;
         let (stop, rx) = watch::channel(false);
         let cell = Rc::new(RefCell::new(ctx));
-        tokio::task::spawn_local(accept_loop(listener, Rc::clone(&cell), rx, self.tracker.clone()));
+        match sock {
+            Sock::Tcp(s) => {
+                let listener = TcpListener::from_std(s)?;
+                tokio::task::spawn_local(accept_loop(listener, Rc::clone(&cell), rx, self.tracker.clone()));
+            }
+            Sock::Udp(s) => {
+                let socket = tokio::net::UdpSocket::from_std(s)?;
+                tokio::task::spawn_local(crate::udp::serve(socket, Rc::clone(&cell), rx));
+            }
+        }
         if let Some(old) = self.running.insert(name, Running { ctx: cell, stop }) {
             let _ = old.stop.send(true);
         }
@@ -260,7 +268,7 @@ async fn accept_loop(
                     tokio::task::spawn_local(async move {
                         match ctx.protocol {
                             ListenerProtocol::Http => conn::serve(stream, peer, ctx, rx).await,
-                            ListenerProtocol::Tcp => crate::tcp::serve(stream, peer, ctx, rx).await,
+                            ListenerProtocol::Tcp | ListenerProtocol::Udp => crate::tcp::serve(stream, peer, ctx, rx).await,
                         }
                         drop((guard, admitted));
                     });

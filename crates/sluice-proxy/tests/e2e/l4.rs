@@ -157,3 +157,54 @@ async fn proxy_protocol_is_believed_only_from_trusted_peers() {
         stop(h);
     }
 }
+
+/// A UDP upstream answering each datagram with `<name>:<payload>`.
+fn udp_echo(name: &'static str) -> SocketAddr {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = s.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let mut out = format!("{name}:").into_bytes();
+            out.extend_from_slice(&buf[..n]);
+            let _ = s.send_to(&out, from);
+        }
+    });
+    addr
+}
+
+#[test]
+fn udp_flows_stick_to_one_endpoint_and_expire_when_idle() {
+    let (a, b) = (udp_echo("a"), udp_echo("b"));
+    let text = "workers = 2\n[listeners.dns]\nbind = \"127.0.0.1:0\"\nprotocol = \"udp\"\ncluster = \"r\"\ntimeouts = { idle = \"300ms\" }\n[clusters.r]\nendpoints = [\"{a}\", \"{b}\"]\n";
+    let h = proxy(text, &[("a", a), ("b", b)]);
+    let lb = h.addr("dns").unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let clients: Vec<std::net::UdpSocket> =
+        (0..30).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    for c in &clients {
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut first = None;
+        for i in 0..3 {
+            c.send_to(format!("q{i}").as_bytes(), lb).unwrap();
+            let mut buf = [0u8; 64];
+            let (n, from) = c.recv_from(&mut buf).unwrap();
+            assert_eq!(from, lb, "replies come from the listener address");
+            let reply = String::from_utf8_lossy(&buf[..n]).to_string();
+            let who = reply.split(':').next().unwrap().to_string();
+            assert_eq!(reply, format!("{who}:q{i}"));
+            assert_eq!(*first.get_or_insert(who.clone()), who, "a flow stays on one endpoint");
+            seen.insert(who);
+        }
+    }
+    assert_eq!(seen.len(), 2, "30 flows use both endpoints");
+    let m = h.control().metrics.listener("dns");
+    let flows = m.connections.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(flows, 30);
+    std::thread::sleep(Duration::from_millis(700));
+    clients[0].send_to(b"again", lb).unwrap();
+    let mut buf = [0u8; 64];
+    clients[0].recv_from(&mut buf).unwrap();
+    assert_eq!(m.connections.load(std::sync::atomic::Ordering::Relaxed), 31, "the idle flow expired; a new one opened");
+    stop(h);
+}
