@@ -103,6 +103,8 @@ pub enum OneOrMany {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileRoute {
+    /// TCP listeners: the TLS server name (SNI) of the ClientHello, exact or `*.suffix`.
+    pub sni: Option<S<String>>,
     pub host: Option<S<String>>,
     pub path: Option<S<String>>,
     pub path_prefix: Option<S<String>>,

@@ -146,6 +146,8 @@ pub enum RouteTarget {
 #[derive(Debug, Clone)]
 pub struct RouteConfig {
     pub matcher: RouteMatch,
+    /// TCP passthrough routes: the TLS server name to match.
+    pub sni: Option<sluice_core::HostMatch>,
     pub target: RouteTarget,
     /// Overrides the cluster's response timeout.
     pub timeout: Option<Duration>,

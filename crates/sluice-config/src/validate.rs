@@ -192,6 +192,17 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
     })
 }
 
+/// Routes of a TCP listener match on `sni` only (TLS passthrough) and name a cluster; an
+/// HTTP listener's routes never use `sni`.
+fn sni_routes_only(v: &mut V, fl: &FileListener, path: &str) {
+    for (i, r) in fl.routes.iter().enumerate() {
+        let http_field = r.host.as_ref().or(r.path.as_ref()).or(r.path_prefix.as_ref()).or(r.path_regex.as_ref());
+        if let Some(f) = http_field.or(r.split.as_ref().map(|_| &r.cluster).and_then(|c| c.as_ref())) {
+            v.err(f.span(), &format!("{path}.routes[{i}]"), "tcp routes match `sni` only and name one `cluster`", None);
+        }
+    }
+}
+
 /// A `tcp` listener names its cluster; an `http` one routes instead.
 fn listener_cluster(
     v: &mut V,
@@ -201,6 +212,10 @@ fn listener_cluster(
     clusters: &[String],
 ) -> Option<String> {
     match (protocol, &fl.cluster) {
+        (ListenerProtocol::Tcp, None) if !fl.routes.is_empty() => {
+            sni_routes_only(v, fl, path);
+            None
+        }
         (ListenerProtocol::Tcp | ListenerProtocol::Udp, None) => {
             v.err(fl.bind.span(), path, "a tcp or udp listener needs `cluster`", Some("cluster = \"...\""));
             None
@@ -210,10 +225,7 @@ fn listener_cluster(
             None
         }
         (ListenerProtocol::Tcp | ListenerProtocol::Udp, Some(c)) => {
-            if let Some(r) = fl.routes.first() {
-                let span = r.cluster.as_ref().or(r.path_prefix.as_ref()).map_or(fl.bind.span(), |s| s.span());
-                v.err(span, &format!("{path}.routes"), "a tcp listener has no HTTP routes", Some("use `cluster`"));
-            }
+            sni_routes_only(v, fl, path);
             Some(c.get_ref().clone())
         }
         (ListenerProtocol::Http, Some(c)) => {
@@ -225,7 +237,19 @@ fn listener_cluster(
             );
             None
         }
-        (ListenerProtocol::Http, None) => None,
+        (ListenerProtocol::Http, None) => {
+            for (i, r) in fl.routes.iter().enumerate() {
+                if let Some(s) = &r.sni {
+                    v.err(
+                        s.span(),
+                        &format!("{path}.routes[{i}].sni"),
+                        "`sni` routes belong on a tcp listener",
+                        Some("TLS passthrough: protocol = \"tcp\""),
+                    );
+                }
+            }
+            None
+        }
     }
 }
 

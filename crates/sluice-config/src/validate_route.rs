@@ -15,6 +15,7 @@ pub fn route(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Optio
     let target = target(v, r, path, clusters);
     let timeout = r.timeout.as_ref().map(|_| v.timeout(&r.timeout, &format!("{path}.timeout"), Default::default()));
     Some(RouteConfig {
+        sni: r.sni.as_ref().map(|h| HostMatch::parse(h.get_ref())),
         matcher,
         target: target?,
         timeout,

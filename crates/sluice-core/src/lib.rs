@@ -15,6 +15,7 @@ pub mod outlier;
 pub mod retry;
 pub mod route;
 pub mod sim;
+pub mod sni;
 pub mod split;
 
 pub use balance::{Balance, Balancer, PickCtx};

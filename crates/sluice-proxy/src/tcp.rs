@@ -43,7 +43,16 @@ pub async fn serve(
     let Some((client, prefix)) = accept_proxy(&mut stream, peer, &listener).await else { return };
     let snap = listener.worker.snapshot();
     let Some(lc) = snap.listener(&listener.name) else { return };
-    let Some(cluster) = lc.config.cluster.as_ref().and_then(|c| snap.clusters.get(c)) else { return };
+    let (target, prefix) = if lc.routes.is_empty() {
+        (lc.config.cluster.clone(), prefix)
+    } else {
+        let (sni, prefix) = read_sni(&mut stream, prefix, lc.config.timeouts.header).await;
+        (sni_route(lc, sni.as_deref()), prefix)
+    };
+    let Some(cluster) = target.as_ref().and_then(|c| snap.clusters.get(c)) else {
+        tracing::warn!(listener = %listener.name, %client, "no tcp route for this connection");
+        return;
+    };
     let Some((mut upstream, ep, _in_flight)) = connect_any(&listener, cluster, client.ip()).await else {
         tracing::warn!(listener = %listener.name, %client, cluster = %cluster.config.name, "no endpoint accepted the connection");
         return;
@@ -68,6 +77,45 @@ pub async fn serve(
             tracing::debug!(listener = %listener.name, %client, endpoint = %ep.addr, "tcp relay idle timeout");
         },
         _ = stop.changed() => {}
+    }
+}
+
+/// Peeks the TLS ClientHello for its server name (passthrough: nothing is decrypted; the
+/// bytes read are replayed upstream). Non-TLS or slow clients get `None`.
+async fn read_sni(stream: &mut TcpStream, mut buf: Vec<u8>, timeout: Duration) -> (Option<String>, Vec<u8>) {
+    use sluice_core::sni::{parse, Sni};
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        loop {
+            match parse(&buf) {
+                Sni::Done(name) => return name,
+                Sni::NotTls => return None,
+                Sni::NeedMore(n) if n > 16_384 + 5 => return None,
+                Sni::NeedMore(_) => {
+                    let mut chunk = [0u8; 4096];
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return None,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            }
+        }
+    };
+    let name = tokio::time::timeout(timeout, read).await.ok().flatten();
+    (name, buf)
+}
+
+/// The cluster for a server name: the first route whose `sni` matches (a route without
+/// `sni` matches everything), else the listener's own `cluster`.
+fn sni_route(lc: &crate::snapshot::ListenerRt, sni: Option<&str>) -> Option<String> {
+    let hit = lc.routes.iter().find(|r| match (&r.config.sni, sni) {
+        (None, _) => true,
+        (Some(m), Some(name)) => m.matches(name),
+        (Some(_), None) => false,
+    });
+    match hit.map(|r| &r.config.target) {
+        Some(sluice_config::RouteTarget::Cluster(c)) => Some(c.clone()),
+        _ => lc.config.cluster.clone(),
     }
 }
 

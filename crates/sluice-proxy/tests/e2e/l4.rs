@@ -208,3 +208,33 @@ fn udp_flows_stick_to_one_endpoint_and_expire_when_idle() {
     assert_eq!(m.connections.load(std::sync::atomic::Ordering::Relaxed), 31, "the idle flow expired; a new one opened");
     stop(h);
 }
+
+/// Answers with a fixed name after reading the first bytes (the replayed ClientHello).
+fn named(name: &'static str) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let ok = sluice_core::sni::parse(&buf[..n]) != sluice_core::sni::Sni::NotTls;
+            let _ = s.write_all(format!("{name}:{ok}").as_bytes());
+        }
+    });
+    addr
+}
+
+#[test]
+fn tls_passthrough_routes_by_sni() {
+    let (a, b) = (named("a"), named("b"));
+    let text = "workers = 1\n[listeners.tls]\nbind = \"127.0.0.1:0\"\nprotocol = \"tcp\"\ncluster = \"b\"\n[[listeners.tls.routes]]\nsni = \"*.a.test\"\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{a}\"]\n[clusters.b]\nendpoints = [\"{b}\"]\n";
+    let h = proxy(text, &[("a", a), ("b", b)]);
+    for (sni, want) in [("www.a.test", "a:true"), ("other.test", "b:true")] {
+        let mut c = connect(h.addr("tls").unwrap());
+        c.write_all(&sluice_core::sni::client_hello(sni)).unwrap();
+        let mut back = String::new();
+        c.read_to_string(&mut back).unwrap();
+        assert_eq!(back, want, "{sni}: routed by SNI, ClientHello replayed intact");
+    }
+    stop(h);
+}
