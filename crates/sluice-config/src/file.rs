@@ -74,6 +74,8 @@ pub struct FileListenerLimits {
     pub max_concurrent_streams: Option<S<i64>>,
     pub max_connections: Option<S<i64>>,
     pub max_connections_per_ip: Option<S<i64>>,
+    /// New connections per source address, as a rate: `"50/s"`, `"600/m"`.
+    pub accept_rate_per_ip: Option<S<String>>,
 }
 
 /// A size: `65536` or `"10MiB"`.

@@ -101,7 +101,7 @@ impl Default for ListenerTimeouts {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ListenerLimits {
     pub max_header_bytes: usize,
     pub max_header_count: usize,
@@ -113,6 +113,8 @@ pub struct ListenerLimits {
     pub max_connections: u32,
     /// Open client connections per source address; 0: unlimited.
     pub max_connections_per_ip: u32,
+    /// New connections per second per source address (burst: one second's worth).
+    pub accept_rate_per_ip: Option<f64>,
 }
 
 impl Default for ListenerLimits {
@@ -125,6 +127,7 @@ impl Default for ListenerLimits {
             max_concurrent_streams: 100,
             max_connections: 0,
             max_connections_per_ip: 0,
+            accept_rate_per_ip: None,
         }
     }
 }

@@ -294,6 +294,15 @@ fn listener_limits(v: &mut V, l: Option<&FileListenerLimits>, path: &str) -> Lis
             0,
         ) as u64,
         max_connections: v.int(&l.max_connections, &p("max_connections"), 0, 10_000_000, 0) as u32,
+        accept_rate_per_ip: l.accept_rate_per_ip.as_ref().and_then(|r| {
+            match sluice_core::bucket::parse_rate(r.get_ref()) {
+                Ok(x) => Some(x),
+                Err(e) => {
+                    v.err(r.span(), &p("accept_rate_per_ip"), e, Some("like \"50/s\" or \"600/m\""));
+                    None
+                }
+            }
+        }),
         max_connections_per_ip: v.int(&l.max_connections_per_ip, &p("max_connections_per_ip"), 0, 10_000_000, 0) as u32,
         max_concurrent_streams: v.int(
             &l.max_concurrent_streams,

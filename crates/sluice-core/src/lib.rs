@@ -5,6 +5,7 @@
 
 pub mod balance;
 pub mod breaker;
+pub mod bucket;
 pub mod endpoint;
 pub mod ewma;
 pub mod hash;

@@ -174,6 +174,9 @@ pub struct ConnCtx {
     pub listener: Rc<ListenerCtx>,
     pub peer: Peer,
     pub state: Rc<ConnState>,
+    /// The client (after a PROXY header) and the address it reached, for PROXY upstream.
+    pub client: SocketAddr,
+    pub local: SocketAddr,
 }
 
 /// Counts the connection as active (and accepted) while it lives.
@@ -230,6 +233,8 @@ fn setup(
     let ctx = Rc::new(ConnCtx {
         listener: Rc::clone(listener),
         peer: Peer::new(peer.ip(), trusted, "http"),
+        client: peer,
+        local: stream.local_addr().unwrap_or(peer),
         state: Rc::clone(&state),
     });
     Some((ctx, TokioIo::new(Tracked { io: stream, state, prefix }), lc.config.timeouts))

@@ -42,19 +42,22 @@ pub async fn exchange(
     addr: SocketAddr,
     cluster: &ClusterRt,
     req: Request<RequestBody>,
+    proxy_header: Option<Vec<u8>>,
 ) -> Result<Exchanged, Failure> {
+    let private = proxy_header.is_some();
     let t = tokio::time::Instant::now();
-    let (upstream, reused) = match pool.checkout(addr, &cluster.config, &cluster.conn_limit, &cluster.metrics).await {
-        Ok(x) => x,
-        Err(e) => return Err(Failure::Unsent(e, req)),
-    };
+    let (upstream, reused) =
+        match pool.checkout(addr, &cluster.config, &cluster.conn_limit, &cluster.metrics, proxy_header).await {
+            Ok(x) => x,
+            Err(e) => return Err(Failure::Unsent(e, req)),
+        };
     let connect_ns = if reused { 0 } else { t.elapsed().as_nanos() as u64 };
     match upstream {
         Upstream::H2(mut tx) => {
             tx.send_request(req).await.map(|r| (r, None, connect_ns)).map_err(|e| Failure::Sent(classify(&e)))
         }
         Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
-            Ok(resp) => Ok((resp, Some((tx, uses + 1)), connect_ns)),
+            Ok(resp) => Ok((resp, (!private).then_some((tx, uses + 1)), connect_ns)),
             Err(mut e) => match e.take_message() {
                 Some(req) if reused => Box::pin(retry_fresh(pool, addr, cluster, req)).await,
                 Some(req) => Err(Failure::Unsent(ProxyError::UpstreamReset, req)),
@@ -71,7 +74,7 @@ async fn retry_fresh(
     cluster: &ClusterRt,
     req: Request<RequestBody>,
 ) -> Result<Exchanged, Failure> {
-    let (up, _) = match pool.checkout(addr, &cluster.config, &cluster.conn_limit, &cluster.metrics).await {
+    let (up, _) = match pool.checkout(addr, &cluster.config, &cluster.conn_limit, &cluster.metrics, None).await {
         Ok(x) => x,
         Err(e) => return Err(Failure::Unsent(e, req)),
     };

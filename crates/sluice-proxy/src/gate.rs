@@ -1,16 +1,36 @@
 //! Connection limits of a listener, shared by all workers: at most `max_connections` open
-//! client connections in total and `max_connections_per_ip` per source address (the seed's
-//! connlimit idea, §16.9.3). Checked once per accepted connection, never per request.
+//! client connections in total, `max_connections_per_ip` per source address, and
+//! `accept_rate_per_ip` new connections per second per source (the seed's connlimit and
+//! SYN-rate ideas, §16.9.3). Checked once per accepted connection, never per request.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
+use sluice_core::bucket::TokenBucket;
+
 #[derive(Debug, Default)]
 pub struct Gate {
     total: AtomicU32,
-    per_ip: Mutex<HashMap<IpAddr, u32>>,
+    per_ip: Mutex<HashMap<IpAddr, PerIp>>,
+}
+
+#[derive(Debug)]
+struct PerIp {
+    open: u32,
+    bucket: Option<TokenBucket>,
+}
+
+/// Addresses tracked before idle entries are pruned.
+const MAX_TRACKED: usize = 100_000;
+
+/// What a listener allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_total: u32,
+    pub max_per_ip: u32,
+    pub rate_per_ip: Option<f64>,
 }
 
 /// An admitted connection; leaving releases its slots.
@@ -20,25 +40,40 @@ pub struct Admitted {
 }
 
 impl Gate {
-    /// Admits a connection from `ip` if both limits allow it (0 = unlimited).
-    pub fn enter(self: &Arc<Self>, ip: IpAddr, max_total: u32, max_per_ip: u32) -> Option<Admitted> {
-        if max_total > 0 && self.total.fetch_add(1, Relaxed) >= max_total {
+    /// Admits a connection from `ip` at `now_ns` if every limit allows it (0 = unlimited).
+    pub fn enter(self: &Arc<Self>, ip: IpAddr, l: Limits, now_ns: u64) -> Option<Admitted> {
+        if l.max_total > 0 && self.total.fetch_add(1, Relaxed) >= l.max_total {
             self.total.fetch_sub(1, Relaxed);
             return None;
-        } else if max_total == 0 {
+        } else if l.max_total == 0 {
             self.total.fetch_add(1, Relaxed);
         }
-        if max_per_ip > 0 {
-            let mut m = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-            let n = m.entry(ip).or_insert(0);
-            if *n >= max_per_ip {
-                drop(m);
-                self.total.fetch_sub(1, Relaxed);
-                return None;
-            }
-            *n += 1;
+        let tracked = l.max_per_ip > 0 || l.rate_per_ip.is_some();
+        if tracked && !self.admit_ip(ip, l, now_ns) {
+            self.total.fetch_sub(1, Relaxed);
+            return None;
         }
-        Some(Admitted { gate: Arc::clone(self), ip: (max_per_ip > 0).then_some(ip) })
+        Some(Admitted { gate: Arc::clone(self), ip: tracked.then_some(ip) })
+    }
+
+    fn admit_ip(&self, ip: IpAddr, l: Limits, now_ns: u64) -> bool {
+        let mut m = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= MAX_TRACKED {
+            m.retain(|_, e| e.open > 0);
+        }
+        let e = m
+            .entry(ip)
+            .or_insert_with(|| PerIp { open: 0, bucket: l.rate_per_ip.map(|r| TokenBucket::full(r.max(1.0), now_ns)) });
+        if l.max_per_ip > 0 && e.open >= l.max_per_ip {
+            return false;
+        }
+        if let (Some(rate), Some(b)) = (l.rate_per_ip, e.bucket.as_mut()) {
+            if !b.take(now_ns, rate, rate.max(1.0)) {
+                return false;
+            }
+        }
+        e.open += 1;
+        true
     }
 
     pub fn open(&self) -> u32 {
@@ -51,9 +86,9 @@ impl Drop for Admitted {
         self.gate.total.fetch_sub(1, Relaxed);
         if let Some(ip) = self.ip {
             let mut m = self.gate.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(n) = m.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
+            if let Some(e) = m.get_mut(&ip) {
+                e.open = e.open.saturating_sub(1);
+                if e.open == 0 && e.bucket.is_none() {
                     m.remove(&ip);
                 }
             }
@@ -70,13 +105,25 @@ mod tests {
         let g = Arc::new(Gate::default());
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let x1 = g.enter(a, 3, 2).unwrap();
-        let _x2 = g.enter(a, 3, 2).unwrap();
-        assert!(g.enter(a, 3, 2).is_none(), "per-ip limit");
-        let _y1 = g.enter(b, 3, 2).unwrap();
-        assert!(g.enter(b, 3, 2).is_none(), "total limit");
+        let l = Limits { max_total: 3, max_per_ip: 2, rate_per_ip: None };
+        let x1 = g.enter(a, l, 0).unwrap();
+        let _x2 = g.enter(a, l, 0).unwrap();
+        assert!(g.enter(a, l, 0).is_none(), "per-ip limit");
+        let _y1 = g.enter(b, l, 0).unwrap();
+        assert!(g.enter(b, l, 0).is_none(), "total limit");
         drop(x1);
-        assert!(g.enter(a, 3, 2).is_some(), "a slot came back");
+        assert!(g.enter(a, l, 0).is_some(), "a slot came back");
         assert_eq!(g.per_ip.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn accept_rate_per_ip() {
+        let g = Arc::new(Gate::default());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let l = Limits { max_total: 0, max_per_ip: 0, rate_per_ip: Some(2.0) };
+        assert!(g.enter(a, l, 0).is_some() && g.enter(a, l, 0).is_some());
+        assert!(g.enter(a, l, 0).is_none(), "two per second, burst two");
+        assert!(g.enter("10.0.0.2".parse().unwrap(), l, 0).is_some(), "another address has its own bucket");
+        assert!(g.enter(a, l, 500_000_000).is_some(), "a token back after 500 ms");
     }
 }

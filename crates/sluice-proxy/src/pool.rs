@@ -105,7 +105,15 @@ impl Pool {
         cluster: &ClusterConfig,
         limit: &ConnLimit,
         m: &ClusterMetrics,
+        proxy_header: Option<Vec<u8>>,
     ) -> Result<(Upstream, bool), ProxyError> {
+        if proxy_header.is_some() {
+            // A PROXY header names one client: such connections are never pooled or shared.
+            let slot = limit.acquire()?;
+            let up = Box::pin(connect_h1(addr, cluster.timeouts.connect, slot, proxy_header)).await?;
+            m.connections_created.fetch_add(1, Relaxed);
+            return Ok((up, false));
+        }
         let reused = match cluster.protocol {
             UpstreamProtocol::Http1 => self.take_idle(addr).map(|c| Upstream::H1(c.tx, c.uses)),
             UpstreamProtocol::H2c => {
@@ -125,7 +133,7 @@ impl Pool {
         })?;
         let started = Instant::now();
         let up = match cluster.protocol {
-            UpstreamProtocol::Http1 => Box::pin(connect_h1(addr, cluster.timeouts.connect, slot)).await?,
+            UpstreamProtocol::Http1 => Box::pin(connect_h1(addr, cluster.timeouts.connect, slot, None)).await?,
             UpstreamProtocol::H2c => {
                 let tx = Box::pin(connect_h2(addr, cluster.timeouts.connect, slot)).await?;
                 self.h2.borrow_mut().insert(addr, tx.clone());
@@ -187,22 +195,35 @@ impl Pool {
     }
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TokioIo<TcpStream>, ProxyError> {
+async fn connect(
+    addr: SocketAddr,
+    timeout: Duration,
+    header: Option<Vec<u8>>,
+) -> Result<TokioIo<TcpStream>, ProxyError> {
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Err(_) => Err(ProxyError::ConnectTimeout),
         Ok(Err(e)) => {
             tracing::warn!(%addr, error = %e, "upstream connect failed");
             Err(ProxyError::ConnectRefused)
         }
-        Ok(Ok(s)) => {
+        Ok(Ok(mut s)) => {
             let _ = s.set_nodelay(true);
+            if let Some(h) = header {
+                use tokio::io::AsyncWriteExt;
+                s.write_all(&h).await.map_err(|_| ProxyError::UpstreamReset)?;
+            }
             Ok(TokioIo::new(s))
         }
     }
 }
 
-async fn connect_h1(addr: SocketAddr, timeout: Duration, slot: ConnSlot) -> Result<Upstream, ProxyError> {
-    let io = connect(addr, timeout).await?;
+async fn connect_h1(
+    addr: SocketAddr,
+    timeout: Duration,
+    slot: ConnSlot,
+    header: Option<Vec<u8>>,
+) -> Result<Upstream, ProxyError> {
+    let io = connect(addr, timeout, header).await?;
     let (tx, conn) = http1::Builder::new().writev(false).handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
     tokio::task::spawn_local(async move {
         let _slot = slot;
@@ -218,7 +239,7 @@ async fn connect_h2(
     timeout: Duration,
     slot: ConnSlot,
 ) -> Result<http2::SendRequest<RequestBody>, ProxyError> {
-    let io = connect(addr, timeout).await?;
+    let io = connect(addr, timeout, None).await?;
     let (tx, conn) = http2::Builder::new(LocalExec)
         .timer(TokioTimer::new())
         .initial_stream_window_size(1 << 20)

@@ -258,7 +258,12 @@ async fn accept_loop(
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let ctx = Rc::clone(&ctx.borrow());
-                    let Some(admitted) = ctx.gate.enter(peer.ip(), ctx.limits.max_connections, ctx.limits.max_connections_per_ip) else {
+                    let lim = crate::gate::Limits {
+                        max_total: ctx.limits.max_connections,
+                        max_per_ip: ctx.limits.max_connections_per_ip,
+                        rate_per_ip: ctx.limits.accept_rate_per_ip,
+                    };
+                    let Some(admitted) = ctx.gate.enter(peer.ip(), lim, crate::clock::now_ns()) else {
                         ctx.metrics.connections_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         continue;
                     };

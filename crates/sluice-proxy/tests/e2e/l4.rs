@@ -238,3 +238,33 @@ fn tls_passthrough_routes_by_sni() {
     }
     stop(h);
 }
+
+/// An HTTP/1.1 upstream that reports the PROXY source it received, then serves requests.
+fn http_reporting_proxy_source(mut s: TcpStream) {
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let src = proxyproto::parse(&buf[..n]).ok().flatten().and_then(|a| a.source);
+    let body = format!("{src:?}");
+    let _ = s.write_all(
+        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes(),
+    );
+}
+
+#[tokio::test]
+async fn http_clusters_send_proxy_protocol_on_private_connections() {
+    let up = upstream(http_reporting_proxy_source);
+    let text = "workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"c\"\n[clusters.c]\nsend_proxy_protocol = \"v2\"\nendpoints = [\"{a}\"]\n";
+    let h = proxy(text, &[("a", up)]);
+    let web = h.addr("web").unwrap();
+    let s = tokio::net::TcpStream::connect(web).await.unwrap();
+    let me = s.local_addr().unwrap();
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(s)).await.unwrap();
+    tokio::spawn(conn);
+    for _ in 0..2 {
+        let req =
+            http::Request::get("/").header("host", "t").body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
+        let r = collect(tx.send_request(req).await.unwrap()).await;
+        assert_eq!(r.body, format!("Some({me})"), "each upstream connection carries this client's address");
+    }
+    stop(h);
+}
