@@ -76,6 +76,8 @@ pub struct ListenerConfig {
     pub proxy_protocol: bool,
     /// The cluster of a TCP listener.
     pub cluster: Option<String>,
+    /// TCP listeners: relay with splice(2) instead of user-space copies.
+    pub splice: bool,
     pub timeouts: ListenerTimeouts,
     pub limits: ListenerLimits,
     pub routes: Vec<RouteConfig>,

@@ -169,6 +169,14 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
             false
         }
     };
+    let splice = match fl.relay.as_ref().map(|r| (r, r.get_ref().as_str())) {
+        None | Some((_, "copy")) => false,
+        Some((_, "splice")) => true,
+        Some((r, other)) => {
+            v.err(r.span(), &format!("{path}.relay"), format!("unknown relay `{other}`"), Some("copy or splice"));
+            false
+        }
+    };
     let trusted_proxies = trusted(v, fl, path);
     let timeouts = listener_timeouts(v, fl.timeouts.as_ref(), path);
     let limits = listener_limits(v, fl.limits.as_ref(), path);
@@ -186,6 +194,7 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
         forwarded: fl.forwarded.unwrap_or(false),
         proxy_protocol,
         cluster,
+        splice,
         timeouts,
         limits,
         routes,

@@ -26,6 +26,8 @@ mod select;
 mod server;
 mod service;
 pub mod snapshot;
+#[cfg(target_os = "linux")]
+mod splice;
 mod status;
 mod sticky;
 mod tcp;

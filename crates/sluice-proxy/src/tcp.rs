@@ -66,11 +66,11 @@ pub async fn serve(
     if !prefix.is_empty() && upstream.write_all(&prefix).await.is_err() {
         return;
     }
-    let idle = lc.config.timeouts.idle;
+    let (idle, splice) = (lc.config.timeouts.idle, lc.config.splice);
     let metrics = Arc::clone(&lc.metrics);
     drop(snap);
     tokio::select! {
-        r = relay(stream, upstream, idle) => if let Some((up, down)) = r {
+        r = relay(stream, upstream, idle, splice) => if let Some((up, down)) = r {
             metrics.bytes_in.fetch_add(up, Relaxed);
             metrics.bytes_out.fetch_add(down, Relaxed);
         } else {
@@ -173,7 +173,12 @@ async fn connect_any(
 /// Copies both ways until both sides are done (a half-close is passed on, the other
 /// direction keeps flowing) or nothing moved for `idle`. Returns (client→upstream,
 /// upstream→client) bytes, or `None` on idle timeout.
-async fn relay(client: TcpStream, upstream: TcpStream, idle: Duration) -> Option<(u64, u64)> {
+async fn relay(client: TcpStream, upstream: TcpStream, idle: Duration, splice: bool) -> Option<(u64, u64)> {
+    #[cfg(target_os = "linux")]
+    if splice {
+        return relay_splice(client, upstream, idle).await;
+    }
+    let _ = splice;
     let last = Rc::new(Cell::new(Instant::now()));
     let mut a = Active { io: client, last: Rc::clone(&last) };
     let mut b = Active { io: upstream, last: Rc::clone(&last) };
@@ -183,6 +188,28 @@ async fn relay(client: TcpStream, upstream: TcpStream, idle: Duration) -> Option
         let deadline = last.get() + idle;
         tokio::select! {
             r = &mut copy => return r.ok().or(Some((0, 0))),
+            _ = tokio::time::sleep_until(deadline) => {
+                if last.get() + idle <= Instant::now() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// The zero-copy relay: both directions through splice(2), same half-close and idle rules.
+#[cfg(target_os = "linux")]
+async fn relay_splice(client: TcpStream, upstream: TcpStream, idle: Duration) -> Option<(u64, u64)> {
+    let last = Rc::new(Cell::new(Instant::now()));
+    let both = futures_util::future::join(
+        crate::splice::one_way(&client, &upstream, &last),
+        crate::splice::one_way(&upstream, &client, &last),
+    );
+    tokio::pin!(both);
+    loop {
+        let deadline = last.get() + idle;
+        tokio::select! {
+            (up, down) = &mut both => return Some((up.unwrap_or(0), down.unwrap_or(0))),
             _ = tokio::time::sleep_until(deadline) => {
                 if last.get() + idle <= Instant::now() {
                     return None;

@@ -268,3 +268,18 @@ async fn http_clusters_send_proxy_protocol_on_private_connections() {
     }
     stop(h);
 }
+
+#[test]
+fn splice_relay_moves_large_transfers_with_half_close() {
+    let a = upstream(sink_then_source);
+    let h = proxy(&tcp_config("[\"{a}\"]", "relay = \"splice\"", ""), &[("a", a)]);
+    let mut c = connect(h.addr("db").unwrap());
+    c.write_all(&vec![1u8; 5 << 20]).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    c.read_to_end(&mut back).unwrap();
+    let text_end = back.iter().position(|b| *b == b'\n').unwrap();
+    assert_eq!(&back[..text_end], (5usize << 20).to_string().as_bytes());
+    assert_eq!(back.len() - text_end - 1, 1 << 20);
+    stop(h);
+}
