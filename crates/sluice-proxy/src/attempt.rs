@@ -220,7 +220,10 @@ async fn try_once(
     let per_try = cluster.config.retries.as_ref().and_then(|r| r.per_try_timeout);
     let until = per_try.map_or(deadline, |t| deadline.min(Instant::now() + t));
     let started = clock::now_ns();
-    let header = cluster.config.send_proxy_protocol.map(|v| crate::proxyproto::header(v, ctx.client, ctx.local));
+    let header = cluster.config.send_proxy_protocol.map(|v| {
+        let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host());
+        crate::proxyproto::header(v, ctx.client, ctx.local, host)
+    });
     let res = match tokio::time::timeout_at(until, exchange(&ctx.listener.worker.pool, ep.addr, cluster, req, header))
         .await
     {

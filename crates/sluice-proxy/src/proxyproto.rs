@@ -93,8 +93,14 @@ pub async fn read(stream: &mut TcpStream, timeout: Duration) -> Result<Accepted,
     tokio::time::timeout(timeout, read).await.map_err(|_| HeaderError::Timeout)?
 }
 
-/// The header to send upstream for a connection from `source` to `destination`.
-pub fn header(version: ProxyProtocolVersion, source: SocketAddr, destination: SocketAddr) -> Vec<u8> {
+/// The header to send upstream for a connection from `source` to `destination`; v2 carries
+/// the authority (TLS SNI or HTTP Host) as a PP2_TYPE_AUTHORITY TLV when it is known.
+pub fn header(
+    version: ProxyProtocolVersion,
+    source: SocketAddr,
+    destination: SocketAddr,
+    authority: Option<&str>,
+) -> Vec<u8> {
     match version {
         ProxyProtocolVersion::V1 => {
             let fam = if source.is_ipv4() && destination.is_ipv4() { "TCP4" } else { "TCP6" };
@@ -107,7 +113,12 @@ pub fn header(version: ProxyProtocolVersion, source: SocketAddr, destination: So
             } else {
                 (canonical(source, "TCP6"), canonical(destination, "TCP6"))
             };
-            Builder::with_addresses(Version::Two | Command::Proxy, Protocol::Stream, (s, d)).build().unwrap_or_default()
+            let b = Builder::with_addresses(Version::Two | Command::Proxy, Protocol::Stream, (s, d));
+            let b = match authority.filter(|a| !a.is_empty() && a.len() < 256) {
+                Some(a) => b.write_tlv(ppp::v2::Type::Authority, a.as_bytes()),
+                None => Ok(b),
+            };
+            b.and_then(|b| b.build()).unwrap_or_default()
         }
     }
 }
@@ -131,16 +142,20 @@ mod tests {
     #[test]
     fn v1_and_v2_round_trip_with_the_bytes_after_the_header() {
         for v in [ProxyProtocolVersion::V1, ProxyProtocolVersion::V2] {
-            let mut bytes = header(v, addr("198.51.100.10:54321"), addr("10.0.0.10:443"));
+            let mut bytes = header(v, addr("198.51.100.10:54321"), addr("10.0.0.10:443"), Some("api.example.test"));
             bytes.extend_from_slice(b"GET / HTTP/1.1\r\n");
             let a = parse(&bytes).unwrap().unwrap();
             assert_eq!(a.source, Some(addr("198.51.100.10:54321")), "{v:?}");
             assert_eq!(a.rest, b"GET / HTTP/1.1\r\n");
         }
         assert_eq!(
-            header(ProxyProtocolVersion::V1, addr("198.51.100.10:54321"), addr("10.0.0.10:443")),
+            header(ProxyProtocolVersion::V1, addr("198.51.100.10:54321"), addr("10.0.0.10:443"), None),
             b"PROXY TCP4 198.51.100.10 10.0.0.10 54321 443\r\n"
         );
+        let v2 = header(ProxyProtocolVersion::V2, addr("198.51.100.10:54321"), addr("10.0.0.10:443"), Some("api.example.test"));
+        let parsed = ppp::v2::Header::try_from(&v2[..]).unwrap();
+        let tlv = parsed.tlvs().find_map(|t| t.ok()).unwrap();
+        assert_eq!((tlv.kind, &tlv.value[..]), (0x02, &b"api.example.test"[..]), "authority TLV");
     }
 
     #[test]
@@ -151,7 +166,7 @@ mod tests {
             Accepted { source: None, rest: b"GET / HTTP/1.1\r\n".to_vec() }
         );
         assert_eq!(parse(b"PROXY TCP9 nonsense here\r\n"), Err(HeaderError::Malformed));
-        let v6 = header(ProxyProtocolVersion::V2, addr("[2001:db8::1]:1000"), addr("[2001:db8::2]:443"));
+        let v6 = header(ProxyProtocolVersion::V2, addr("[2001:db8::1]:1000"), addr("[2001:db8::2]:443"), None);
         assert_eq!(parse(&v6).unwrap().unwrap().source, Some(addr("[2001:db8::1]:1000")));
     }
 }

@@ -43,11 +43,11 @@ pub async fn serve(
     let Some((client, prefix)) = accept_proxy(&mut stream, peer, &listener).await else { return };
     let snap = listener.worker.snapshot();
     let Some(lc) = snap.listener(&listener.name) else { return };
-    let (target, prefix) = if lc.routes.is_empty() {
-        (lc.config.cluster.clone(), prefix)
+    let (target, prefix, sni) = if lc.routes.is_empty() {
+        (lc.config.cluster.clone(), prefix, None)
     } else {
         let (sni, prefix) = read_sni(&mut stream, prefix, lc.config.timeouts.header).await;
-        (sni_route(lc, sni.as_deref()), prefix)
+        (sni_route(lc, sni.as_deref()), prefix, sni)
     };
     let Some(cluster) = target.as_ref().and_then(|c| snap.clusters.get(c)) else {
         tracing::warn!(listener = %listener.name, %client, "no tcp route for this connection");
@@ -59,7 +59,7 @@ pub async fn serve(
     };
     let local = stream.local_addr().unwrap_or(peer);
     if let Some(v) = cluster.config.send_proxy_protocol {
-        if upstream.write_all(&crate::proxyproto::header(v, client, local)).await.is_err() {
+        if upstream.write_all(&crate::proxyproto::header(v, client, local, sni.as_deref())).await.is_err() {
             return;
         }
     }

@@ -143,7 +143,7 @@ async fn proxy_protocol_is_believed_only_from_trusted_peers() {
         let text = format!("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\nproxy_protocol = \"accept\"\ntrusted_proxies = [\"{trusted}\"]\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{{a}}\"]\n");
         let h = proxy(&text, &[("a", b.addr)]);
         let mut bytes =
-            proxyproto::header(version, "203.0.113.5:4000".parse().unwrap(), "10.0.0.1:80".parse().unwrap());
+            proxyproto::header(version, "203.0.113.5:4000".parse().unwrap(), "10.0.0.1:80".parse().unwrap(), None);
         bytes.extend_from_slice(b"GET / HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n");
         let r = raw(h.addr("web").unwrap(), &bytes, Duration::from_secs(2)).await;
         if trusted.starts_with("127") {
