@@ -25,6 +25,14 @@ struct PerIp {
 /// Addresses tracked before idle entries are pruned.
 const MAX_TRACKED: usize = 100_000;
 
+/// Which limit refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Total,
+    PerIp,
+    Rate,
+}
+
 /// What a listener allows.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -41,22 +49,24 @@ pub struct Admitted {
 
 impl Gate {
     /// Admits a connection from `ip` at `now_ns` if every limit allows it (0 = unlimited).
-    pub fn enter(self: &Arc<Self>, ip: IpAddr, l: Limits, now_ns: u64) -> Option<Admitted> {
+    pub fn enter(self: &Arc<Self>, ip: IpAddr, l: Limits, now_ns: u64) -> Result<Admitted, Refused> {
         if l.max_total > 0 && self.total.fetch_add(1, Relaxed) >= l.max_total {
             self.total.fetch_sub(1, Relaxed);
-            return None;
+            return Err(Refused::Total);
         } else if l.max_total == 0 {
             self.total.fetch_add(1, Relaxed);
         }
         let tracked = l.max_per_ip > 0 || l.rate_per_ip.is_some();
-        if tracked && !self.admit_ip(ip, l, now_ns) {
-            self.total.fetch_sub(1, Relaxed);
-            return None;
+        if tracked {
+            if let Err(r) = self.admit_ip(ip, l, now_ns) {
+                self.total.fetch_sub(1, Relaxed);
+                return Err(r);
+            }
         }
-        Some(Admitted { gate: Arc::clone(self), ip: tracked.then_some(ip) })
+        Ok(Admitted { gate: Arc::clone(self), ip: tracked.then_some(ip) })
     }
 
-    fn admit_ip(&self, ip: IpAddr, l: Limits, now_ns: u64) -> bool {
+    fn admit_ip(&self, ip: IpAddr, l: Limits, now_ns: u64) -> Result<(), Refused> {
         let mut m = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         if m.len() >= MAX_TRACKED {
             m.retain(|_, e| e.open > 0);
@@ -65,15 +75,15 @@ impl Gate {
             .entry(ip)
             .or_insert_with(|| PerIp { open: 0, bucket: l.rate_per_ip.map(|r| TokenBucket::full(r.max(1.0), now_ns)) });
         if l.max_per_ip > 0 && e.open >= l.max_per_ip {
-            return false;
+            return Err(Refused::PerIp);
         }
         if let (Some(rate), Some(b)) = (l.rate_per_ip, e.bucket.as_mut()) {
             if !b.take(now_ns, rate, rate.max(1.0)) {
-                return false;
+                return Err(Refused::Rate);
             }
         }
         e.open += 1;
-        true
+        Ok(())
     }
 
     pub fn open(&self) -> u32 {
@@ -108,11 +118,11 @@ mod tests {
         let l = Limits { max_total: 3, max_per_ip: 2, rate_per_ip: None };
         let x1 = g.enter(a, l, 0).unwrap();
         let _x2 = g.enter(a, l, 0).unwrap();
-        assert!(g.enter(a, l, 0).is_none(), "per-ip limit");
+        assert_eq!(g.enter(a, l, 0).err(), Some(Refused::PerIp));
         let _y1 = g.enter(b, l, 0).unwrap();
-        assert!(g.enter(b, l, 0).is_none(), "total limit");
+        assert_eq!(g.enter(b, l, 0).err(), Some(Refused::Total));
         drop(x1);
-        assert!(g.enter(a, l, 0).is_some(), "a slot came back");
+        assert!(g.enter(a, l, 0).is_ok(), "a slot came back");
         assert_eq!(g.per_ip.lock().unwrap().len(), 2);
     }
 
@@ -121,9 +131,9 @@ mod tests {
         let g = Arc::new(Gate::default());
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let l = Limits { max_total: 0, max_per_ip: 0, rate_per_ip: Some(2.0) };
-        assert!(g.enter(a, l, 0).is_some() && g.enter(a, l, 0).is_some());
-        assert!(g.enter(a, l, 0).is_none(), "two per second, burst two");
-        assert!(g.enter("10.0.0.2".parse().unwrap(), l, 0).is_some(), "another address has its own bucket");
-        assert!(g.enter(a, l, 500_000_000).is_some(), "a token back after 500 ms");
+        assert!(g.enter(a, l, 0).is_ok() && g.enter(a, l, 0).is_ok());
+        assert_eq!(g.enter(a, l, 0).err(), Some(Refused::Rate), "two per second, burst two");
+        assert!(g.enter("10.0.0.2".parse().unwrap(), l, 0).is_ok(), "another address has its own bucket");
+        assert!(g.enter(a, l, 500_000_000).is_ok(), "a token back after 500 ms");
     }
 }

@@ -86,8 +86,11 @@ pub struct ListenerMetrics {
     /// TCP listeners: bytes relayed client→upstream and back.
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
-    /// Connections refused by `max_connections` / `max_connections_per_ip`.
+    /// Connections refused by `max_connections`, `max_connections_per_ip`,
+    /// `accept_rate_per_ip` (UDP: new flows over the table size count as `max_connections`).
     pub connections_refused: AtomicU64,
+    pub refused_per_ip: AtomicU64,
+    pub refused_rate: AtomicU64,
     pub connections: AtomicU64,
     pub accept_errors: AtomicU64,
     pub responses: Statuses,

@@ -152,7 +152,12 @@ mod tests {
             header(ProxyProtocolVersion::V1, addr("198.51.100.10:54321"), addr("10.0.0.10:443"), None),
             b"PROXY TCP4 198.51.100.10 10.0.0.10 54321 443\r\n"
         );
-        let v2 = header(ProxyProtocolVersion::V2, addr("198.51.100.10:54321"), addr("10.0.0.10:443"), Some("api.example.test"));
+        let v2 = header(
+            ProxyProtocolVersion::V2,
+            addr("198.51.100.10:54321"),
+            addr("10.0.0.10:443"),
+            Some("api.example.test"),
+        );
         let parsed = ppp::v2::Header::try_from(&v2[..]).unwrap();
         let tlv = parsed.tlvs().find_map(|t| t.ok()).unwrap();
         assert_eq!((tlv.kind, &tlv.value[..]), (0x02, &b"api.example.test"[..]), "authority TLV");

@@ -263,9 +263,18 @@ async fn accept_loop(
                         max_per_ip: ctx.limits.max_connections_per_ip,
                         rate_per_ip: ctx.limits.accept_rate_per_ip,
                     };
-                    let Some(admitted) = ctx.gate.enter(peer.ip(), lim, crate::clock::now_ns()) else {
-                        ctx.metrics.connections_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        continue;
+                    let admitted = match ctx.gate.enter(peer.ip(), lim, crate::clock::now_ns()) {
+                        Ok(a) => a,
+                        Err(why) => {
+                            let m = &ctx.metrics;
+                            let c = match why {
+                                crate::gate::Refused::Total => &m.connections_refused,
+                                crate::gate::Refused::PerIp => &m.refused_per_ip,
+                                crate::gate::Refused::Rate => &m.refused_rate,
+                            };
+                            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            continue;
+                        }
                     };
                     let _ = stream.set_nodelay(true);
                     let guard = tracker.enter();
