@@ -124,10 +124,22 @@ pub struct FileRoute {
     pub host_rewrite: Option<S<String>>,
     /// Let the cluster's retry policy also retry non-idempotent methods (POST, PATCH).
     pub retry_non_idempotent: Option<bool>,
+    pub rate_limit: Option<S<FileRateLimit>>,
     pub add_request_headers: Option<BTreeMap<String, S<String>>>,
     pub remove_request_headers: Option<Vec<S<String>>>,
     pub add_response_headers: Option<BTreeMap<String, S<String>>>,
     pub remove_response_headers: Option<Vec<S<String>>>,
+}
+
+/// `rate_limit = { key = "source_ip", rate = "10/s", burst = 10 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRateLimit {
+    pub key: S<OneOrMany>,
+    pub rate: S<String>,
+    pub burst: Option<S<i64>>,
+    pub store: Option<S<String>>,
+    pub max_keys: Option<S<i64>>,
 }
 
 /// `respond = { status = 200, body = "ok\n", content_type = "text/plain" }`.

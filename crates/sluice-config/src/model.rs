@@ -134,6 +134,29 @@ impl Default for ListenerLimits {
     }
 }
 
+/// A token bucket per key on a route (`rate_limit = { ... }`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitConfig {
+    pub keys: Vec<LimitKey>,
+    /// Requests per second.
+    pub rate: f64,
+    pub burst: u32,
+    /// Keys remembered at most (idle ones are dropped first).
+    pub max_keys: usize,
+}
+
+/// One part of a rate-limit key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitKey {
+    /// The client address (after PROXY protocol / trusted X-Forwarded-For handling).
+    SourceIp,
+    /// Header name, lowercase.
+    Header(String),
+    Cookie(String),
+    /// One bucket for the whole route.
+    Route,
+}
+
 /// Where a matched request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteTarget {
@@ -158,6 +181,7 @@ pub struct RouteConfig {
     pub timeout: Option<Duration>,
     pub host_rewrite: Option<String>,
     pub retry_non_idempotent: bool,
+    pub rate_limit: Option<RateLimitConfig>,
     pub add_request_headers: Vec<(String, String)>,
     pub remove_request_headers: Vec<String>,
     pub add_response_headers: Vec<(String, String)>,

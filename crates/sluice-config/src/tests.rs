@@ -153,3 +153,21 @@ fn resilience_settings_parse_with_defaults_and_errors() {
     assert!(e[1].contains("clusters.a.retries.on: unknown retry condition `sometimes`"), "{}", e[1]);
     assert!(e[2].contains("clusters.a.limits.max_connections: 0 is out of range"), "{}", e[2]);
 }
+
+#[test]
+fn rate_limits_parse_and_redis_is_refused_for_now() {
+    let ok = BASE.replace(
+        "cluster = \"a\"\n",
+        "cluster = \"a\"\nrate_limit = { key = [\"source_ip\", \"header:X-Key\"], rate = \"600/m\", burst = 20 }\n",
+    );
+    let c = parse(&ok, "t.toml").unwrap_or_else(|d| panic!("{d}"));
+    let rl = c.listeners[0].routes[0].rate_limit.as_ref().unwrap();
+    assert_eq!((rl.rate, rl.burst), (10.0, 20));
+    assert_eq!(rl.keys, vec![LimitKey::SourceIp, LimitKey::Header("x-key".into())]);
+    let bad = BASE.replace(
+        "cluster = \"a\"\n",
+        "cluster = \"a\"\nrate_limit = { key = \"source_ip\", rate = \"10/s\", store = \"redis://127.0.0.1:6379\" }\n",
+    );
+    let e = errors(&bad);
+    assert!(e[0].contains("rate_limit.store: unsupported store `redis://127.0.0.1:6379`"), "{e:?}");
+}

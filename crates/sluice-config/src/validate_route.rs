@@ -21,6 +21,7 @@ pub fn route(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Optio
         timeout,
         host_rewrite: r.host_rewrite.as_ref().map(|h| h.get_ref().clone()),
         retry_non_idempotent: r.retry_non_idempotent.unwrap_or(false),
+        rate_limit: r.rate_limit.as_ref().and_then(|l| rate_limit(v, l, &format!("{path}.rate_limit"))),
         add_request_headers: header_adds(v, &r.add_request_headers, &format!("{path}.add_request_headers")),
         remove_request_headers: header_removes(v, &r.remove_request_headers, &format!("{path}.remove_request_headers")),
         add_response_headers: header_adds(v, &r.add_response_headers, &format!("{path}.add_response_headers")),
@@ -191,4 +192,44 @@ fn header_removes(v: &mut V, l: &Option<Vec<S<String>>>, path: &str) -> Vec<Stri
 /// RFC 9110 token: what header names and methods are made of.
 fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn rate_limit(v: &mut V, l: &S<FileRateLimit>, path: &str) -> Option<RateLimitConfig> {
+    let f = l.get_ref();
+    if let Some(store) = &f.store {
+        if store.get_ref() != "local" {
+            let hint = Some("shared limits through Redis are not built yet; use store = \"local\"");
+            v.err(store.span(), &format!("{path}.store"), format!("unsupported store `{}`", store.get_ref()), hint);
+            return None;
+        }
+    }
+    let rate = match sluice_core::bucket::parse_rate(f.rate.get_ref()) {
+        Ok(r) => r,
+        Err(e) => {
+            v.err(f.rate.span(), &format!("{path}.rate"), e, Some("like \"10/s\" or \"600/m\""));
+            return None;
+        }
+    };
+    let parts = match f.key.get_ref() {
+        OneOrMany::One(k) => vec![k.clone()],
+        OneOrMany::Many(ks) => ks.clone(),
+    };
+    let mut keys = Vec::new();
+    for k in &parts {
+        let key = match k.split_once(':') {
+            None if k == "source_ip" => LimitKey::SourceIp,
+            None if k == "route" => LimitKey::Route,
+            Some(("header", n)) if is_token(n) => LimitKey::Header(n.to_ascii_lowercase()),
+            Some(("cookie", n)) if !n.is_empty() => LimitKey::Cookie(n.to_string()),
+            _ => {
+                let hint = Some("source_ip, route, header:NAME, cookie:NAME, or a list of them");
+                v.err(f.key.span(), &format!("{path}.key"), format!("unknown key `{k}`"), hint);
+                return None;
+            }
+        };
+        keys.push(key);
+    }
+    let burst = v.int(&f.burst, &format!("{path}.burst"), 1, 1_000_000, rate.ceil().max(1.0) as i64) as u32;
+    let max_keys = v.int(&f.max_keys, &format!("{path}.max_keys"), 16, 100_000_000, 100_000) as usize;
+    Some(RateLimitConfig { keys, rate, burst, max_keys })
 }

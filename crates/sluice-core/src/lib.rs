@@ -13,6 +13,7 @@ pub mod health;
 pub mod latency;
 pub mod net;
 pub mod outlier;
+pub mod ratelimit;
 pub mod retry;
 pub mod route;
 pub mod sim;

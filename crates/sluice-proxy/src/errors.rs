@@ -11,6 +11,8 @@ use crate::body::ProxyBody;
 pub enum ProxyError {
     BadRequest(&'static str),
     NoRoute,
+    /// Over the route's rate limit; seconds until a token is back.
+    RateLimited(u32),
     BodyTooLarge,
     ClientBodyTimeout,
     HeadersTooLarge,
@@ -29,6 +31,7 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::HeadersTooLarge | ProxyError::TooManyHeaders => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -44,6 +47,7 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(why) => why,
             ProxyError::NoRoute => "no route matches this request",
+            ProxyError::RateLimited(_) => "rate limit exceeded",
             ProxyError::BodyTooLarge => "request body exceeds the limit",
             ProxyError::ClientBodyTimeout => "request body idle timeout",
             ProxyError::HeadersTooLarge => "request headers exceed the size limit",
@@ -67,6 +71,9 @@ impl ProxyError {
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         h.insert("x-sluice-error", HeaderValue::from_static(self.code()));
+        if let ProxyError::RateLimited(secs) = self {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 
@@ -75,6 +82,7 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::NoRoute => "no_route",
+            ProxyError::RateLimited(_) => "rate_limited",
             ProxyError::BodyTooLarge => "body_too_large",
             ProxyError::ClientBodyTimeout => "client_body_timeout",
             ProxyError::HeadersTooLarge => "headers_too_large",

@@ -101,6 +101,8 @@ pub struct ListenerMetrics {
 #[derive(Debug, Default)]
 pub struct RouteMetrics {
     pub responses: Statuses,
+    /// Requests refused by the route's rate limit.
+    pub rate_limited: AtomicU64,
 }
 
 #[derive(Debug, Default)]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use http::header::{self, HeaderValue};
 use http::{Request, Response};
 use hyper::body::Incoming;
+use sluice_config::LimitKey;
 use sluice_core::balance::HashKey;
 use sluice_core::hash::hash_key;
 use sluice_core::route::query_value;
@@ -57,6 +58,7 @@ pub fn select<'s>(
     let picked = request::check(req, &listener.config.limits).and_then(|()| {
         let view = View::new(req);
         let route = listener.routes.iter().find(|r| r.config.matcher.matches(&view)).ok_or(ProxyError::NoRoute)?;
+        limit(ctx, route, &view)?;
         if route.respond.is_some() {
             return Ok(Selected::Direct(route));
         }
@@ -69,6 +71,25 @@ pub fn select<'s>(
             uri = %req.uri(), error = e.code(), "{}", e.reason());
     }
     picked
+}
+
+/// The route's rate limit: one token per request from the bucket of this request's key.
+fn limit(ctx: &ConnCtx, route: &RouteRt, view: &View<'_, Incoming>) -> Result<(), ProxyError> {
+    let (Some(limiter), Some(cfg)) = (&route.limiter, &route.config.rate_limit) else { return Ok(()) };
+    let mut key = String::new();
+    for part in &cfg.keys {
+        match part {
+            LimitKey::SourceIp => key.push_str(&ctx.peer.ip.to_string()),
+            LimitKey::Header(n) => key.push_str(view.header(n).unwrap_or("")),
+            LimitKey::Cookie(n) => key.push_str(view.cookie(n).unwrap_or("")),
+            LimitKey::Route => {}
+        }
+        key.push('|');
+    }
+    limiter.check(&key, clock::now_ns()).map_err(|wait| {
+        route.metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ProxyError::RateLimited(wait.ceil().max(1.0) as u32)
+    })
 }
 
 fn pick_cluster(route: &RouteRt, r: u64) -> Option<&Arc<ClusterRt>> {

@@ -51,6 +51,8 @@ pub struct RouteRt {
     pub split: Option<(WeightedChoice, Vec<Arc<ClusterRt>>)>,
     /// For single-cluster routes.
     pub cluster: Option<Arc<ClusterRt>>,
+    /// The route's rate limiter, when it has `rate_limit`.
+    pub limiter: Option<Arc<sluice_core::ratelimit::RateLimiter>>,
     /// For direct-response routes: status, body and content type, built once.
     pub respond: Option<(StatusCode, Bytes, HeaderValue)>,
 }
@@ -171,5 +173,7 @@ fn route(
             (WeightedChoice::new(&weights).map(|w| (w, targets)), None)
         }
     };
-    RouteRt { config: r.clone(), index, metrics, split, cluster, respond }
+    let limiter =
+        r.rate_limit.as_ref().map(|l| Arc::new(sluice_core::ratelimit::RateLimiter::new(l.rate, l.burst, l.max_keys)));
+    RouteRt { config: r.clone(), index, metrics, limiter, split, cluster, respond }
 }

@@ -175,3 +175,28 @@ async fn respond_route_answers_without_upstream() {
     assert_eq!(b.hits(), 0);
     stop(h);
 }
+
+#[tokio::test]
+async fn rate_limit_admits_the_burst_then_429_with_retry_after() {
+    let b = Backend::start("a");
+    let h = proxy(
+        "workers = 2\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\npath_prefix = \"/login\"\ncluster = \"a\"\nrate_limit = { key = \"source_ip\", rate = \"1/m\", burst = 3 }\n[[listeners.web.routes]]\ncluster = \"a\"\nrate_limit = { key = \"header:x-api-key\", rate = \"1/m\", burst = 1 }\n[clusters.a]\nendpoints = [\"{a}\"]\n",
+        &[("a", b.addr)],
+    );
+    let addr = h.addr("web").unwrap();
+    let statuses: Vec<u16> = futures_util::future::join_all((0..5).map(|_| get(addr, "/login", &[])))
+        .await
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "exactly the burst passes: {statuses:?}");
+    let r = get(addr, "/login", &[]).await;
+    assert_eq!((r.status, r.headers["x-sluice-error"].to_str().unwrap()), (429, "rate_limited"));
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert_eq!(get(addr, "/x", &[("x-api-key", "k1")]).await.status, 200);
+    assert_eq!(get(addr, "/x", &[("x-api-key", "k1")]).await.status, 429);
+    assert_eq!(get(addr, "/x", &[("x-api-key", "k2")]).await.status, 200, "another key, another bucket");
+    assert_eq!(b.hits(), 5);
+    stop(h);
+}
