@@ -125,10 +125,20 @@ pub struct FileRoute {
     /// Let the cluster's retry policy also retry non-idempotent methods (POST, PATCH).
     pub retry_non_idempotent: Option<bool>,
     pub rate_limit: Option<S<FileRateLimit>>,
+    pub mirror: Option<S<FileMirror>>,
     pub add_request_headers: Option<BTreeMap<String, S<String>>>,
     pub remove_request_headers: Option<Vec<S<String>>>,
     pub add_response_headers: Option<BTreeMap<String, S<String>>>,
     pub remove_response_headers: Option<Vec<S<String>>>,
+}
+
+/// `mirror = { cluster = "shadow", percent = 100 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMirror {
+    pub cluster: S<String>,
+    pub percent: Option<S<f64>>,
+    pub max_in_flight: Option<S<i64>>,
 }
 
 /// `rate_limit = { key = "source_ip", rate = "10/s", burst = 10 }`.

@@ -134,6 +134,17 @@ impl Default for ListenerLimits {
     }
 }
 
+/// Shadow traffic (§16.11): copies of a route's requests sent to another cluster,
+/// asynchronously, with the answers discarded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MirrorConfig {
+    pub cluster: String,
+    /// Share of requests copied, 0..=100.
+    pub percent: f64,
+    /// Copies in flight per worker at most; more are dropped and counted.
+    pub max_in_flight: u32,
+}
+
 /// A token bucket per key on a route (`rate_limit = { ... }`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimitConfig {
@@ -182,6 +193,7 @@ pub struct RouteConfig {
     pub host_rewrite: Option<String>,
     pub retry_non_idempotent: bool,
     pub rate_limit: Option<RateLimitConfig>,
+    pub mirror: Option<MirrorConfig>,
     pub add_request_headers: Vec<(String, String)>,
     pub remove_request_headers: Vec<String>,
     pub add_response_headers: Vec<(String, String)>,

@@ -22,6 +22,7 @@ pub fn route(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Optio
         host_rewrite: r.host_rewrite.as_ref().map(|h| h.get_ref().clone()),
         retry_non_idempotent: r.retry_non_idempotent.unwrap_or(false),
         rate_limit: r.rate_limit.as_ref().and_then(|l| rate_limit(v, l, &format!("{path}.rate_limit"))),
+        mirror: r.mirror.as_ref().and_then(|m| mirror(v, m, &format!("{path}.mirror"), clusters)),
         add_request_headers: header_adds(v, &r.add_request_headers, &format!("{path}.add_request_headers")),
         remove_request_headers: header_removes(v, &r.remove_request_headers, &format!("{path}.remove_request_headers")),
         add_response_headers: header_adds(v, &r.add_response_headers, &format!("{path}.add_response_headers")),
@@ -232,4 +233,32 @@ fn rate_limit(v: &mut V, l: &S<FileRateLimit>, path: &str) -> Option<RateLimitCo
     let burst = v.int(&f.burst, &format!("{path}.burst"), 1, 1_000_000, rate.ceil().max(1.0) as i64) as u32;
     let max_keys = v.int(&f.max_keys, &format!("{path}.max_keys"), 16, 100_000_000, 100_000) as usize;
     Some(RateLimitConfig { keys, rate, burst, max_keys })
+}
+
+fn mirror(v: &mut V, m: &S<FileMirror>, path: &str, clusters: &[String]) -> Option<MirrorConfig> {
+    let f = m.get_ref();
+    if !clusters.contains(f.cluster.get_ref()) {
+        v.err(
+            f.cluster.span(),
+            &format!("{path}.cluster"),
+            format!("cluster `{}` is not defined", f.cluster.get_ref()),
+            None,
+        );
+        return None;
+    }
+    let percent = match &f.percent {
+        Some(p) if (0.0..=100.0).contains(p.get_ref()) => *p.get_ref(),
+        Some(p) => {
+            v.err(
+                p.span(),
+                &format!("{path}.percent"),
+                format!("{} is not a percentage", p.get_ref()),
+                Some("0..=100"),
+            );
+            return None;
+        }
+        None => 100.0,
+    };
+    let max_in_flight = v.int(&f.max_in_flight, &format!("{path}.max_in_flight"), 1, 1_000_000, 64) as u32;
+    Some(MirrorConfig { cluster: f.cluster.get_ref().clone(), percent, max_in_flight })
 }

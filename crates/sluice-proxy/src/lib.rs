@@ -18,6 +18,7 @@ mod gate;
 mod health;
 mod listen;
 pub mod metrics;
+mod mirror;
 mod pool;
 pub mod proxyproto;
 mod request;

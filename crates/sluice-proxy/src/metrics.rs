@@ -103,6 +103,9 @@ pub struct RouteMetrics {
     pub responses: Statuses,
     /// Requests refused by the route's rate limit.
     pub rate_limited: AtomicU64,
+    /// Shadow copies sent, and dropped (bodies, or too many in flight).
+    pub mirrored: AtomicU64,
+    pub mirror_dropped: AtomicU64,
 }
 
 #[derive(Debug, Default)]

@@ -78,6 +78,9 @@ async fn proxy(
         Selected::Upstream(t) => t,
     };
     let worker = &ctx.listener.worker;
+    if route.config.mirror.is_some() {
+        crate::mirror::maybe_mirror(ctx, &worker.snapshot(), route, &req);
+    }
     if worker.access_log.is_some() {
         trace.route = Some(route.index);
         trace.cluster = Some(cluster.config.name.clone());

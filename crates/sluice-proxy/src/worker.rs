@@ -29,6 +29,8 @@ const POOL_SWEEP: Duration = Duration::from_secs(5);
 
 pub struct WorkerCtx {
     pub access_log: Option<Arc<AccessLog>>,
+    /// Shadow copies in flight on this worker.
+    pub mirrors: Cell<u32>,
     shared: Arc<ArcSwap<Snapshot>>,
     cached: RefCell<Rc<Arc<Snapshot>>>,
     pub pool: Rc<Pool>,
@@ -178,6 +180,7 @@ async fn serve(spec: WorkerSpec) -> std::io::Result<()> {
     let cached = RefCell::new(Rc::new(spec.shared.load_full()));
     let worker = Rc::new(WorkerCtx {
         access_log: spec.access_log,
+        mirrors: Cell::new(0),
         shared: spec.shared,
         cached,
         pool: Rc::new(Pool::default()),

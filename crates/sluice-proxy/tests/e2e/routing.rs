@@ -1,6 +1,8 @@
 //! Routing: every match field, first match wins, 404 on no match, the canary split ratio,
 //! and the per-route header edits and host rewrite.
 
+use std::time::Duration;
+
 use crate::support::*;
 
 const CONFIG: &str = r#"
@@ -198,5 +200,32 @@ async fn rate_limit_admits_the_burst_then_429_with_retry_after() {
     assert_eq!(get(addr, "/x", &[("x-api-key", "k1")]).await.status, 429);
     assert_eq!(get(addr, "/x", &[("x-api-key", "k2")]).await.status, 200, "another key, another bucket");
     assert_eq!(b.hits(), 5);
+    stop(h);
+}
+
+#[tokio::test]
+async fn mirror_copies_requests_and_a_slow_shadow_costs_the_client_nothing() {
+    let main = Backend::start("main");
+    let shadow = Backend::start_with("shadow", Duration::from_millis(800));
+    let h = proxy(
+        "workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"main\"\nmirror = { cluster = \"shadow\", percent = 100 }\n[clusters.main]\nendpoints = [\"{m}\"]\n[clusters.shadow]\nendpoints = [\"{s}\"]\n",
+        &[("m", main.addr), ("s", shadow.addr)],
+    );
+    let addr = h.addr("web").unwrap();
+    let t = std::time::Instant::now();
+    for i in 0..5 {
+        let r = get(addr, &format!("/item/{i}"), &[]).await;
+        assert_eq!((r.status, r.backend()), (200, "main"));
+    }
+    assert!(t.elapsed() < Duration::from_millis(700), "the client never waits for the shadow: {:?}", t.elapsed());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(shadow.hits(), 5, "every request was copied");
+    let post = http::Request::post("/item")
+        .header("host", "t")
+        .body(http_body_util::Full::new(bytes::Bytes::from("x")))
+        .unwrap();
+    assert_eq!(send(addr, post).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(shadow.hits(), 5, "requests with a body are not mirrored (yet)");
     stop(h);
 }
