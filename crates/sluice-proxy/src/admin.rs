@@ -1,7 +1,8 @@
 //! The admin listener (loopback by default; a token is required elsewhere):
 //! `GET /ui` (live dashboard), `GET /status`, `GET /metrics`, `GET /healthz`, `GET /config`, `POST /reload`,
 //! `POST /clusters/{cluster}/endpoints/{addr}/drain` and `/undrain`,
-//! `PUT /clusters/{cluster}/endpoints/{addr}/weight` (body or `?value=N`).
+//! `PUT /clusters/{cluster}/endpoints/{addr}/weight` (body or `?value=N`),
+//! `PUT /listeners/{listener}/routes/{index}/split` (body `blue=0,green=100`).
 //! Runs on its own thread so it answers even when workers are saturated.
 
 use std::convert::Infallible;
@@ -106,6 +107,10 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
         (Method::POST, ["clusters", c, "endpoints", a, op @ ("drain" | "undrain")]) => {
             drain(&control, c, a, *op == "drain")
         }
+        (Method::PUT, ["listeners", l, "routes", r, "split"]) => {
+            let (l, r) = (l.to_string(), r.to_string());
+            split(&control, &l, &r, req).await
+        }
         (Method::PUT, ["clusters", c, "endpoints", a, "weight"]) => {
             let (c, a) = (c.to_string(), a.to_string());
             weight(&control, &c, &a, req).await
@@ -133,6 +138,25 @@ fn drain(control: &Control, cluster: &str, addr: &str, on: bool) -> Resp {
     match control.set_draining(cluster, addr, on) {
         Ok(()) => text(StatusCode::OK, format!("{} {addr} in {cluster}\n", if on { "draining" } else { "undrained" })),
         Err(e) => text(StatusCode::NOT_FOUND, format!("404 {e}\n")),
+    }
+}
+
+/// `PUT /listeners/{l}/routes/{i}/split` with a body like `blue=0,green=100`.
+async fn split(control: &Control, listener: &str, route: &str, req: Request<Incoming>) -> Resp {
+    let Ok(index) = route.parse::<usize>() else {
+        return text(StatusCode::BAD_REQUEST, "400 the route is its index in the listener (0, 1, ...)\n");
+    };
+    let body = Limited::new(req.into_body(), 4096).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let mut weights = Vec::new();
+    for part in String::from_utf8_lossy(&body).split([',', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('=').map(|(c, w)| (c.trim(), w.trim().parse::<u32>())) {
+            Some((c, Ok(w))) => weights.push((c.to_string(), w)),
+            _ => return text(StatusCode::BAD_REQUEST, format!("400 `{part}` is not cluster=weight\n")),
+        }
+    }
+    match control.set_split(listener, index, weights) {
+        Ok(()) => text(StatusCode::OK, "split updated\n"),
+        Err(e) => text(StatusCode::BAD_REQUEST, format!("400 {e}\n")),
     }
 }
 

@@ -40,6 +40,9 @@ struct State {
     bound: Vec<(String, SocketAddr, SocketAddr)>,
     health: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     last: ReloadStatus,
+    /// Split weights set through the admin API (blue/green switches), re-applied after
+    /// reloads while the route still splits over the same clusters.
+    splits: std::collections::BTreeMap<(String, usize), Vec<(String, u32)>>,
 }
 
 impl Control {
@@ -55,7 +58,14 @@ impl Control {
             path,
             shared,
             metrics,
-            state: Mutex::new(State { registry, workers, bound, health: None, last: ReloadStatus::default() }),
+            state: Mutex::new(State {
+                registry,
+                workers,
+                bound,
+                health: None,
+                last: ReloadStatus::default(),
+                splits: Default::default(),
+            }),
         });
         c.restart_health(&mut c.lock())?;
         Ok(c)
@@ -128,6 +138,13 @@ impl Control {
         cfg.workers = old.config.workers;
         cfg.admin = old.config.admin.clone();
         cfg.access_log = old.config.access_log.clone();
+        st.splits.retain(|(l, r), w| match apply_split(&mut cfg, l, *r, w) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(listener = %l, route = r, error = %e, "admin split override dropped by the reload");
+                false
+            }
+        });
         let snap = Snapshot::build(cfg, &mut st.registry, &self.metrics);
         self.shared.store(Arc::new(snap));
         st.bound.retain(|(n, _, _)| !d.listeners_removed.contains(n) && !d.listeners_rebound.contains(n));
@@ -157,6 +174,18 @@ impl Control {
     fn rebuild_keeping_weights(&self, st: &mut State) {
         let cfg = (*self.shared.load_full().config).clone();
         self.shared.store(Arc::new(Snapshot::build_with(cfg, &mut st.registry, &self.metrics, true)));
+    }
+
+    /// Switches a split route's weights at once (blue/green, canary steps) without editing
+    /// the file; the new weights apply to new requests, in-flight ones finish where they are.
+    pub fn set_split(&self, listener: &str, route: usize, weights: Vec<(String, u32)>) -> Result<(), String> {
+        let mut st = self.lock();
+        let mut cfg = (*self.shared.load_full().config).clone();
+        apply_split(&mut cfg, listener, route, &weights)?;
+        st.splits.insert((listener.to_string(), route), weights);
+        self.shared.store(Arc::new(Snapshot::build_with(cfg, &mut st.registry, &self.metrics, true)));
+        tracing::warn!(%listener, route, "split weights set by admin");
+        Ok(())
     }
 
     /// Sets an endpoint's weight (0 takes it out); `Err` when there is no such endpoint.
@@ -210,4 +239,30 @@ fn send_all(workers: &[mpsc::UnboundedSender<WorkerCmd>], cmd: impl Fn() -> Work
     for w in workers {
         let _ = w.send(cmd());
     }
+}
+
+/// Replaces the weights of split route `route` of `listener`; the clusters must be the same.
+fn apply_split(
+    cfg: &mut sluice_config::Config,
+    listener: &str,
+    route: usize,
+    weights: &[(String, u32)],
+) -> Result<(), String> {
+    let l = cfg.listeners.iter_mut().find(|l| l.name == listener).ok_or_else(|| format!("no listener {listener}"))?;
+    let r = l.routes.get_mut(route).ok_or_else(|| format!("listener {listener} has no route {route}"))?;
+    let sluice_config::RouteTarget::Split(parts) = &mut r.target else {
+        return Err(format!("route {route} of {listener} is not a split"));
+    };
+    let mut names: Vec<&String> = parts.iter().map(|(c, _)| c).collect();
+    let mut given: Vec<&String> = weights.iter().map(|(c, _)| c).collect();
+    names.sort();
+    given.sort();
+    if names != given {
+        return Err(format!("the split is over {names:?}; give a weight for each of them"));
+    }
+    if weights.iter().all(|(_, w)| *w == 0) {
+        return Err("weights sum to 0".into());
+    }
+    *parts = weights.to_vec();
+    Ok(())
 }

@@ -223,3 +223,24 @@ async fn access_log_writes_one_json_line_per_request() {
     assert_eq!(third["status"], 404);
     stop(h);
 }
+
+#[tokio::test]
+async fn blue_green_switch_through_the_admin_api_survives_a_reload() {
+    let (blue, green) = (Backend::start("blue"), Backend::start("green"));
+    let dir = tempdir("bluegreen");
+    let text = "workers = 1\n[admin]\nbind = \"127.0.0.1:0\"\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\nsplit = [{ cluster = \"blue\", weight = 100 }, { cluster = \"green\", weight = 0 }]\n[clusters.blue]\nendpoints = [\"{b}\"]\n[clusters.green]\nendpoints = [\"{g}\"]\n";
+    let path = write(&dir, text, &[("b", blue.addr), ("g", green.addr)]);
+    let h = start(&path);
+    let (admin, web) = (h.admin_addr().unwrap(), h.addr("web").unwrap());
+    assert_eq!(tally(web, 10, &[]).await.get("blue"), Some(&10));
+    let r = send(admin, req("PUT", "/listeners/web/routes/0/split", "blue=0,green=100", None)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(tally(web, 10, &[]).await.get("green"), Some(&10), "switched atomically");
+    let status = send(admin, req("GET", "/status", "", None)).await.json();
+    assert_eq!(status["listeners"][0]["routes"][0]["split"][1]["weight"], 100, "reported in /status");
+    h.control().reload().unwrap();
+    assert_eq!(tally(web, 10, &[]).await.get("green"), Some(&10), "the switch survives a reload of the same file");
+    let bad = send(admin, req("PUT", "/listeners/web/routes/0/split", "blue=1,purple=1", None)).await;
+    assert_eq!(bad.status, 400);
+    stop(h);
+}
