@@ -76,7 +76,12 @@ fn authorized(control: &Control, req: &Request<Incoming>) -> bool {
     let snap = control.shared.load();
     let Some(token) = snap.config.admin.as_ref().and_then(|a| a.token.as_ref()) else { return true };
     let want = format!("Bearer {token}");
-    req.headers().get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes() == want.as_bytes())
+    req.headers().get(header::AUTHORIZATION).is_some_and(|v| same_bytes(v.as_bytes(), want.as_bytes()))
+}
+
+/// Constant-time equality, so the token cannot be guessed byte by byte from response times.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, Infallible> {
