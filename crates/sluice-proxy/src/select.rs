@@ -58,7 +58,7 @@ pub fn select<'s>(
     let picked = request::check(req, &listener.config.limits).and_then(|()| {
         let view = View::new(req);
         let route = listener.routes.iter().find(|r| r.config.matcher.matches(&view)).ok_or(ProxyError::NoRoute)?;
-        limit(ctx, route, &view)?;
+        limit(ctx, listener, route, &view)?;
         if route.respond.is_some() {
             return Ok(Selected::Direct(route));
         }
@@ -74,12 +74,12 @@ pub fn select<'s>(
 }
 
 /// The route's rate limit: one token per request from the bucket of this request's key.
-fn limit(ctx: &ConnCtx, route: &RouteRt, view: &View<'_, Incoming>) -> Result<(), ProxyError> {
+fn limit(ctx: &ConnCtx, listener: &ListenerRt, route: &RouteRt, view: &View<'_, Incoming>) -> Result<(), ProxyError> {
     let (Some(limiter), Some(cfg)) = (&route.limiter, &route.config.rate_limit) else { return Ok(()) };
     let mut key = String::new();
     for part in &cfg.keys {
         match part {
-            LimitKey::SourceIp => key.push_str(&ctx.peer.ip.to_string()),
+            LimitKey::SourceIp => key.push_str(&client_ip(ctx, listener, view).to_string()),
             LimitKey::Header(n) => key.push_str(view.header(n).unwrap_or("")),
             LimitKey::Cookie(n) => key.push_str(view.cookie(n).unwrap_or("")),
             LimitKey::Route => {}
@@ -90,6 +90,18 @@ fn limit(ctx: &ConnCtx, route: &RouteRt, view: &View<'_, Incoming>) -> Result<()
         route.metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ProxyError::RateLimited(wait.ceil().max(1.0) as u32)
     })
+}
+
+/// The client address for policy: the peer (or its PROXY source); from a trusted peer, the
+/// right-most X-Forwarded-For entry that is not itself a trusted proxy.
+fn client_ip(ctx: &ConnCtx, listener: &ListenerRt, view: &View<'_, Incoming>) -> IpAddr {
+    if !ctx.peer.trusted {
+        return ctx.peer.ip;
+    }
+    let trusted = &listener.config.trusted_proxies;
+    let xff = view.req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let hops: Vec<IpAddr> = xff.flat_map(|v| v.split(',')).filter_map(|h| h.trim().parse().ok()).collect();
+    hops.into_iter().rev().find(|ip| !trusted.iter().any(|c| c.contains(*ip))).unwrap_or(ctx.peer.ip)
 }
 
 fn pick_cluster(route: &RouteRt, r: u64) -> Option<&Arc<ClusterRt>> {

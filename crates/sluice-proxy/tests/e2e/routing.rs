@@ -229,3 +229,22 @@ async fn mirror_copies_requests_and_a_slow_shadow_costs_the_client_nothing() {
     assert_eq!(shadow.hits(), 5, "requests with a body are not mirrored (yet)");
     stop(h);
 }
+
+#[tokio::test]
+async fn rate_limit_source_ip_follows_a_trusted_x_forwarded_for() {
+    let b = Backend::start("a");
+    let h = proxy(
+        "workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\n[[listeners.web.routes]]\ncluster = \"a\"\nrate_limit = { key = \"source_ip\", rate = \"1/m\", burst = 1 }\n[clusters.a]\nendpoints = [\"{a}\"]\n",
+        &[("a", b.addr)],
+    );
+    let addr = h.addr("web").unwrap();
+    let from = |c: &'static str| [("x-forwarded-for", c)];
+    assert_eq!(get(addr, "/", &from("198.51.100.1, 10.0.0.5")).await.status, 200);
+    assert_eq!(
+        get(addr, "/", &from("198.51.100.1, 10.0.0.9")).await.status,
+        429,
+        "same client behind other trusted hops"
+    );
+    assert_eq!(get(addr, "/", &from("198.51.100.2")).await.status, 200, "another client, another bucket");
+    stop(h);
+}
