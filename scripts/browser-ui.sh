@@ -7,7 +7,7 @@ set -euo pipefail
 bin=${1:-target/release/sluice}
 shot=${2:-}
 command -v chromium >/dev/null || { echo "browser-ui: chromium is required (apt-get install -y chromium)" >&2; exit 1; }
-port=$(( 20000 + RANDOM % 20000 )); admin=$(( port + 1 ))
+read -r port admin < <("$(dirname "$0")/free-port.sh" 2)
 log=$(mktemp); profile=$(mktemp -d)
 "$bin" demo --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" >"$log" 2>&1 &
 pid=$!

@@ -5,7 +5,7 @@
 set -euo pipefail
 bin=${1:-target/release/sluice}
 command -v curl >/dev/null || { echo "interop: curl is required" >&2; exit 1; }
-port=$(( 20000 + RANDOM % 20000 )); admin=$(( port + 1 ))
+read -r port admin < <("$(dirname "$0")/free-port.sh" 2)
 log=$(mktemp)
 "$bin" demo --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" >"$log" 2>&1 &
 pid=$!

@@ -9,9 +9,9 @@
 set -euo pipefail
 bin=${1:-target/release/sluice}
 for t in haproxy nginx curl; do command -v $t >/dev/null || { echo "interop-haproxy: $t is required" >&2; exit 1; }; done
-w=$(mktemp -d); base=$(( 21000 + RANDOM % 20000 ))
-p_nginx=$base; p_hap_front=$((base+1)); p_sluice_http=$((base+2)); p_hap_accept=$((base+3))
-p_sluice_tcp1=$((base+4)); p_sluice_tcp2=$((base+5)); p_sluice_http2=$((base+6)); p_hap_front2=$((base+7))
+w=$(mktemp -d)
+read -r p_nginx p_hap_front p_sluice_http p_hap_accept p_sluice_tcp1 p_sluice_tcp2 p_sluice_http2 p_hap_front2 \
+  < <("$(dirname "$0")/free-port.sh" 8)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$w"; }
 trap cleanup EXIT
