@@ -175,15 +175,22 @@ async fn metrics_count_known_traffic() {
         "sluice_route_responses_total{listener=\"web\",route=\"1\",code=\"200\",class=\"2xx\"} 5",
         "sluice_route_responses_total{listener=\"web\",route=\"0\",code=\"502\",class=\"5xx\"} 1",
         "sluice_cluster_responses_total{cluster=\"a\",code=\"200\",class=\"2xx\"} 5",
-        "sluice_upstream_connections_created_total{cluster=\"a\"} 1",
-        "sluice_upstream_connections_reused_total{cluster=\"a\"} 4",
         "sluice_connections_total{listener=\"web\"} 8",
         "sluice_request_duration_seconds_count{listener=\"web\"} 8",
-        "sluice_upstream_connect_seconds_count{cluster=\"a\"} 1",
         "sluice_upstream_ttfb_seconds_count{cluster=\"a\"} 5",
     ] {
         assert!(t.contains(line), "missing `{line}` in:\n{t}");
     }
+    // Pool reuse depends on timing (a connection returns when hyper marks it ready): the
+    // five upstream requests used one connection or a few, and every new one was timed.
+    let value = |name: &str| -> u64 {
+        let line = t.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in:\n{t}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let created = value("sluice_upstream_connections_created_total{cluster=\"a\"}");
+    assert_eq!(created + value("sluice_upstream_connections_reused_total{cluster=\"a\"}"), 5);
+    assert!((1..=3).contains(&created), "most requests reused a pooled connection: {t}");
+    assert_eq!(value("sluice_upstream_connect_seconds_count{cluster=\"a\"}"), created);
     stop(h);
 }
 
