@@ -115,7 +115,7 @@ impl Pool {
             return Ok((up, false));
         }
         let reused = match cluster.protocol {
-            UpstreamProtocol::Http1 => self.take_idle(addr).map(|c| Upstream::H1(c.tx, c.uses)),
+            UpstreamProtocol::Http1 => self.ready_idle(addr).await,
             UpstreamProtocol::H2c => {
                 let h2 = self.h2.borrow();
                 h2.get(&addr).filter(|tx| !tx.is_closed()).cloned().map(Upstream::H2)
@@ -146,12 +146,22 @@ impl Pool {
         Ok((up, false))
     }
 
+    /// The most recent idle connection that is (or becomes) ready; closed ones are dropped.
+    async fn ready_idle(&self, addr: SocketAddr) -> Option<Upstream> {
+        while let Some(mut c) = self.take_idle(addr) {
+            if c.tx.is_ready() || c.tx.ready().await.is_ok() {
+                return Some(Upstream::H1(c.tx, c.uses));
+            }
+        }
+        None
+    }
+
     fn take_idle(&self, addr: SocketAddr) -> Option<IdleConn> {
         let mut map = self.h1.borrow_mut();
         let list = map.get_mut(&addr)?;
         let now = Instant::now();
         while let Some(c) = list.pop() {
-            if c.expires > now && c.tx.is_ready() {
+            if c.expires > now && !c.tx.is_closed() {
                 return Some(c);
             }
         }
@@ -163,18 +173,9 @@ impl Pool {
         if (cfg.max_requests != 0 && uses >= cfg.max_requests) || cfg.max_idle == 0 || tx.is_closed() {
             return;
         }
-        if tx.is_ready() {
-            self.put(addr, tx, uses, cfg);
-            return;
-        }
-        // hyper marks the connection ready a moment after the body ends; wait for it.
-        let pool = Rc::clone(self);
-        tokio::task::spawn_local(async move {
-            let mut tx = tx;
-            if tx.ready().await.is_ok() {
-                pool.put(addr, tx, uses, cfg);
-            }
-        });
+        // hyper marks the connection ready a moment after the body ends; checkout waits
+        // for that instead of a task per request doing it here.
+        self.put(addr, tx, uses, cfg);
     }
 
     fn put(&self, addr: SocketAddr, tx: http1::SendRequest<RequestBody>, uses: u64, cfg: PoolConfig) {
