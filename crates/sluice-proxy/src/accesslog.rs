@@ -14,28 +14,18 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 use sluice_config::{AccessLogConfig, AccessLogFormat};
 
-/// What is known about a request when it ends.
+/// What is known about a request when it ends: the request itself, where it went, and
+/// the outcome.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub time: SystemTime,
     pub client: IpAddr,
-    pub method: String,
-    pub host: String,
-    pub path: String,
-    pub version: &'static str,
+    pub listener: String,
+    pub request: RequestInfo,
+    pub trace: Trace,
     pub status: u16,
     pub bytes: u64,
-    pub listener: String,
-    pub route: Option<usize>,
-    pub cluster: Option<String>,
-    pub endpoint: Option<SocketAddr>,
-    pub attempts: u32,
-    pub connect_ns: u64,
-    pub queue_ns: u64,
-    pub upstream_ttfb_ns: u64,
     pub total_ns: u64,
-    pub user_agent: String,
-    pub referer: String,
 }
 
 #[derive(Debug)]
@@ -86,32 +76,33 @@ fn ms(ns: u64) -> f64 {
 /// One line in the configured format.
 pub fn render(e: &Entry, format: AccessLogFormat) -> String {
     let ts = e.time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let (r, t) = (&e.request, &e.trace);
     match format {
         AccessLogFormat::Json => json!({
-            "ts": ts.as_secs_f64(), "client": e.client.to_string(), "method": e.method, "host": e.host,
-            "path": e.path, "proto": e.version, "status": e.status, "bytes": e.bytes, "listener": e.listener,
-            "route": e.route, "cluster": e.cluster, "endpoint": e.endpoint.map(|a| a.to_string()), "attempts": e.attempts,
-            "connect_ms": ms(e.connect_ns), "queue_ms": ms(e.queue_ns), "upstream_ttfb_ms": ms(e.upstream_ttfb_ns),
-            "total_ms": ms(e.total_ns), "user_agent": e.user_agent, "referer": e.referer,
+            "ts": ts.as_secs_f64(), "client": e.client.to_string(), "method": r.method, "host": r.host,
+            "path": r.path, "proto": r.version, "status": e.status, "bytes": e.bytes, "listener": e.listener,
+            "route": t.route, "cluster": t.cluster, "endpoint": t.endpoint.map(|a| a.to_string()), "attempts": t.attempts,
+            "connect_ms": ms(t.connect_ns), "queue_ms": ms(t.queue_ns), "upstream_ttfb_ms": ms(t.upstream_ttfb_ns),
+            "total_ms": ms(e.total_ns), "user_agent": r.user_agent, "referer": r.referer,
         })
         .to_string(),
         AccessLogFormat::Combined => format!(
             "{} - - [{}] \"{} {} {}\" {} {} \"{}\" \"{}\" cluster={} endpoint={} attempts={} connect={} queue={} upstream_ttfb={} total={}",
             e.client,
             clf_time(ts.as_secs()),
-            e.method,
-            e.path,
-            e.version,
+            r.method,
+            r.path,
+            r.version,
             e.status,
             e.bytes,
-            or_dash(&e.referer),
-            or_dash(&e.user_agent),
-            e.cluster.as_deref().unwrap_or("-"),
-            e.endpoint.map_or("-".to_string(), |a| a.to_string()),
-            e.attempts,
-            ms(e.connect_ns),
-            ms(e.queue_ns),
-            ms(e.upstream_ttfb_ns),
+            or_dash(&r.referer),
+            or_dash(&r.user_agent),
+            t.cluster.as_deref().unwrap_or("-"),
+            t.endpoint.map_or("-".to_string(), |a| a.to_string()),
+            t.attempts,
+            ms(t.connect_ns),
+            ms(t.queue_ns),
+            ms(t.upstream_ttfb_ns),
             ms(e.total_ns),
         ),
     }
@@ -144,6 +135,7 @@ fn or_dash(s: &str) -> &str {
 }
 
 /// The request line and headers an access-log line needs, taken before the request moves.
+#[derive(Debug, Clone)]
 pub struct RequestInfo {
     method: String,
     host: String,
@@ -185,27 +177,16 @@ pub struct Trace {
 }
 
 /// An entry for a finished (or finishing) request.
-pub fn entry(info: RequestInfo, trace: Trace, client: IpAddr, listener: &str, status: u16, total_ns: u64) -> Entry {
+pub fn entry(request: RequestInfo, trace: Trace, client: IpAddr, listener: &str, status: u16, total_ns: u64) -> Entry {
     Entry {
         time: SystemTime::now(),
         client,
-        method: info.method,
-        host: info.host,
-        path: info.path,
-        version: info.version,
+        listener: listener.to_string(),
+        request,
+        trace,
         status,
         bytes: 0,
-        listener: listener.to_string(),
-        route: trace.route,
-        cluster: trace.cluster,
-        endpoint: trace.endpoint,
-        attempts: trace.attempts,
-        connect_ns: trace.connect_ns,
-        queue_ns: trace.queue_ns,
-        upstream_ttfb_ns: trace.upstream_ttfb_ns,
         total_ns,
-        user_agent: info.user_agent,
-        referer: info.referer,
     }
 }
 

@@ -4,7 +4,7 @@
 //! connection per endpoint. A connection returns to the pool only after its response
 //! body was read to the end.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -55,8 +55,6 @@ pub enum Upstream {
 pub struct Pool {
     h1: RefCell<HashMap<SocketAddr, Vec<IdleConn>>>,
     h2: RefCell<HashMap<SocketAddr, http2::SendRequest<RequestBody>>>,
-    pub created: Cell<u64>,
-    pub reused: Cell<u64>,
 }
 
 /// A cluster's open upstream connections across all workers, and its `max_connections`.
@@ -122,7 +120,6 @@ impl Pool {
             }
         };
         if let Some(up) = reused {
-            self.reused.set(self.reused.get() + 1);
             m.connections_reused.fetch_add(1, Relaxed);
             return Ok((up, true));
         }
@@ -140,7 +137,6 @@ impl Pool {
                 Upstream::H2(tx)
             }
         };
-        self.created.set(self.created.get() + 1);
         m.connections_created.fetch_add(1, Relaxed);
         m.upstream_connect.observe_ns(started.elapsed().as_nanos() as u64);
         Ok((up, false))
