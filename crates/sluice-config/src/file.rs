@@ -139,6 +139,7 @@ pub struct FileMirror {
     pub cluster: S<String>,
     pub percent: Option<S<f64>>,
     pub max_in_flight: Option<S<i64>>,
+    pub max_body_bytes: Option<S<SizeValue>>,
 }
 
 /// `rate_limit = { key = "source_ip", rate = "10/s", burst = 10 }`.

@@ -143,6 +143,8 @@ pub struct MirrorConfig {
     pub percent: f64,
     /// Copies in flight per worker at most; more are dropped and counted.
     pub max_in_flight: u32,
+    /// Request bodies up to this size are copied too; a longer body drops the copy.
+    pub max_body_bytes: u64,
 }
 
 /// A token bucket per key on a route (`rate_limit = { ... }`).

@@ -260,5 +260,6 @@ fn mirror(v: &mut V, m: &S<FileMirror>, path: &str, clusters: &[String]) -> Opti
         None => 100.0,
     };
     let max_in_flight = v.int(&f.max_in_flight, &format!("{path}.max_in_flight"), 1, 1_000_000, 64) as u32;
-    Some(MirrorConfig { cluster: f.cluster.get_ref().clone(), percent, max_in_flight })
+    let max_body_bytes = v.size(&f.max_body_bytes, &format!("{path}.max_body_bytes"), 128 * 1024);
+    Some(MirrorConfig { cluster: f.cluster.get_ref().clone(), percent, max_in_flight, max_body_bytes })
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use crate::accesslog::{AccessLog, Entry};
 use crate::conn::ActiveGuard;
 use crate::metrics::ListenerMetrics;
+use crate::mirror::BodyTee;
 use crate::pool::PoolReturn;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -209,18 +210,30 @@ impl Body for ProxyBody {
 /// A request body on its way upstream, with the size limit and idle timeout applied.
 pub struct RequestBody {
     inner: Option<Incoming>,
+    /// A body held whole (a mirrored copy).
+    once: Option<Bytes>,
     seen: u64,
     limit: u64,
     idle: IdleTimer,
+    tee: Option<Box<BodyTee>>,
 }
 
 impl RequestBody {
     pub fn new(inner: Incoming, limit: u64, idle: Duration) -> Self {
-        RequestBody { inner: Some(inner), seen: 0, limit, idle: IdleTimer::new(idle) }
+        RequestBody { inner: Some(inner), once: None, seen: 0, limit, idle: IdleTimer::new(idle), tee: None }
     }
 
     pub fn empty() -> Self {
-        RequestBody { inner: None, seen: 0, limit: 0, idle: IdleTimer::new(Duration::MAX) }
+        RequestBody { inner: None, once: None, seen: 0, limit: 0, idle: IdleTimer::new(Duration::MAX), tee: None }
+    }
+
+    pub fn full(b: Bytes) -> Self {
+        RequestBody { once: Some(b).filter(|b| !b.is_empty()), ..RequestBody::empty() }
+    }
+
+    /// Copies the body as it streams (shadow mirroring).
+    pub fn set_tee(&mut self, tee: BodyTee) {
+        self.tee = Some(Box::new(tee));
     }
 }
 
@@ -231,7 +244,7 @@ impl Body for RequestBody {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
+            return Poll::Ready(this.once.take().map(|b| Ok(Frame::data(b))));
         };
         let r = ready!(poll_idle(inner, &mut this.idle, cx));
         if let Some(Ok(f)) = &r {
@@ -239,19 +252,34 @@ impl Body for RequestBody {
                 this.seen += d.len() as u64;
                 if this.seen > this.limit {
                     this.inner = None;
+                    this.tee = None;
                     return Poll::Ready(Some(Err(Box::new(BodyTooLarge))));
                 }
+                if let Some(t) = this.tee.as_mut() {
+                    t.push(d);
+                }
+            }
+        }
+        if let Some(t) = this.tee.as_mut() {
+            match &r {
+                None => t.finish(),
+                Some(Ok(_)) if inner.is_end_stream() => t.finish(),
+                Some(Err(_)) => this.tee = None,
+                Some(Ok(_)) => {}
             }
         }
         Poll::Ready(r)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().map_or(true, |b| b.is_end_stream())
+        self.inner.as_ref().map_or(self.once.is_none(), |b| b.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.as_ref().map_or(SizeHint::with_exact(0), |b| b.size_hint())
+        match (&self.inner, &self.once) {
+            (Some(b), _) => b.size_hint(),
+            (None, once) => SizeHint::with_exact(once.as_ref().map_or(0, |b| b.len() as u64)),
+        }
     }
 }
 

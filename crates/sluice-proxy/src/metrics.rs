@@ -103,7 +103,9 @@ pub struct RouteMetrics {
     pub responses: Statuses,
     /// Requests refused by the route's rate limit.
     pub rate_limited: AtomicU64,
-    /// Shadow copies sent, and dropped (bodies, or too many in flight).
+    /// Shared-limit checks answered by the local fallback because the store failed.
+    pub limit_store_errors: AtomicU64,
+    /// Shadow copies sent, and dropped (body over the limit, or too many in flight).
     pub mirrored: AtomicU64,
     pub mirror_dropped: AtomicU64,
 }
@@ -233,6 +235,7 @@ impl prometheus_client::collector::Collector for Collector {
             "Upstream responses relayed, by cluster and status",
             cs.iter().flat_map(|(n, m)| statuses(c(n), &m.responses)),
         )?;
+        route_policy(&mut e, &rs)?;
         hist(
             &mut e,
             "request_duration_seconds",
@@ -283,6 +286,27 @@ impl prometheus_client::collector::Collector for Collector {
             [(Vec::new(), self.0.log_dropped.load(Relaxed))],
         )
     }
+}
+
+/// Rate-limit and mirroring counters per route.
+fn route_policy(e: &mut DescriptorEncoder, rs: &[((String, usize), Arc<RouteMetrics>)]) -> Result<(), std::fmt::Error> {
+    let rc = |f: fn(&RouteMetrics) -> &AtomicU64| {
+        rs.iter().map(move |((n, i), m)| (vec![("listener", n.clone()), ("route", i.to_string())], f(m).load(Relaxed)))
+    };
+    counter(e, "route_rate_limited", "Requests refused by the route's rate limit (429)", rc(|m| &m.rate_limited))?;
+    counter(
+        e,
+        "route_rate_limit_store_errors",
+        "Shared rate-limit checks answered locally because the store failed",
+        rc(|m| &m.limit_store_errors),
+    )?;
+    counter(e, "route_mirrored", "Shadow copies sent", rc(|m| &m.mirrored))?;
+    counter(
+        e,
+        "route_mirror_dropped",
+        "Shadow copies dropped (in-flight cap, body over the limit)",
+        rc(|m| &m.mirror_dropped),
+    )
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -78,15 +78,19 @@ async fn proxy(
         Selected::Upstream(t) => t,
     };
     let worker = &ctx.listener.worker;
-    if route.config.mirror.is_some() {
-        crate::mirror::maybe_mirror(ctx, &worker.snapshot(), route, &req);
-    }
+    let tee = match route.config.mirror {
+        Some(_) => crate::mirror::maybe_mirror(ctx, &worker.snapshot(), route, &req),
+        None => None,
+    };
     if worker.access_log.is_some() {
         trace.route = Some(route.index);
         trace.cluster = Some(cluster.config.name.clone());
         trace.endpoint = Some(endpoint.addr);
     }
-    let upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
+    let mut upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
+    if let Some(tee) = tee {
+        upstream_req.body_mut().set_tee(tee);
+    }
     let timeout = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
     let forwarded = forward(ctx, cluster, endpoint, upstream_req, timeout, route.config.retry_non_idempotent).await;
     let status = forwarded.as_ref().map_or_else(|e| e.status().as_u16(), |f| f.resp.status().as_u16());

@@ -1,6 +1,7 @@
 //! Routing: every match field, first match wins, 404 on no match, the canary split ratio,
 //! and the per-route header edits and host rewrite.
 
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use crate::support::*;
@@ -208,7 +209,7 @@ async fn mirror_copies_requests_and_a_slow_shadow_costs_the_client_nothing() {
     let main = Backend::start("main");
     let shadow = Backend::start_with("shadow", Duration::from_millis(800));
     let h = proxy(
-        "workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"main\"\nmirror = { cluster = \"shadow\", percent = 100 }\n[clusters.main]\nendpoints = [\"{m}\"]\n[clusters.shadow]\nendpoints = [\"{s}\"]\n",
+        "workers = 1\n[admin]\nbind = \"127.0.0.1:0\"\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"main\"\nmirror = { cluster = \"shadow\", percent = 100, max_body_bytes = 2000 }\n[clusters.main]\nendpoints = [\"{m}\"]\n[clusters.shadow]\nendpoints = [\"{s}\"]\n",
         &[("m", main.addr), ("s", shadow.addr)],
     );
     let addr = h.addr("web").unwrap();
@@ -220,13 +221,24 @@ async fn mirror_copies_requests_and_a_slow_shadow_costs_the_client_nothing() {
     assert!(t.elapsed() < Duration::from_millis(700), "the client never waits for the shadow: {:?}", t.elapsed());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(shadow.hits(), 5, "every request was copied");
-    let post = http::Request::post("/item")
-        .header("host", "t")
-        .body(http_body_util::Full::new(bytes::Bytes::from("x")))
-        .unwrap();
-    assert_eq!(send(addr, post).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(shadow.hits(), 5, "requests with a body are not mirrored (yet)");
+    let post = |n: usize| {
+        let body = http_body_util::Full::new(bytes::Bytes::from(vec![b'x'; n]));
+        http::Request::post("/item").header("host", "t").body(body).unwrap()
+    };
+    let r = send(addr, post(1000)).await;
+    assert_eq!((r.status, r.headers["x-body-len"].to_str().unwrap()), (200, "1000"));
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!((shadow.hits(), shadow.bytes_in.load(SeqCst)), (6, 1000), "the body was copied whole");
+    let r = send(addr, post(3000)).await;
+    assert_eq!(
+        (r.status, r.headers["x-body-len"].to_str().unwrap()),
+        (200, "3000"),
+        "the primary gets a body over the mirror limit"
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(shadow.hits(), 6, "a body over max_body_bytes drops the copy");
+    let m = get(h.admin_addr().unwrap(), "/metrics", &[]).await.body;
+    assert!(m.contains("sluice_route_mirror_dropped_total{listener=\"web\",route=\"0\"} 1"), "{m}");
     stop(h);
 }
 

@@ -30,6 +30,8 @@ pub struct Backend {
     pub name: &'static str,
     pub conns: Arc<AtomicUsize>,
     pub hits: Arc<AtomicUsize>,
+    /// Request body bytes received (by requests other than health checks).
+    pub bytes_in: Arc<AtomicUsize>,
     /// What `/healthz` answers: 200 while true, 503 while false.
     pub healthy: Arc<AtomicBool>,
     kill: Option<tokio::sync::oneshot::Sender<()>>,
@@ -61,9 +63,10 @@ impl Backend {
         let addr = l.local_addr().unwrap();
         let conns = Arc::new(AtomicUsize::new(0));
         let hits = Arc::new(AtomicUsize::new(0));
+        let bytes_in = Arc::new(AtomicUsize::new(0));
         let healthy = Arc::new(AtomicBool::new(true));
         let (kill, killed) = tokio::sync::oneshot::channel::<()>();
-        let (c, h, ok) = (conns.clone(), hits.clone(), healthy.clone());
+        let (c, h, ok, bin) = (conns.clone(), hits.clone(), healthy.clone(), bytes_in.clone());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
@@ -71,11 +74,17 @@ impl Backend {
                 let serve = async {
                     while let Ok((s, _)) = l.accept().await {
                         c.fetch_add(1, Ordering::SeqCst);
-                        let (h, ok) = (h.clone(), ok.clone());
+                        let (h, ok, bin) = (h.clone(), ok.clone(), bin.clone());
                         tokio::spawn(async move {
                             let svc = service_fn(move |req| {
-                                let (h, ok) = (h.clone(), ok.clone());
-                                async move { handle(name, mode, &h, &ok, req).await }
+                                let (h, ok, bin) = (h.clone(), ok.clone(), bin.clone());
+                                async move {
+                                    let r = handle(name, mode, &h, &ok, req).await;
+                                    let len = r.as_ref().ok().and_then(|r| r.headers().get("x-body-len"));
+                                    let len = len.and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
+                                    bin.fetch_add(len, Ordering::SeqCst);
+                                    r
+                                }
                             });
                             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                                 .serve_connection(TokioIo::new(s), svc)
@@ -87,7 +96,7 @@ impl Backend {
             });
             // Dropping the runtime closes the listener and every open connection.
         });
-        Backend { addr, name, conns, hits, healthy, kill: Some(kill) }
+        Backend { addr, name, conns, hits, bytes_in, healthy, kill: Some(kill) }
     }
 
     /// Kills the backend: its port refuses connections, open connections are reset.
