@@ -77,6 +77,34 @@ impl ProxyError {
         resp
     }
 
+    /// The gRPC status for a gRPC request (Envoy's HTTP-to-gRPC mapping, with timeouts as
+    /// DEADLINE_EXCEEDED and rate limits as RESOURCE_EXHAUSTED).
+    pub fn grpc_status(self) -> u8 {
+        match self {
+            ProxyError::BadRequest(_) => 13,                                  // INTERNAL
+            ProxyError::NoRoute => 12,                                        // UNIMPLEMENTED
+            ProxyError::RateLimited(_) | ProxyError::BodyTooLarge => 8,       // RESOURCE_EXHAUSTED
+            ProxyError::HeadersTooLarge | ProxyError::TooManyHeaders => 8,    // RESOURCE_EXHAUSTED
+            ProxyError::ClientBodyTimeout | ProxyError::ResponseTimeout => 4, // DEADLINE_EXCEEDED
+            _ => 14,                                                          // UNAVAILABLE
+        }
+    }
+
+    /// A trailers-only gRPC answer: HTTP 200, `grpc-status` and `grpc-message`, no body —
+    /// what a gRPC client expects instead of an HTTP error page.
+    pub fn grpc_response(self) -> Response<ProxyBody> {
+        let mut resp = Response::new(ProxyBody::Full(None));
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        h.insert("grpc-status", HeaderValue::from(u16::from(self.grpc_status())));
+        h.insert("grpc-message", HeaderValue::from_static(self.reason()));
+        h.insert("x-sluice-error", HeaderValue::from_static(self.code()));
+        if let ProxyError::RateLimited(secs) = self {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+
     /// Short machine-readable name, sent as `x-sluice-error` and logged.
     pub fn code(self) -> &'static str {
         match self {

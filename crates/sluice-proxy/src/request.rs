@@ -97,6 +97,33 @@ pub fn check<B>(req: &Request<B>, limits: &ListenerLimits) -> Result<(), ProxyEr
     Ok(())
 }
 
+/// A gRPC request (`content-type: application/grpc[+proto|...]`): its errors are answered
+/// as gRPC statuses.
+pub fn is_grpc<B>(req: &Request<B>) -> bool {
+    req.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// The client's deadline from `grpc-timeout` (`"100m"`, `"5S"`: at most 8 digits and a unit
+/// of H, M, S, m, u or n), capped at an hour.
+pub fn grpc_timeout<B>(req: &Request<B>) -> Option<std::time::Duration> {
+    let v = req.headers().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let ns = match unit {
+        "H" => n * 3_600_000_000_000,
+        "M" => n * 60_000_000_000,
+        "S" => n * 1_000_000_000,
+        "m" => n * 1_000_000,
+        "u" => n * 1_000,
+        "n" => n,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_nanos(ns.min(3_600_000_000_000)))
+}
+
 #[cfg(test)]
 #[path = "request_test.rs"]
 mod tests;

@@ -22,3 +22,15 @@ fn limits_are_enforced() {
     let body = Request::builder().uri("/").header("host", "a").header("content-length", "11").body(()).unwrap();
     assert_eq!(check(&body, &limits), Err(ProxyError::BodyTooLarge));
 }
+
+#[test]
+fn grpc_requests_and_deadlines() {
+    let req =
+        |ct: &str, t: &str| Request::builder().header("content-type", ct).header("grpc-timeout", t).body(()).unwrap();
+    assert!(is_grpc(&req("application/grpc", "1S")) && is_grpc(&req("application/grpc+proto", "1S")));
+    assert!(!is_grpc(&req("application/json", "1S")));
+    let ms = |t: &str| grpc_timeout(&req("application/grpc", t)).map(|d| d.as_millis());
+    assert_eq!((ms("100m"), ms("2S"), ms("1M"), ms("1500u")), (Some(100), Some(2000), Some(60_000), Some(1)));
+    assert_eq!(ms("99999999H"), Some(3_600_000), "capped at an hour");
+    assert_eq!((ms("S"), ms("10"), ms("123456789m"), ms("-1S"), ms("1x")), (None, None, None, None, None));
+}

@@ -32,8 +32,10 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<Incoming>) -> Result<Response
     };
     let info = ctx.listener.worker.access_log.as_ref().map(|_| RequestInfo::of(&req));
     let mut trace = Trace::default();
+    let grpc = crate::request::is_grpc(&req);
     let mut resp = match proxy(&ctx, listener, req, guard, started, &mut trace).await {
         Ok(r) => r,
+        Err(e) if grpc => e.grpc_response(),
         Err(e) => e.response(),
     };
     let m = &listener.metrics;
@@ -87,11 +89,12 @@ async fn proxy(
         trace.cluster = Some(cluster.config.name.clone());
         trace.endpoint = Some(endpoint.addr);
     }
+    let configured = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
+    let timeout = crate::request::grpc_timeout(&req).unwrap_or(configured);
     let mut upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
     if let Some(tee) = tee {
         upstream_req.body_mut().set_tee(tee);
     }
-    let timeout = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
     let forwarded = forward(ctx, cluster, endpoint, upstream_req, timeout, route.config.retry_non_idempotent).await;
     let status = forwarded.as_ref().map_or_else(|e| e.status().as_u16(), |f| f.resp.status().as_u16());
     route.metrics.responses.inc(status);

@@ -6,6 +6,7 @@ mod support;
 mod balancing;
 mod control;
 mod forwarding;
+mod grpc;
 mod l4;
 mod lifecycle;
 mod limits;
