@@ -150,6 +150,8 @@ pub struct FileRateLimit {
     pub rate: S<String>,
     pub burst: Option<S<i64>>,
     pub store: Option<S<String>>,
+    pub store_timeout: Option<S<String>>,
+    pub store_fallback: Option<S<String>>,
     pub max_keys: Option<S<i64>>,
 }
 

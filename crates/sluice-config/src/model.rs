@@ -156,6 +156,28 @@ pub struct RateLimitConfig {
     pub burst: u32,
     /// Keys remembered at most (idle ones are dropped first).
     pub max_keys: usize,
+    /// A shared store (Redis) holding the buckets for every instance; `None` = local.
+    pub store: Option<LimitStore>,
+}
+
+/// `store = "redis://host:port"`: the bucket shared through Redis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitStore {
+    pub url: String,
+    /// How long a request waits for the store before the fallback decides.
+    pub timeout: Duration,
+    pub fallback: StoreFallback,
+}
+
+/// What decides while the store is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFallback {
+    /// This instance's own bucket with the same rate and burst (fail-open, the default).
+    Local,
+    /// Admit everything.
+    Allow,
+    /// Refuse everything with 429 (fail-closed).
+    Deny,
 }
 
 /// One part of a rate-limit key.

@@ -155,19 +155,26 @@ fn resilience_settings_parse_with_defaults_and_errors() {
 }
 
 #[test]
-fn rate_limits_parse_and_redis_is_refused_for_now() {
+fn rate_limits_parse_with_local_and_redis_stores() {
     let ok = BASE.replace(
         "cluster = \"a\"\n",
         "cluster = \"a\"\nrate_limit = { key = [\"source_ip\", \"header:X-Key\"], rate = \"600/m\", burst = 20 }\n",
     );
     let c = parse(&ok, "t.toml").unwrap_or_else(|d| panic!("{d}"));
     let rl = c.listeners[0].routes[0].rate_limit.as_ref().unwrap();
-    assert_eq!((rl.rate, rl.burst), (10.0, 20));
+    assert_eq!((rl.rate, rl.burst, &rl.store), (10.0, 20, &None));
     assert_eq!(rl.keys, vec![LimitKey::SourceIp, LimitKey::Header("x-key".into())]);
-    let bad = BASE.replace(
+    let redis = BASE.replace(
         "cluster = \"a\"\n",
-        "cluster = \"a\"\nrate_limit = { key = \"source_ip\", rate = \"10/s\", store = \"redis://127.0.0.1:6379\" }\n",
+        "cluster = \"a\"\nrate_limit = { key = \"route\", rate = \"10/s\", store = \"redis://127.0.0.1:6379\", store_fallback = \"deny\" }\n",
     );
+    let c = parse(&redis, "t.toml").unwrap_or_else(|d| panic!("{d}"));
+    let store = c.listeners[0].routes[0].rate_limit.as_ref().unwrap().store.clone().unwrap();
+    assert_eq!((store.url.as_str(), store.fallback), ("redis://127.0.0.1:6379", StoreFallback::Deny));
+    assert_eq!(store.timeout, Duration::from_millis(100));
+    let bad = redis.replace("redis://127.0.0.1:6379", "memcached://x").replace("\"deny\"", "\"maybe\"");
     let e = errors(&bad);
-    assert!(e[0].contains("rate_limit.store: unsupported store `redis://127.0.0.1:6379`"), "{e:?}");
+    assert!(e[0].contains("rate_limit.store: unsupported store `memcached://x`"), "{e:?}");
+    let bad = redis.replace("\"deny\"", "\"maybe\"");
+    assert!(errors(&bad)[0].contains("rate_limit.store_fallback: unknown fallback `maybe`"));
 }

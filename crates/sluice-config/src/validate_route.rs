@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
 use regex::Regex;
 use sluice_core::{HostMatch, RouteMatch, ValueMatch};
 
@@ -197,13 +199,6 @@ fn is_token(s: &str) -> bool {
 
 fn rate_limit(v: &mut V, l: &S<FileRateLimit>, path: &str) -> Option<RateLimitConfig> {
     let f = l.get_ref();
-    if let Some(store) = &f.store {
-        if store.get_ref() != "local" {
-            let hint = Some("shared limits through Redis are not built yet; use store = \"local\"");
-            v.err(store.span(), &format!("{path}.store"), format!("unsupported store `{}`", store.get_ref()), hint);
-            return None;
-        }
-    }
     let rate = match sluice_core::bucket::parse_rate(f.rate.get_ref()) {
         Ok(r) => r,
         Err(e) => {
@@ -232,7 +227,48 @@ fn rate_limit(v: &mut V, l: &S<FileRateLimit>, path: &str) -> Option<RateLimitCo
     }
     let burst = v.int(&f.burst, &format!("{path}.burst"), 1, 1_000_000, rate.ceil().max(1.0) as i64) as u32;
     let max_keys = v.int(&f.max_keys, &format!("{path}.max_keys"), 16, 100_000_000, 100_000) as usize;
-    Some(RateLimitConfig { keys, rate, burst, max_keys })
+    let store = limit_store(v, f, path)?;
+    Some(RateLimitConfig { keys, rate, burst, max_keys, store })
+}
+
+/// `store`, `store_timeout`, `store_fallback`: where a shared bucket lives.
+fn limit_store(v: &mut V, f: &FileRateLimit, path: &str) -> Option<Option<LimitStore>> {
+    let url = match &f.store {
+        None => None,
+        Some(s) if s.get_ref() == "local" => None,
+        Some(s) if valid_redis_url(s.get_ref()) => Some(s.get_ref().clone()),
+        Some(s) => {
+            let hint = Some("\"local\" or \"redis://HOST:PORT\" (optionally /DB)");
+            v.err(s.span(), &format!("{path}.store"), format!("unsupported store `{}`", s.get_ref()), hint);
+            return None;
+        }
+    };
+    let timeout = v.timeout(&f.store_timeout, &format!("{path}.store_timeout"), Duration::from_millis(100));
+    let fallback = match f.store_fallback.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("local") => StoreFallback::Local,
+        Some("allow") => StoreFallback::Allow,
+        Some("deny") => StoreFallback::Deny,
+        Some(other) => {
+            let span = f.store_fallback.as_ref().map_or(0..0, |s| s.span());
+            let msg = format!("unknown fallback `{other}`");
+            v.err(span, &format!("{path}.store_fallback"), msg, Some("local, allow or deny"));
+            return None;
+        }
+    };
+    if url.is_none() && (f.store_timeout.is_some() || f.store_fallback.is_some()) {
+        let span = f.store_timeout.as_ref().map(|s| s.span()).or(f.store_fallback.as_ref().map(|s| s.span()));
+        let hint = Some("set store = \"redis://HOST:PORT\"");
+        v.err(span.unwrap_or(0..0), &format!("{path}.store"), "store settings without a shared store", hint);
+    }
+    Some(url.map(|url| LimitStore { url, timeout, fallback }))
+}
+
+/// `redis://host:port[/db]` with a non-empty host.
+fn valid_redis_url(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("redis://") else { return false };
+    let (hostport, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+    !host.is_empty() && (db.is_empty() || db.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn mirror(v: &mut V, m: &S<FileMirror>, path: &str, clusters: &[String]) -> Option<MirrorConfig> {

@@ -11,6 +11,7 @@ pub mod ewma;
 pub mod hash;
 pub mod health;
 pub mod latency;
+pub mod lease;
 pub mod net;
 pub mod outlier;
 pub mod ratelimit;

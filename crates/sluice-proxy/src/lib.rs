@@ -16,6 +16,7 @@ mod exec;
 mod forward;
 mod gate;
 mod health;
+mod limitstore;
 mod listen;
 pub mod metrics;
 mod mirror;

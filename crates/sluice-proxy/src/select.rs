@@ -18,6 +18,7 @@ use crate::body::ProxyBody;
 use crate::clock;
 use crate::conn::ConnCtx;
 use crate::errors::ProxyError;
+use crate::limitstore::Ask;
 use crate::request::{self, View};
 use crate::service::edit_response_headers;
 use crate::snapshot::{ClusterRt, ListenerRt, RouteRt};
@@ -31,10 +32,11 @@ pub struct Target<'s> {
     pub set_cookie: Option<&'s HeaderValue>,
 }
 
-/// A route that answers itself, or an upstream target.
+/// A route that answers itself, or an upstream target; and, for a shared rate limit, the
+/// question still to put to its store.
 pub enum Selected<'s> {
-    Direct(&'s RouteRt),
-    Upstream(Target<'s>),
+    Direct(&'s RouteRt, Option<Ask>),
+    Upstream(Target<'s>, Option<Ask>),
 }
 
 /// The answer of a `respond` route (NGINX `return`).
@@ -58,13 +60,14 @@ pub fn select<'s>(
     let picked = request::check(req, &listener.config.limits).and_then(|()| {
         let view = View::new(req);
         let route = listener.routes.iter().find(|r| r.config.matcher.matches(&view)).ok_or(ProxyError::NoRoute)?;
-        limit(ctx, listener, route, &view)?;
+        let ask = limit(ctx, listener, route, &view)?;
         if route.respond.is_some() {
-            return Ok(Selected::Direct(route));
+            return Ok(Selected::Direct(route, ask));
         }
         let cluster = pick_cluster(route, ctx.listener.worker.rng.next_u64()).ok_or(ProxyError::NoEndpoint)?;
         let (idx, set_cookie) = pick_endpoint(ctx, cluster, &view).ok_or(ProxyError::NoEndpoint)?;
-        Ok(Selected::Upstream(Target { route, cluster, endpoint: &cluster.balancer.endpoints()[idx], set_cookie }))
+        let target = Target { route, cluster, endpoint: &cluster.balancer.endpoints()[idx], set_cookie };
+        Ok(Selected::Upstream(target, ask))
     });
     if let Err(e) = &picked {
         tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, method = %req.method(),
@@ -73,9 +76,15 @@ pub fn select<'s>(
     picked
 }
 
-/// The route's rate limit: one token per request from the bucket of this request's key.
-fn limit(ctx: &ConnCtx, listener: &ListenerRt, route: &RouteRt, view: &View<'_, Incoming>) -> Result<(), ProxyError> {
-    let (Some(limiter), Some(cfg)) = (&route.limiter, &route.config.rate_limit) else { return Ok(()) };
+/// The route's rate limit: one token per request from the bucket of this request's key
+/// (for a shared limit: a leased token, or the question for the store).
+fn limit(
+    ctx: &ConnCtx,
+    listener: &ListenerRt,
+    route: &RouteRt,
+    view: &View<'_, Incoming>,
+) -> Result<Option<Ask>, ProxyError> {
+    let (Some(limiter), Some(cfg)) = (&route.limiter, &route.config.rate_limit) else { return Ok(None) };
     let mut key = String::new();
     for part in &cfg.keys {
         match part {
@@ -86,9 +95,18 @@ fn limit(ctx: &ConnCtx, listener: &ListenerRt, route: &RouteRt, view: &View<'_, 
         }
         key.push('|');
     }
-    limiter.check(&key, clock::now_ns()).map_err(|wait| {
+    let checked = match &route.shared {
+        Some(shared) => crate::limitstore::check_local(shared, key),
+        None => {
+            limiter.check(&key, clock::now_ns()).map(|()| None).map_err(|w| ProxyError::RateLimited(w.ceil() as u32))
+        }
+    };
+    checked.map_err(|e| {
         route.metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        ProxyError::RateLimited(wait.ceil().max(1.0) as u32)
+        match e {
+            ProxyError::RateLimited(s) => ProxyError::RateLimited(s.max(1)),
+            e => e,
+        }
     })
 }
 

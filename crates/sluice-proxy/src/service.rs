@@ -19,6 +19,7 @@ use crate::body::{ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
 use crate::conn::{ActiveGuard, ConnCtx};
 use crate::errors::ProxyError;
 use crate::forward::{add_forwarding, strip_hop_by_hop};
+use crate::limitstore::settle;
 use crate::pool::PoolReturn;
 use crate::select::{direct, select, Selected, Target};
 use crate::snapshot::{ClusterRt, ListenerRt, RouteRt};
@@ -70,16 +71,22 @@ async fn proxy(
     started: Instant,
     trace: &mut Trace,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let Target { route, cluster, endpoint, set_cookie } = match select(ctx, listener, &req)? {
-        Selected::Direct(route) => {
+    let worker = &ctx.listener.worker;
+    let (Target { route, cluster, endpoint, set_cookie }, ask) = match select(ctx, listener, &req)? {
+        Selected::Direct(route, ask) => {
             trace.route = Some(route.index);
+            if let Some(ask) = ask {
+                Box::pin(settle(&worker.stores, route, ask)).await?;
+            }
             let r = direct(route);
             route.metrics.responses.inc(r.status().as_u16());
             return Ok(r);
         }
-        Selected::Upstream(t) => t,
+        Selected::Upstream(t, ask) => (t, ask),
     };
-    let worker = &ctx.listener.worker;
+    if let Some(ask) = ask {
+        Box::pin(settle(&worker.stores, route, ask)).await?;
+    }
     let tee = match route.config.mirror {
         Some(_) => crate::mirror::maybe_mirror(ctx, &worker.snapshot(), route, &req),
         None => None,

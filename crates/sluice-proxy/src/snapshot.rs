@@ -53,6 +53,8 @@ pub struct RouteRt {
     pub cluster: Option<Arc<ClusterRt>>,
     /// The route's rate limiter, when it has `rate_limit`.
     pub limiter: Option<Arc<sluice_core::ratelimit::RateLimiter>>,
+    /// The shared bucket, when the rate limit has a `store`.
+    pub shared: Option<crate::limitstore::SharedLimit>,
     /// For direct-response routes: status, body and content type, built once.
     pub respond: Option<(StatusCode, Bytes, HeaderValue)>,
 }
@@ -103,7 +105,7 @@ impl Snapshot {
                     .routes
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| route(r, i, &clusters, metrics.route(&l.name, i)))
+                    .map(|(i, r)| route(r, (&l.name, i), &clusters, metrics.route(&l.name, i)))
                     .collect(),
                 metrics: metrics.listener(&l.name),
                 gate: metrics.gate(&l.name),
@@ -154,7 +156,7 @@ fn cluster(
 
 fn route(
     r: &RouteConfig,
-    index: usize,
+    (listener, index): (&str, usize),
     clusters: &HashMap<String, Arc<ClusterRt>>,
     metrics: Arc<RouteMetrics>,
 ) -> RouteRt {
@@ -175,5 +177,9 @@ fn route(
     };
     let limiter =
         r.rate_limit.as_ref().map(|l| Arc::new(sluice_core::ratelimit::RateLimiter::new(l.rate, l.burst, l.max_keys)));
-    RouteRt { config: r.clone(), index, metrics, limiter, split, cluster, respond }
+    let shared = r.rate_limit.as_ref().and_then(|l| {
+        let store = l.store.clone()?;
+        Some(crate::limitstore::SharedLimit::new(listener, index, l.rate, l.burst, l.max_keys, store))
+    });
+    RouteRt { config: r.clone(), index, metrics, limiter, shared, split, cluster, respond }
 }

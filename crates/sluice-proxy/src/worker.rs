@@ -35,6 +35,8 @@ pub struct WorkerCtx {
     cached: RefCell<Rc<Arc<Snapshot>>>,
     pub pool: Rc<Pool>,
     pub rng: WorkerRng,
+    /// Connections to shared rate-limit stores.
+    pub stores: crate::limitstore::Stores,
 }
 
 impl WorkerCtx {
@@ -185,6 +187,7 @@ async fn serve(spec: WorkerSpec) -> std::io::Result<()> {
         cached,
         pool: Rc::new(Pool::default()),
         rng: WorkerRng::new(spec.id as u64 + 1),
+        stores: Default::default(),
     });
     let mut listeners = Listeners { worker: Rc::clone(&worker), tracker: Tracker::default(), running: HashMap::new() };
     for (name, sock) in spec.sockets {

@@ -15,7 +15,8 @@ fn root() -> PathBuf {
 }
 
 /// Contract files (../shared/contract) whose features have landed; grows with each issue.
-const CONTRACT_READY: &[&str] = &["spine.toml", "balancing.toml", "resilience.toml", "observe.toml", "l4.toml"];
+const CONTRACT_READY: &[&str] =
+    &["spine.toml", "balancing.toml", "resilience.toml", "observe.toml", "l4.toml", "policy.toml"];
 
 fn check(path: &Path) -> (bool, String, String) {
     let out = sluice().args(["check", "-c"]).arg(path).output().unwrap();

@@ -10,6 +10,8 @@ mod grpc;
 mod l4;
 mod lifecycle;
 mod limits;
+mod policy;
+mod redis;
 mod resilience;
 mod routing;
 mod timeouts;
