@@ -54,8 +54,34 @@ pub struct FileListener {
     pub relay: Option<S<String>>,
     pub timeouts: Option<FileListenerTimeouts>,
     pub limits: Option<FileListenerLimits>,
+    pub tls: Option<S<FileTls>>,
     #[serde(default)]
     pub routes: Vec<FileRoute>,
+}
+
+/// `[listeners.X.tls]`: TLS termination.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTls {
+    pub certs: Vec<S<FileCert>>,
+    pub alpn: Option<Vec<S<String>>>,
+    /// `"1.3"` (default) or `"1.2"`.
+    pub min_version: Option<S<String>>,
+    pub client_ca: Option<S<String>>,
+    /// `"required"` (default with `client_ca`) or `"optional"`.
+    pub client_auth: Option<S<String>>,
+    pub session_tickets: Option<bool>,
+    pub ticket_rotation: Option<S<String>>,
+    pub session_cache: Option<S<i64>>,
+}
+
+/// `{ cert = "a.pem", key = "a.key", ocsp = "a.ocsp" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCert {
+    pub cert: S<String>,
+    pub key: S<String>,
+    pub ocsp: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

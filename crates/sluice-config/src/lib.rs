@@ -7,17 +7,20 @@ pub mod diag;
 pub mod diff;
 mod file;
 pub mod model;
+pub mod tls;
 pub mod units;
 mod validate;
 mod validate_balance;
 mod validate_cluster;
 mod validate_resilience;
 mod validate_route;
+mod validate_tls;
 
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use model::*;
+pub use tls::{CaBundle, TlsCert, TlsConfig};
 
 /// Reads and validates the file at `path`.
 pub fn load(path: &Path) -> Result<Config, Diagnostics> {
@@ -47,7 +50,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, Diagnostics> {
     for _ in 0..64 {
         match toml::from_str::<file::FileConfig>(&work) {
             Ok(fc) => {
-                result = validate::validate(fc, &mut sink);
+                result = validate::validate(fc, &mut sink, validate_tls::base_of(file));
                 break;
             }
             Err(e) => {

@@ -80,6 +80,8 @@ pub struct ListenerConfig {
     pub splice: bool,
     pub timeouts: ListenerTimeouts,
     pub limits: ListenerLimits,
+    /// TLS termination (`[listeners.X.tls]`).
+    pub tls: Option<crate::tls::TlsConfig>,
     pub routes: Vec<RouteConfig>,
 }
 

@@ -17,6 +17,8 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Validation context: the sink plus typed-value helpers that report and fall back.
 pub struct V<'s, 't> {
     pub sink: &'s mut Sink<'t>,
+    /// The config file's folder: relative paths (certificates) start here.
+    pub base: std::path::PathBuf,
 }
 
 impl V<'_, '_> {
@@ -76,8 +78,8 @@ impl V<'_, '_> {
     }
 }
 
-pub fn validate(fc: FileConfig, sink: &mut Sink<'_>) -> Option<Config> {
-    let mut v = V { sink };
+pub fn validate(fc: FileConfig, sink: &mut Sink<'_>, base: std::path::PathBuf) -> Option<Config> {
+    let mut v = V { sink, base };
     let cluster_names: Vec<String> = fc.clusters.keys().map(|k| k.get_ref().clone()).collect();
     let default_workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
     let workers = v.int(&fc.workers, "workers", 1, 1024, default_workers) as usize;
@@ -178,6 +180,11 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
         }
     };
     let trusted_proxies = trusted(v, fl, path);
+    let tls = fl.tls.as_ref().and_then(|t| crate::validate_tls::tls(v, t, &format!("{path}.tls")));
+    if let (Some(t), ListenerProtocol::Tcp | ListenerProtocol::Udp) = (&fl.tls, protocol) {
+        let hint = Some("TLS termination is for http listeners; tcp listeners pass TLS through by SNI routes");
+        v.err(t.span(), &format!("{path}.tls"), "tls on a tcp or udp listener", hint);
+    }
     let timeouts = listener_timeouts(v, fl.timeouts.as_ref(), path);
     let limits = listener_limits(v, fl.limits.as_ref(), path);
     let routes = fl
@@ -197,6 +204,7 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
         splice,
         timeouts,
         limits,
+        tls,
         routes,
     })
 }

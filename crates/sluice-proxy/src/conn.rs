@@ -5,18 +5,15 @@
 //! slowloris guard) and idle (no request in flight since the last response ended).
 
 use std::cell::Cell;
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use sluice_config::ListenerTimeouts;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
@@ -24,6 +21,7 @@ use tokio::time::Instant;
 use crate::forward::Peer;
 use crate::service;
 use crate::worker::ListenerCtx;
+pub use io::{Prefixed, Tracked};
 
 /// What the connection task and the request handler share about one connection.
 pub struct ConnState {
@@ -111,61 +109,13 @@ impl ConnState {
         }
     }
 
-    fn on_read(&self, data: &[u8]) {
+    pub(crate) fn on_read(&self, data: &[u8]) {
         if self.requests.get() == 0 && data.starts_with(b"PRI * HTTP/2.0") {
             self.h2.set(true);
         }
         if !data.is_empty() && self.in_flight.get() == 0 && self.head_started.get().is_none() && !self.h2.get() {
             self.head_started.set(Some(Instant::now()));
         }
-    }
-}
-
-/// The client socket, reporting reads to the connection state.
-struct Tracked {
-    io: TcpStream,
-    state: Rc<ConnState>,
-    /// Bytes read before the connection was handed over (after a PROXY header), served first.
-    prefix: Vec<u8>,
-}
-
-impl AsyncRead for Tracked {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            let head: Vec<u8> = self.prefix.drain(..n).collect();
-            buf.put_slice(&head);
-            self.state.on_read(&head);
-            return Poll::Ready(Ok(()));
-        }
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.io).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = r {
-            self.state.on_read(&buf.filled()[before..]);
-        }
-        r
-    }
-}
-
-impl AsyncWrite for Tracked {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
     }
 }
 
@@ -220,24 +170,24 @@ enum Action {
 }
 
 /// Builds the per-connection context; `None` if the listener left the snapshot.
-fn setup(
-    stream: TcpStream,
-    peer: SocketAddr,
-    prefix: Vec<u8>,
+fn setup<IO>(
+    io: IO,
+    (peer, local): (SocketAddr, SocketAddr),
     listener: &Rc<ListenerCtx>,
-) -> Option<(Rc<ConnCtx>, TokioIo<Tracked>, ListenerTimeouts)> {
+    scheme: &'static str,
+) -> Option<(Rc<ConnCtx>, TokioIo<Tracked<IO>>, ListenerTimeouts)> {
     let snap = listener.worker.snapshot();
     let lc = snap.listener(&listener.name)?;
     let trusted = lc.config.trusted_proxies.iter().any(|c| c.contains(peer.ip()));
     let state = Rc::new(ConnState::new());
     let ctx = Rc::new(ConnCtx {
         listener: Rc::clone(listener),
-        peer: Peer::new(peer.ip(), trusted, "http"),
+        peer: Peer::new(peer.ip(), trusted, scheme),
         client: peer,
-        local: stream.local_addr().unwrap_or(peer),
+        local,
         state: Rc::clone(&state),
     });
-    Some((ctx, TokioIo::new(Tracked { io: stream, state, prefix }), lc.config.timeouts))
+    Some((ctx, TokioIo::new(Tracked::new(io, state)), lc.config.timeouts))
 }
 
 /// Reads a PROXY header when the listener accepts one and the peer is trusted; `None`
@@ -265,13 +215,42 @@ pub async fn serve(
     mut stream: TcpStream,
     peer: SocketAddr,
     listener: Rc<ListenerCtx>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let _counted = Counted::new(&listener);
     let Some((peer, prefix)) = accept_proxy(&mut stream, peer, &listener).await else {
         return;
     };
-    let Some((ctx, io, timeouts)) = setup(stream, peer, prefix, &listener) else {
+    let local = stream.local_addr().unwrap_or(peer);
+    let io = Prefixed::new(stream, prefix);
+    let tls = {
+        let snap = listener.worker.snapshot();
+        match snap.listener(&listener.name) {
+            None => return,
+            Some(l) if l.config.tls.is_some() => Some((l.tls.clone(), l.config.timeouts.header)),
+            Some(_) => None,
+        }
+    };
+    match tls {
+        None => serve_http(io, (peer, local), listener, shutdown, "http").await,
+        Some((None, _)) => {}
+        Some((Some(cfg), limit)) => {
+            if let Some(tls) = crate::tls::handshake(io, cfg, limit, &listener.metrics, peer).await {
+                serve_http(tls, (peer, local), listener, shutdown, "https").await;
+            }
+        }
+    }
+}
+
+/// HTTP/1.1 or h2 on an accepted (and, for TLS listeners, decrypted) connection.
+async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + 'static>(
+    io: IO,
+    (peer, local): (SocketAddr, SocketAddr),
+    listener: Rc<ListenerCtx>,
+    mut shutdown: watch::Receiver<bool>,
+    scheme: &'static str,
+) {
+    let Some((ctx, io, timeouts)) = setup(io, (peer, local), &listener, scheme) else {
         return;
     };
     let state = Rc::clone(&ctx.state);
@@ -314,5 +293,6 @@ pub async fn serve(
     }
 }
 
+mod io;
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,7 @@ mod splice;
 mod status;
 mod sticky;
 mod tcp;
+pub mod tls;
 mod udp;
 mod worker;
 

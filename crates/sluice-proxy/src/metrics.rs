@@ -96,6 +96,10 @@ pub struct ListenerMetrics {
     pub responses: Statuses,
     pub duration: Hist,
     pub ttfb: Hist,
+    /// TLS handshakes: time to complete, failures, and how many resumed a session.
+    pub tls_handshake: Hist,
+    pub tls_failed: AtomicU64,
+    pub tls_resumed: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -136,6 +140,7 @@ pub struct Store {
     routes: Mutex<BTreeMap<(String, usize), Arc<RouteMetrics>>>,
     clusters: Mutex<BTreeMap<String, Arc<ClusterMetrics>>>,
     gates: Mutex<BTreeMap<String, Arc<crate::gate::Gate>>>,
+    tls: Mutex<BTreeMap<String, Arc<crate::tls::TlsSessions>>>,
 }
 
 fn get<K: Ord + Clone, V: Default>(m: &Mutex<BTreeMap<K, Arc<V>>>, k: &K) -> Arc<V> {
@@ -156,6 +161,10 @@ impl Store {
     /// A listener's connection-limit state (kept across reloads like the metrics).
     pub fn gate(&self, listener: &str) -> Arc<crate::gate::Gate> {
         get(&self.gates, &listener.to_string())
+    }
+    /// A listener's TLS ticket keys and session cache (kept across reloads).
+    pub fn tls_sessions(&self, listener: &str) -> Arc<crate::tls::TlsSessions> {
+        get(&self.tls, &listener.to_string())
     }
 
     /// The OpenMetrics text of everything recorded so far.
@@ -243,6 +252,19 @@ impl prometheus_client::collector::Collector for Collector {
             ls.iter().map(|(n, m)| (l(n), &m.duration)),
         )?;
         hist(&mut e, "ttfb_seconds", "Time to the response head", ls.iter().map(|(n, m)| (l(n), &m.ttfb)))?;
+        hist(&mut e, "tls_handshake_seconds", "TLS handshake time", ls.iter().map(|(n, m)| (l(n), &m.tls_handshake)))?;
+        counter(
+            &mut e,
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            ls.iter().map(|(n, m)| (l(n), m.tls_failed.load(Relaxed))),
+        )?;
+        counter(
+            &mut e,
+            "tls_resumptions",
+            "TLS handshakes that resumed a session (ticket or cache)",
+            ls.iter().map(|(n, m)| (l(n), m.tls_resumed.load(Relaxed))),
+        )?;
         hist(
             &mut e,
             "upstream_connect_seconds",

@@ -36,6 +36,8 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct ListenerRt {
     pub config: ListenerConfig,
+    /// TLS termination, built from `config.tls` (None with `config.tls` set: refuse).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     pub routes: Vec<RouteRt>,
     pub metrics: Arc<ListenerMetrics>,
     pub gate: Arc<crate::gate::Gate>,
@@ -101,6 +103,11 @@ impl Snapshot {
             .iter()
             .map(|l| ListenerRt {
                 config: l.clone(),
+                tls: l.tls.as_ref().and_then(|t| {
+                    crate::tls::server_config(t, &metrics.tls_sessions(&l.name))
+                        .map_err(|e| tracing::error!(listener = %l.name, error = %e, "TLS setup failed; refusing"))
+                        .ok()
+                }),
                 routes: l
                     .routes
                     .iter()

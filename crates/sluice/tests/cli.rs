@@ -157,3 +157,29 @@ fn simulate_reads_a_scenario_file() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("2 endpoints, 500 req/s") && text.contains("fastone / slowone"), "{text}");
 }
+
+#[test]
+fn tls_files_are_checked_at_their_line_and_column() {
+    let certs = root().join("../shared/contract/certs").canonicalize().unwrap();
+    let dir = std::env::temp_dir().join(format!("sluice-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = certs.display();
+    let text = format!(
+        "[listeners.web]\nbind = \"127.0.0.1:8443\"\n[listeners.web.tls]\ncerts = [{{ cert = \"{c}/a.pem\", key = \"{c}/b.key\" }},\n  {{ cert = \"{c}/missing.pem\", key = \"{c}/a.key\" }}]\nmin_version = \"1.1\"\nclient_auth = \"optional\"\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"127.0.0.1:9001\"]\n"
+    );
+    let p = dir.join("tls.toml");
+    std::fs::write(&p, text).unwrap();
+    let (ok, _, err) = check(&p);
+    assert!(!ok);
+    assert!(err.contains("tls.toml:4:19: listeners.web.tls.certs[0]: key"), "{err}");
+    assert!(err.contains("b.key` does not match certificate"), "{err}");
+    assert!(err.contains("tls.toml:5:12: listeners.web.tls.certs[1]: cannot read"), "{err}");
+    assert!(err.contains("listeners.web.tls.min_version: unsupported version `1.1`"), "{err}");
+    assert!(err.contains("listeners.web.tls.client_auth: client_auth without client_ca"), "{err}");
+    std::fs::write(&p, std::fs::read_to_string(&p).unwrap().replace("b.key", "a.key").replace("missing.pem", "b.pem"))
+        .unwrap();
+    let fixed = std::fs::read_to_string(&p).unwrap().replace("min_version = \"1.1\"", "min_version = \"1.2\"");
+    std::fs::write(&p, fixed.replace("client_auth = \"optional\"", &format!("client_ca = \"{c}/ca.pem\""))).unwrap();
+    let (ok, _, err) = check(&p);
+    assert!(!ok && err.contains("certs[1]: key"), "b.pem with a.key still mismatches: {err}");
+}

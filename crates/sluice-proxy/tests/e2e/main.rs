@@ -15,4 +15,6 @@ mod redis;
 mod resilience;
 mod routing;
 mod timeouts;
+mod tls;
+mod tlsutil;
 mod upstream;

@@ -1,0 +1,121 @@
+//! TLS settings of a listener (`[listeners.X.tls]`) and their loading: PEM certificate
+//! chains and keys read and checked against each other at config time (so `sluice check`
+//! and a reload catch a missing file or a key that doesn't match its certificate), the
+//! names each certificate serves (from its subjectAltName DNS entries), OCSP staples and the
+//! client CA bundle for mTLS. The proxy builds its rustls `ServerConfig` from this.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
+
+/// A listener's TLS termination settings.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// Chains chosen by SNI; the first is the default for clients without a known name.
+    pub certs: Vec<TlsCert>,
+    /// ALPN protocols offered, in preference order (`h2`, `http/1.1`).
+    pub alpn: Vec<String>,
+    /// Also accept TLS 1.2 (1.3 always).
+    pub tls12: bool,
+    /// mTLS: client certificates are verified against these roots.
+    pub client_ca: Option<CaBundle>,
+    /// With `client_ca`: a client without a certificate is refused (else admitted).
+    pub client_auth_required: bool,
+    /// Stateless resumption (TLS 1.3 tickets, 1.2 tickets).
+    pub session_tickets: bool,
+    /// How often ticket keys are replaced (old keys decrypt for one more period).
+    pub ticket_rotation: Duration,
+    /// Sessions remembered for stateful resumption (0 = off).
+    pub session_cache: usize,
+}
+
+/// A loaded certificate chain with its key, the names it serves, and an optional staple.
+#[derive(Clone)]
+pub struct TlsCert {
+    pub names: Vec<String>,
+    pub key: Arc<CertifiedKey>,
+    /// Hash of the files' bytes: a changed file shows as a changed listener on reload.
+    pub fingerprint: u64,
+}
+
+impl fmt::Debug for TlsCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TlsCert({:?}, {:016x})", self.names, self.fingerprint)
+    }
+}
+
+/// Trusted roots for client (mTLS) or upstream verification.
+#[derive(Clone)]
+pub struct CaBundle {
+    pub roots: Arc<rustls::RootCertStore>,
+    pub fingerprint: u64,
+}
+
+impl fmt::Debug for CaBundle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CaBundle({} roots, {:016x})", self.roots.len(), self.fingerprint)
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+}
+
+fn fingerprint(parts: &[&[u8]]) -> u64 {
+    parts.iter().fold(0u64, |h, p| h.rotate_left(17) ^ sluice_core::hash::hash_key(p))
+}
+
+/// Reads a PEM chain and key, checks they belong together, and attaches an OCSP staple.
+pub fn load_cert(cert: &Path, key: &Path, ocsp: Option<&Path>) -> Result<TlsCert, String> {
+    let (cert_pem, key_pem) = (read(cert)?, read(key)?);
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("`{}` is not a PEM certificate chain: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("`{}` holds no certificate", cert.display()));
+    }
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| format!("`{}` is not a PEM private key: {e}", key.display()))?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let signing = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|e| format!("`{}`: unsupported private key: {e}", key.display()))?;
+    let mut certified = CertifiedKey::new(chain, signing);
+    certified
+        .keys_match()
+        .map_err(|_| format!("key `{}` does not match certificate `{}`", key.display(), cert.display()))?;
+    let mut staple_bytes = Vec::new();
+    if let Some(p) = ocsp {
+        staple_bytes = read(p)?;
+        certified.ocsp = Some(staple_bytes.clone());
+    }
+    let names = dns_names(&certified.cert[0])?;
+    let fingerprint = fingerprint(&[&cert_pem, &key_pem, &staple_bytes]);
+    Ok(TlsCert { names, key: Arc::new(certified), fingerprint })
+}
+
+/// DNS names from the leaf's subjectAltName, lowercase (`*.example.com` kept as is).
+fn dns_names(leaf: &CertificateDer<'_>) -> Result<Vec<String>, String> {
+    let parsed = webpki::EndEntityCert::try_from(leaf).map_err(|e| format!("cannot parse certificate: {e:?}"))?;
+    Ok(parsed.valid_dns_names().map(|n| n.to_ascii_lowercase()).collect())
+}
+
+/// Reads a PEM CA bundle into a root store.
+pub fn load_ca(path: &Path) -> Result<CaBundle, String> {
+    let pem = read(path)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(&pem) {
+        let c = c.map_err(|e| format!("`{}` is not a PEM bundle: {e}", path.display()))?;
+        roots.add(c).map_err(|e| format!("`{}`: unusable CA certificate: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("`{}` holds no certificate", path.display()));
+    }
+    Ok(CaBundle { roots: Arc::new(roots), fingerprint: fingerprint(&[&pem]) })
+}

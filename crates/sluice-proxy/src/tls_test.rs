@@ -1,0 +1,52 @@
+//! Unit tests of `tls.rs`: certificate choice by SNI.
+
+use super::*;
+
+/// A self-signed certificate for `names`, written to a temp folder and loaded.
+pub fn cert(names: &[&str]) -> sluice_config::TlsCert {
+    let ck = rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let dir = std::env::temp_dir().join(format!("sluice-tls-unit-{}-{}", std::process::id(), names.join("_")));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("c.pem"), ck.cert.pem()).unwrap();
+    std::fs::write(dir.join("k.pem"), ck.key_pair.serialize_pem()).unwrap();
+    sluice_config::tls::load_cert(&dir.join("c.pem"), &dir.join("k.pem"), None).unwrap()
+}
+
+fn config(certs: Vec<sluice_config::TlsCert>) -> TlsConfig {
+    TlsConfig {
+        certs,
+        alpn: vec!["h2".into(), "http/1.1".into()],
+        tls12: false,
+        client_ca: None,
+        client_auth_required: true,
+        session_tickets: true,
+        ticket_rotation: Duration::from_secs(3600),
+        session_cache: 100,
+    }
+}
+
+#[test]
+fn sni_picks_exact_then_wildcard_then_default() {
+    let (a, w, b) = (cert(&["a.test"]), cert(&["*.w.test", "w.test"]), cert(&["b.test"]));
+    assert_eq!(w.names, vec!["*.w.test", "w.test"], "names come from the subjectAltName");
+    let r = SniResolver::new(&config(vec![a.clone(), w.clone(), b.clone()])).unwrap();
+    let same = |k: Arc<CertifiedKey>, c: &sluice_config::TlsCert| Arc::ptr_eq(&k, &c.key);
+    assert!(same(r.pick(Some("b.test")), &b));
+    assert!(same(r.pick(Some("B.TEST")), &b), "names are case-insensitive");
+    assert!(same(r.pick(Some("x.w.test")), &w));
+    assert!(same(r.pick(Some("w.test")), &w));
+    assert!(same(r.pick(Some("y.x.w.test")), &a), "a wildcard covers one label only; else the default");
+    assert!(same(r.pick(None), &a), "no SNI: the first certificate");
+    assert!(same(r.pick(Some("other.test")), &a));
+}
+
+#[test]
+fn sessions_survive_a_rebuild_with_the_same_settings() {
+    let cfg = config(vec![cert(&["s.test"])]);
+    let sessions = TlsSessions::default();
+    let one = server_config(&cfg, &sessions).unwrap();
+    let two = server_config(&cfg, &sessions).unwrap();
+    assert!(Arc::ptr_eq(&one.ticketer, &two.ticketer), "ticket keys kept across reloads");
+    let other = server_config(&TlsConfig { ticket_rotation: Duration::from_secs(60), ..cfg }, &sessions).unwrap();
+    assert!(!Arc::ptr_eq(&one.ticketer, &other.ticketer));
+}

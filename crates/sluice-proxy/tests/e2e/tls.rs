@@ -1,0 +1,97 @@
+//! TLS termination: certificates by SNI (ECDSA and RSA), ALPN h2 and http/1.1, session
+//! resumption, mTLS accepting and refusing, and the handshake metrics.
+
+use crate::support::*;
+use crate::tlsutil::*;
+
+fn config(pki: &Pki, extra: &str) -> String {
+    let (a, ak) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let (b, bk) = pki.leaf("b", &["b.test", "*.b.test"], &rcgen::PKCS_RSA_SHA256);
+    format!("workers = 2\n[admin]\nbind = \"127.0.0.1:0\"\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[listeners.web.tls]\ncerts = [{{ cert = \"{a}\", key = \"{ak}\" }}, {{ cert = \"{b}\", key = \"{bk}\" }}]\n{extra}\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{{a}}\"]\n")
+}
+
+fn peer_names(tls: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> Vec<u8> {
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+#[tokio::test]
+async fn sni_picks_the_chain_and_alpn_picks_the_protocol() {
+    let pki = Pki::new("sni");
+    let b = Backend::start("a");
+    let h = proxy(&config(&pki, ""), &[("a", b.addr)]);
+    let addr = h.addr("web").unwrap();
+    let h2 = client_config(pki.roots(), &["h2", "http/1.1"], None);
+    let h1 = client_config(pki.roots(), &["http/1.1"], None);
+    // The client verifies the name, so a handshake for b.test only passes with b's chain.
+    let tls = connect(addr, "b.test", &h2).await.expect("b.test gets b's certificate");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let r = get_over(tls, "/x").await.unwrap();
+    assert_eq!((r.status, r.json()["headers"]["x-forwarded-proto"].as_str()), (200, Some("https")));
+    let w = connect(addr, "www.b.test", &h1).await.expect("wildcard *.b.test");
+    assert_eq!(w.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(get_over(w, "/y").await.unwrap().json()["version"], "HTTP/1.1");
+    let a = connect(addr, "a.test", &h1).await.expect("a.test gets a's certificate");
+    let other = connect(addr, "b.test", &h1).await.unwrap();
+    assert_ne!(peer_names(&a), peer_names(&other), "two different chains");
+    assert!(connect(addr, "c.test", &h1).await.is_err(), "unknown name: the default (a) does not verify as c.test");
+    stop(h);
+}
+
+#[tokio::test]
+async fn a_second_connection_resumes_the_session() {
+    let pki = Pki::new("resume");
+    let b = Backend::start("a");
+    let h = proxy(&config(&pki, ""), &[("a", b.addr)]);
+    let addr = h.addr("web").unwrap();
+    let client = client_config(pki.roots(), &["http/1.1"], None);
+    for i in 0..3 {
+        let tls = connect(addr, "a.test", &client).await.unwrap();
+        let kind = tls.get_ref().1.handshake_kind();
+        let want = if i == 0 { rustls::HandshakeKind::Full } else { rustls::HandshakeKind::Resumed };
+        assert_eq!(kind, Some(want), "connection {i}");
+        assert_eq!(get_over(tls, "/").await.unwrap().status, 200);
+    }
+    let m = get(h.admin_addr().unwrap(), "/metrics", &[]).await.body;
+    assert!(m.contains("sluice_tls_resumptions_total{listener=\"web\"} 2"), "{m}");
+    assert!(m.contains("sluice_tls_handshake_seconds_count{listener=\"web\"} 3"), "{m}");
+    stop(h);
+}
+
+#[tokio::test]
+async fn mtls_admits_signed_clients_and_refuses_others() {
+    let pki = Pki::new("mtls");
+    let stranger = Pki::new("mtls-stranger");
+    let b = Backend::start("a");
+    let h = proxy(&config(&pki, &format!("client_ca = \"{}\"", pki.ca_path())), &[("a", b.addr)]);
+    let addr = h.addr("web").unwrap();
+    let good = client_config(pki.roots(), &["http/1.1"], Some(pki.client_cert()));
+    let tls = connect(addr, "a.test", &good).await.unwrap();
+    assert_eq!(get_over(tls, "/").await.unwrap().status, 200);
+    let none = client_config(pki.roots(), &["http/1.1"], None);
+    let wrong = client_config(pki.roots(), &["http/1.1"], Some(stranger.client_cert()));
+    for client in [none, wrong] {
+        // TLS 1.3: the server's verdict on the client certificate arrives after the client's
+        // handshake finished, so it shows on the first read at the latest.
+        let refused = match connect(addr, "a.test", &client).await {
+            Err(_) => true,
+            Ok(tls) => get_over(tls, "/").await.is_err(),
+        };
+        assert!(refused, "a client without a certificate from the CA is refused");
+    }
+    let m = get(h.admin_addr().unwrap(), "/metrics", &[]).await.body;
+    assert!(m.contains("sluice_tls_handshake_failures_total{listener=\"web\"} 2"), "{m}");
+    assert_eq!(b.hits(), 1);
+    stop(h);
+}
+
+#[tokio::test]
+async fn plain_http_to_a_tls_listener_gets_no_response() {
+    let pki = Pki::new("plain");
+    let b = Backend::start("a");
+    let h = proxy(&config(&pki, ""), &[("a", b.addr)]);
+    let reply =
+        raw(h.addr("web").unwrap(), b"GET / HTTP/1.1\r\nhost: a\r\n\r\n", std::time::Duration::from_millis(300)).await;
+    assert!(!reply.contains("200"), "never served in clear text: {reply:?}");
+    assert_eq!(b.hits(), 0);
+    stop(h);
+}
