@@ -90,6 +90,7 @@ pub struct FileListenerTimeouts {
     pub header: Option<S<String>>,
     pub idle: Option<S<String>>,
     pub body: Option<S<String>>,
+    pub tunnel: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -93,6 +93,8 @@ pub struct ListenerTimeouts {
     pub idle: Duration,
     /// Longest pause between two chunks of a request or response body.
     pub body: Duration,
+    /// An upgraded connection (WebSocket) with no byte either way for this long is closed.
+    pub tunnel: Duration,
 }
 
 impl Default for ListenerTimeouts {
@@ -101,6 +103,7 @@ impl Default for ListenerTimeouts {
             header: Duration::from_secs(10),
             idle: Duration::from_secs(60),
             body: Duration::from_secs(60),
+            tunnel: Duration::from_secs(3600),
         }
     }
 }

@@ -290,6 +290,7 @@ fn listener_timeouts(v: &mut V, t: Option<&FileListenerTimeouts>, path: &str) ->
         header: v.timeout(&t.header, &format!("{path}.timeouts.header"), d.header),
         idle: v.timeout(&t.idle, &format!("{path}.timeouts.idle"), d.idle),
         body: v.timeout(&t.body, &format!("{path}.timeouts.body"), d.body),
+        tunnel: v.timeout(&t.tunnel, &format!("{path}.timeouts.tunnel"), d.tunnel),
     }
 }
 

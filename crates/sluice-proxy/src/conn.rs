@@ -4,10 +4,10 @@
 //! accept, or from the first byte of the next request, to the end of its head — the
 //! slowloris guard) and idle (no request in flight since the last response ended).
 
-use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -23,64 +23,79 @@ use crate::service;
 use crate::worker::ListenerCtx;
 pub use io::{Prefixed, Tracked};
 
-/// What the connection task and the request handler share about one connection.
+/// What the connection task and the request handler share about one connection. Atomics
+/// (uncontended: one worker thread) so the client stream is `Send`, which hyper needs to
+/// hand an upgraded (WebSocket) connection over.
 pub struct ConnState {
-    in_flight: Cell<u32>,
-    last_done: Cell<Instant>,
-    head_started: Cell<Option<Instant>>,
-    requests: Cell<u64>,
-    h2: Cell<bool>,
+    /// Times below are nanoseconds since `origin` (tokio time, so tests can pause it).
+    origin: Instant,
+    in_flight: AtomicU32,
+    last_done: AtomicU64,
+    /// 0 = no request head in progress.
+    head_started: AtomicU64,
+    requests: AtomicU64,
+    h2: AtomicBool,
     /// Set by the handler when the connection must close after the current response.
     pub close_requested: Notify,
 }
 
 /// Marks one request in flight on the connection until dropped (with the response body).
-pub struct ActiveGuard(Rc<ConnState>);
+pub struct ActiveGuard(Arc<ConnState>);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        self.0.in_flight.set(self.0.in_flight.get() - 1);
-        self.0.last_done.set(Instant::now());
+        self.0.in_flight.fetch_sub(1, Relaxed);
+        self.0.last_done.store(self.0.since_origin(Instant::now()), Relaxed);
     }
 }
 
 impl ConnState {
     fn new() -> Self {
         ConnState {
-            in_flight: Cell::new(0),
-            last_done: Cell::new(Instant::now()),
-            head_started: Cell::new(None),
-            requests: Cell::new(0),
-            h2: Cell::new(false),
+            origin: Instant::now(),
+            in_flight: AtomicU32::new(0),
+            last_done: AtomicU64::new(0),
+            head_started: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            h2: AtomicBool::new(false),
             close_requested: Notify::new(),
         }
     }
 
+    fn since_origin(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.origin).as_nanos() as u64
+    }
+
+    fn at(&self, ns: u64) -> Instant {
+        self.origin + Duration::from_nanos(ns)
+    }
+
     /// Called by the handler when a request arrives; returns its guard and ordinal (1-based).
-    pub fn begin_request(self: &Rc<Self>) -> (ActiveGuard, u64) {
-        self.in_flight.set(self.in_flight.get() + 1);
-        self.head_started.set(None);
-        let n = self.requests.get() + 1;
-        self.requests.set(n);
-        (ActiveGuard(Rc::clone(self)), n)
+    pub fn begin_request(self: &Arc<Self>) -> (ActiveGuard, u64) {
+        self.in_flight.fetch_add(1, Relaxed);
+        self.head_started.store(0, Relaxed);
+        let n = self.requests.fetch_add(1, Relaxed) + 1;
+        (ActiveGuard(Arc::clone(self)), n)
     }
 
     pub fn is_h2(&self) -> bool {
-        self.h2.get()
+        self.h2.load(Relaxed)
     }
 
     /// When the connection should be closed if nothing changes; `None` while busy.
     fn deadline(&self, t: &ListenerTimeouts) -> Option<Instant> {
-        if self.in_flight.get() > 0 {
+        if self.in_flight.load(Relaxed) > 0 {
             return None;
         }
-        if let Some(start) = self.head_started.get() {
-            return Some(start + t.header);
+        let head = self.head_started.load(Relaxed);
+        if head != 0 {
+            return Some(self.at(head) + t.header);
         }
-        if self.requests.get() == 0 && !self.h2.get() {
-            return Some(self.last_done.get() + t.header);
+        let last_done = self.at(self.last_done.load(Relaxed));
+        if self.requests.load(Relaxed) == 0 && !self.is_h2() {
+            return Some(last_done + t.header);
         }
-        Some(self.last_done.get() + t.idle)
+        Some(last_done + t.idle)
     }
 
     /// What the connection timer does when it fires at `now`.
@@ -90,7 +105,7 @@ impl ConnState {
             // client that keeps an idle connection open after it.
             return match *grace {
                 Some(g) if g <= now => Action::Drop,
-                _ if self.in_flight.get() > 0 => Action::Recheck(now + CLOSE_GRACE),
+                _ if self.in_flight.load(Relaxed) > 0 => Action::Recheck(now + CLOSE_GRACE),
                 Some(g) => Action::Recheck(g),
                 None => {
                     *grace = Some(now + CLOSE_GRACE);
@@ -110,11 +125,12 @@ impl ConnState {
     }
 
     pub(crate) fn on_read(&self, data: &[u8]) {
-        if self.requests.get() == 0 && data.starts_with(b"PRI * HTTP/2.0") {
-            self.h2.set(true);
+        if self.requests.load(Relaxed) == 0 && data.starts_with(b"PRI * HTTP/2.0") {
+            self.h2.store(true, Relaxed);
         }
-        if !data.is_empty() && self.in_flight.get() == 0 && self.head_started.get().is_none() && !self.h2.get() {
-            self.head_started.set(Some(Instant::now()));
+        let idle = self.in_flight.load(Relaxed) == 0 && self.head_started.load(Relaxed) == 0;
+        if !data.is_empty() && idle && !self.is_h2() {
+            self.head_started.store(self.since_origin(Instant::now()).max(1), Relaxed);
         }
     }
 }
@@ -123,7 +139,7 @@ impl ConnState {
 pub struct ConnCtx {
     pub listener: Rc<ListenerCtx>,
     pub peer: Peer,
-    pub state: Rc<ConnState>,
+    pub state: Arc<ConnState>,
     /// The client (after a PROXY header) and the address it reached, for PROXY upstream.
     pub client: SocketAddr,
     pub local: SocketAddr,
@@ -179,13 +195,13 @@ fn setup<IO>(
     let snap = listener.worker.snapshot();
     let lc = snap.listener(&listener.name)?;
     let trusted = lc.config.trusted_proxies.iter().any(|c| c.contains(peer.ip()));
-    let state = Rc::new(ConnState::new());
+    let state = Arc::new(ConnState::new());
     let ctx = Rc::new(ConnCtx {
         listener: Rc::clone(listener),
         peer: Peer::new(peer.ip(), trusted, scheme),
         client: peer,
         local,
-        state: Rc::clone(&state),
+        state: Arc::clone(&state),
     });
     Some((ctx, TokioIo::new(Tracked::new(io, state)), lc.config.timeouts))
 }
@@ -243,7 +259,7 @@ pub async fn serve(
 }
 
 /// HTTP/1.1 or h2 on an accepted (and, for TLS listeners, decrypted) connection.
-async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + 'static>(
+async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     io: IO,
     (peer, local): (SocketAddr, SocketAddr),
     listener: Rc<ListenerCtx>,
@@ -253,9 +269,9 @@ async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + 'static>(
     let Some((ctx, io, timeouts)) = setup(io, (peer, local), &listener, scheme) else {
         return;
     };
-    let state = Rc::clone(&ctx.state);
+    let state = Arc::clone(&ctx.state);
     let svc = service_fn(move |req| service::handle(Rc::clone(&ctx), req));
-    let conn = listener.builder.serve_connection(io, svc);
+    let conn = listener.builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
     let timer = tokio::time::sleep(timeouts.header.min(timeouts.idle));
     tokio::pin!(timer);

@@ -35,6 +35,7 @@ mod sticky;
 mod tcp;
 pub mod tls;
 mod udp;
+mod upgrade;
 mod worker;
 
 pub use server::{Server, ServerHandle};

@@ -100,6 +100,9 @@ pub struct ListenerMetrics {
     pub tls_handshake: Hist,
     pub tls_failed: AtomicU64,
     pub tls_resumed: AtomicU64,
+    /// Upgraded connections (WebSocket): started, and open now.
+    pub upgrades: AtomicU64,
+    pub tunnels_active: AtomicI64,
 }
 
 #[derive(Debug, Default)]
@@ -258,6 +261,18 @@ impl prometheus_client::collector::Collector for Collector {
             "tls_handshake_failures",
             "TLS handshakes that failed or timed out",
             ls.iter().map(|(n, m)| (l(n), m.tls_failed.load(Relaxed))),
+        )?;
+        counter(
+            &mut e,
+            "upgrades",
+            "Upgraded connections (WebSocket)",
+            ls.iter().map(|(n, m)| (l(n), m.upgrades.load(Relaxed))),
+        )?;
+        gauge(
+            &mut e,
+            "tunnels_active",
+            "Upgraded connections open now",
+            ls.iter().map(|(n, m)| (l(n), m.tunnels_active.load(Relaxed) as f64)),
         )?;
         counter(
             &mut e,

@@ -81,7 +81,7 @@ impl ConnLimit {
     }
 
     /// A slot for a new connection, or the circuit breaker when the cluster is at its cap.
-    fn acquire(&self) -> Result<ConnSlot, ProxyError> {
+    pub fn acquire(&self) -> Result<ConnSlot, ProxyError> {
         let n = self.open.fetch_add(1, Relaxed);
         if self.max.is_some_and(|max| n >= max) {
             self.open.fetch_sub(1, Relaxed);
@@ -229,6 +229,25 @@ async fn connect_h1(
         }
     });
     Ok(Upstream::H1(tx, 0))
+}
+
+/// A dedicated HTTP/1.1 connection for one upgrade (WebSocket): never pooled; its driver
+/// hands the socket over once the upstream answers 101.
+pub async fn connect_tunnel(
+    addr: SocketAddr,
+    timeout: Duration,
+    slot: ConnSlot,
+    header: Option<Vec<u8>>,
+) -> Result<http1::SendRequest<RequestBody>, ProxyError> {
+    let io = connect(addr, timeout, header).await?;
+    let (tx, conn) = http1::Builder::new().handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
+    tokio::task::spawn_local(async move {
+        let _slot = slot;
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(%addr, error = %e, "upstream upgrade connection ended");
+        }
+    });
+    Ok(tx)
 }
 
 async fn connect_h2(

@@ -66,7 +66,7 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<Incoming>) -> Result<Response
 async fn proxy(
     ctx: &ConnCtx,
     listener: &ListenerRt,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     guard: ActiveGuard,
     started: Instant,
     trace: &mut Trace,
@@ -98,9 +98,15 @@ async fn proxy(
     }
     let configured = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
     let timeout = crate::request::grpc_timeout(&req).unwrap_or(configured);
+    let http1 = cluster.config.protocol == UpstreamProtocol::Http1;
+    let upgrade = (http1 && crate::upgrade::wants_upgrade(&req)).then(|| crate::upgrade::client_side(&mut req));
     let mut upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
     if let Some(tee) = tee {
         upstream_req.body_mut().set_tee(tee);
+    }
+    if let Some(up) = upgrade {
+        let tunnel = crate::upgrade::tunnel(ctx, listener, cluster, endpoint, up, upstream_req, guard);
+        return Box::pin(tunnel).await;
     }
     let forwarded = forward(ctx, cluster, endpoint, upstream_req, timeout, route.config.retry_non_idempotent).await;
     let status = forwarded.as_ref().map_or_else(|e| e.status().as_u16(), |f| f.resp.status().as_u16());

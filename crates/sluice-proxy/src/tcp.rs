@@ -179,6 +179,15 @@ async fn relay(client: TcpStream, upstream: TcpStream, idle: Duration, splice: b
         return relay_splice(client, upstream, idle).await;
     }
     let _ = splice;
+    relay_copy(client, upstream, idle).await
+}
+
+/// The user-space relay between any two streams (also WebSocket tunnels).
+pub async fn relay_copy<A, B>(client: A, upstream: B, idle: Duration) -> Option<(u64, u64)>
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
     let last = Rc::new(Cell::new(Instant::now()));
     let mut a = Active { io: client, last: Rc::clone(&last) };
     let mut b = Active { io: upstream, last: Rc::clone(&last) };
@@ -220,12 +229,12 @@ async fn relay_splice(client: TcpStream, upstream: TcpStream, idle: Duration) ->
 }
 
 /// A stream that stamps the time of every byte moved.
-struct Active {
-    io: TcpStream,
+struct Active<IO> {
+    io: IO,
     last: Rc<Cell<Instant>>,
 }
 
-impl AsyncRead for Active {
+impl<IO: AsyncRead + Unpin> AsyncRead for Active<IO> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let r = Pin::new(&mut self.io).poll_read(cx, buf);
         if r.is_ready() {
@@ -235,7 +244,7 @@ impl AsyncRead for Active {
     }
 }
 
-impl AsyncWrite for Active {
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Active<IO> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.io).poll_write(cx, buf);
         if r.is_ready() {

@@ -5,7 +5,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -74,11 +74,11 @@ impl AsyncWrite for Prefixed {
 /// The client stream, reporting reads to the connection state.
 pub struct Tracked<IO> {
     io: IO,
-    state: Rc<ConnState>,
+    state: Arc<ConnState>,
 }
 
 impl<IO> Tracked<IO> {
-    pub fn new(io: IO, state: Rc<ConnState>) -> Self {
+    pub fn new(io: IO, state: Arc<ConnState>) -> Self {
         Tracked { io, state }
     }
 }

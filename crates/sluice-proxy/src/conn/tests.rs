@@ -2,8 +2,12 @@
 
 use super::*;
 
-const T: ListenerTimeouts =
-    ListenerTimeouts { header: Duration::from_secs(10), idle: Duration::from_secs(60), body: Duration::from_secs(60) };
+const T: ListenerTimeouts = ListenerTimeouts {
+    header: Duration::from_secs(10),
+    idle: Duration::from_secs(60),
+    body: Duration::from_secs(60),
+    tunnel: Duration::from_secs(3600),
+};
 
 fn at(s: u64) -> Instant {
     Instant::now() + Duration::from_secs(s)
@@ -19,7 +23,7 @@ async fn silent_new_connection_gets_the_header_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn partial_head_after_idle_gets_the_header_timeout_from_its_first_byte() {
-    let st = Rc::new(ConnState::new());
+    let st = std::sync::Arc::new(ConnState::new());
     drop(st.begin_request());
     tokio::time::advance(Duration::from_secs(30)).await;
     st.on_read(b"GET / HT");
@@ -30,7 +34,7 @@ async fn partial_head_after_idle_gets_the_header_timeout_from_its_first_byte() {
 
 #[tokio::test(start_paused = true)]
 async fn idle_keepalive_closes_after_idle_and_busy_never_does() {
-    let st = Rc::new(ConnState::new());
+    let st = std::sync::Arc::new(ConnState::new());
     let mut p = Phase::Open;
     let (g, _) = st.begin_request();
     assert_eq!(st.on_timer(&mut p, at(500), &T), Action::Recheck(at(510)), "busy: recheck only");

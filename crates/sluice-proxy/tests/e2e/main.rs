@@ -18,3 +18,4 @@ mod timeouts;
 mod tls;
 mod tlsutil;
 mod upstream;
+mod websocket;
