@@ -218,6 +218,17 @@ pub struct FileCluster {
     pub retries: Option<S<FileRetries>>,
     pub limits: Option<S<FileClusterLimits>>,
     pub breaker: Option<S<FileBreaker>>,
+    pub tls: Option<S<FileUpstreamTls>>,
+}
+
+/// `tls = { ca = "ca.pem", sni = "api.internal", verify = true, client_cert = { cert, key } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileUpstreamTls {
+    pub ca: Option<S<String>>,
+    pub sni: Option<S<String>>,
+    pub verify: Option<bool>,
+    pub client_cert: Option<S<FileCert>>,
 }
 
 #[derive(Debug, Deserialize)]

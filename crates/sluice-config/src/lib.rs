@@ -20,7 +20,7 @@ use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use model::*;
-pub use tls::{CaBundle, TlsCert, TlsConfig};
+pub use tls::{CaBundle, TlsCert, TlsConfig, UpstreamTls};
 
 /// Reads and validates the file at `path`.
 pub fn load(path: &Path) -> Result<Config, Diagnostics> {

@@ -232,7 +232,8 @@ pub struct RouteConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpstreamProtocol {
     Http1,
-    H2c,
+    /// HTTP/2: prior knowledge in clear text (`h2c`), or negotiated by ALPN over TLS (`h2`).
+    H2,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,6 +261,8 @@ pub struct ClusterConfig {
     pub retries: Option<RetryConfig>,
     pub limits: ClusterLimits,
     pub breaker: Option<BreakerPolicy>,
+    /// TLS to the endpoints (`protocol = "https"` or `"h2"`).
+    pub tls: Option<crate::tls::UpstreamTls>,
 }
 
 /// Active health check of every endpoint of a cluster.

@@ -119,3 +119,27 @@ pub fn load_ca(path: &Path) -> Result<CaBundle, String> {
     }
     Ok(CaBundle { roots: Arc::new(roots), fingerprint: fingerprint(&[&pem]) })
 }
+
+/// TLS to a cluster's endpoints (`protocol = "https"` or `"h2"`).
+#[derive(Debug, Clone)]
+pub struct UpstreamTls {
+    /// Roots the endpoints' certificates must chain to (`ca`, else the system's).
+    pub roots: CaBundle,
+    /// Name sent as SNI and verified; `None`: the endpoint's IP address.
+    pub sni: Option<String>,
+    /// `false` skips certificate verification (encrypted but unauthenticated).
+    pub verify: bool,
+    /// Presented to endpoints that ask for a client certificate (mTLS upstream).
+    pub client_cert: Option<TlsCert>,
+}
+
+/// The system's trusted roots (Debian: /etc/ssl/certs).
+pub fn system_roots() -> Result<CaBundle, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err("no system CA certificates found; set `ca`".into());
+    }
+    Ok(CaBundle { roots: Arc::new(roots), fingerprint: 0 })
+}

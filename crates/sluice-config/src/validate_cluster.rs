@@ -22,19 +22,26 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
             None
         }
     };
-    let protocol = match c.protocol.as_ref().map(|p| (p, p.get_ref().as_str())) {
-        None | Some((_, "http1" | "http")) => UpstreamProtocol::Http1,
-        Some((_, "h2c")) => UpstreamProtocol::H2c,
+    let (protocol, tls) = match c.protocol.as_ref().map(|p| (p, p.get_ref().as_str())) {
+        None | Some((_, "http1" | "http")) => (UpstreamProtocol::Http1, false),
+        Some((_, "h2c")) => (UpstreamProtocol::H2, false),
+        Some((_, "https")) => (UpstreamProtocol::Http1, true),
+        Some((_, "h2")) => (UpstreamProtocol::H2, true),
         Some((p, other)) => {
             v.err(
                 p.span(),
                 &format!("{path}.protocol"),
                 format!("unknown upstream protocol `{other}`"),
-                Some("one of: http1, h2c"),
+                Some("one of: http1, h2c, https, h2"),
             );
-            UpstreamProtocol::Http1
+            (UpstreamProtocol::Http1, false)
         }
     };
+    if let (Some(t), false) = (&c.tls, tls) {
+        let hint = Some("protocol = \"https\" (HTTP/1.1 over TLS) or \"h2\" (HTTP/2 over TLS)");
+        v.err(t.span(), &format!("{path}.tls"), "tls settings on a clear-text cluster", hint);
+    }
+    let tls = if tls { crate::validate_tls::upstream_tls(v, c.tls.as_ref(), &path) } else { None };
     let endpoints = endpoints(v, c, &path);
     let d = ClusterTimeouts::default();
     let timeouts = match &c.timeouts {
@@ -66,6 +73,7 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
         retries,
         limits,
         breaker,
+        tls,
     })
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::file::*;
-use crate::tls::{load_ca, load_cert, TlsConfig};
+use crate::tls::{load_ca, load_cert, system_roots, TlsConfig, UpstreamTls};
 use crate::validate::V;
 
 const KNOWN_ALPN: &[&str] = &["h2", "http/1.1"];
@@ -113,4 +113,27 @@ fn client_auth(v: &mut V, f: &FileTls, path: &str) -> bool {
 /// The folder a config file's relative paths start from.
 pub fn base_of(file: &str) -> std::path::PathBuf {
     Path::new(file).parent().map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf)
+}
+
+/// A cluster's `tls` table (or the defaults for `protocol = "https"` / `"h2"`).
+pub fn upstream_tls(v: &mut V, t: Option<&S<FileUpstreamTls>>, path: &str) -> Option<UpstreamTls> {
+    let base = v.base.clone();
+    let f = t.map(|t| t.get_ref());
+    let ca = f.and_then(|f| f.ca.as_ref());
+    let roots = match ca {
+        Some(c) => load_ca(&base.join(c.get_ref())).map_err(|e| v.err(c.span(), &format!("{path}.tls.ca"), e, None)),
+        None => system_roots().map_err(|e| v.err(t.map_or(0..0, |t| t.span()), &format!("{path}.tls"), e, None)),
+    };
+    let client_cert = f.and_then(|f| f.client_cert.as_ref()).and_then(|c| {
+        let (cert, key) = (base.join(c.get_ref().cert.get_ref()), base.join(c.get_ref().key.get_ref()));
+        load_cert(&cert, &key, None).map_err(|e| v.err(c.span(), &format!("{path}.tls.client_cert"), e, None)).ok()
+    });
+    let sni = f.and_then(|f| f.sni.as_ref()).map(|s| s.get_ref().clone());
+    if let Some(s) = f.and_then(|f| f.sni.as_ref()) {
+        if rustls::pki_types::ServerName::try_from(s.get_ref().as_str()).is_err() {
+            v.err(s.span(), &format!("{path}.tls.sni"), format!("`{}` is not a server name", s.get_ref()), None);
+        }
+    }
+    let verify = f.and_then(|f| f.verify).unwrap_or(true);
+    Some(UpstreamTls { roots: roots.ok()?, sni, verify, client_cert })
 }

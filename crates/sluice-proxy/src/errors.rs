@@ -21,6 +21,8 @@ pub enum ProxyError {
     CircuitBreaker,
     BreakerOpen,
     ConnectRefused,
+    /// The upstream's TLS handshake failed (certificate not trusted, wrong name, no ALPN).
+    UpstreamTls,
     ConnectTimeout,
     ResponseTimeout,
     UpstreamReset,
@@ -38,7 +40,7 @@ impl ProxyError {
             ProxyError::NoEndpoint | ProxyError::CircuitBreaker | ProxyError::BreakerOpen => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ProxyError::ConnectRefused | ProxyError::UpstreamReset => StatusCode::BAD_GATEWAY,
+            ProxyError::ConnectRefused | ProxyError::UpstreamReset | ProxyError::UpstreamTls => StatusCode::BAD_GATEWAY,
             ProxyError::ConnectTimeout | ProxyError::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -56,6 +58,7 @@ impl ProxyError {
             ProxyError::CircuitBreaker => "cluster at its request limit (circuit breaker)",
             ProxyError::BreakerOpen => "circuit breaker open: cluster error rate too high",
             ProxyError::ConnectRefused => "upstream connection failed",
+            ProxyError::UpstreamTls => "upstream TLS handshake failed",
             ProxyError::ConnectTimeout => "upstream connect timeout",
             ProxyError::ResponseTimeout => "upstream response timeout",
             ProxyError::UpstreamReset => "upstream reset the connection",
@@ -119,6 +122,7 @@ impl ProxyError {
             ProxyError::CircuitBreaker => "circuit_breaker",
             ProxyError::BreakerOpen => "breaker_open",
             ProxyError::ConnectRefused => "connect_failed",
+            ProxyError::UpstreamTls => "upstream_tls",
             ProxyError::ConnectTimeout => "connect_timeout",
             ProxyError::ResponseTimeout => "response_timeout",
             ProxyError::UpstreamReset => "upstream_reset",

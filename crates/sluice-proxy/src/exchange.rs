@@ -46,11 +46,10 @@ pub async fn exchange(
 ) -> Result<Exchanged, Failure> {
     let private = proxy_header.is_some();
     let t = tokio::time::Instant::now();
-    let (upstream, reused) =
-        match pool.checkout(addr, &cluster.config, &cluster.conn_limit, &cluster.metrics, proxy_header).await {
-            Ok(x) => x,
-            Err(e) => return Err(Failure::Unsent(e, req)),
-        };
+    let (upstream, reused) = match pool.checkout(addr, cluster, proxy_header).await {
+        Ok(x) => x,
+        Err(e) => return Err(Failure::Unsent(e, req)),
+    };
     let connect_ns = if reused { 0 } else { t.elapsed().as_nanos() as u64 };
     match upstream {
         Upstream::H2(mut tx) => {
@@ -74,7 +73,7 @@ async fn retry_fresh(
     cluster: &ClusterRt,
     req: Request<RequestBody>,
 ) -> Result<Exchanged, Failure> {
-    let (up, _) = match pool.checkout(addr, &cluster.config, &cluster.conn_limit, &cluster.metrics, None).await {
+    let (up, _) = match pool.checkout(addr, cluster, None).await {
         Ok(x) => x,
         Err(e) => return Err(Failure::Unsent(e, req)),
     };

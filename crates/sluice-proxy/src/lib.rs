@@ -36,6 +36,7 @@ mod tcp;
 pub mod tls;
 mod udp;
 mod upgrade;
+mod upstream_tls;
 mod worker;
 
 pub use server::{Server, ServerHandle};

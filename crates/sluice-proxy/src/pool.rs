@@ -14,14 +14,15 @@ use std::time::Duration;
 
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use sluice_config::{ClusterConfig, PoolConfig, UpstreamProtocol};
+use sluice_config::{PoolConfig, UpstreamProtocol};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::body::RequestBody;
 use crate::errors::ProxyError;
 use crate::exec::LocalExec;
-use crate::metrics::ClusterMetrics;
+use crate::snapshot::ClusterRt;
+use crate::upstream_tls::{Connector, UpstreamIo};
 
 /// An idle HTTP/1.1 upstream connection.
 pub struct IdleConn {
@@ -100,21 +101,20 @@ impl Pool {
     pub async fn checkout(
         &self,
         addr: SocketAddr,
-        cluster: &ClusterConfig,
-        limit: &ConnLimit,
-        m: &ClusterMetrics,
+        rt: &ClusterRt,
         proxy_header: Option<Vec<u8>>,
     ) -> Result<(Upstream, bool), ProxyError> {
+        let (cluster, limit, m) = (&rt.config, &rt.conn_limit, &rt.metrics);
         if proxy_header.is_some() {
             // A PROXY header names one client: such connections are never pooled or shared.
             let slot = limit.acquire()?;
-            let up = Box::pin(connect_h1(addr, cluster.timeouts.connect, slot, proxy_header)).await?;
+            let up = Box::pin(connect_h1(addr, rt, slot, proxy_header)).await?;
             m.connections_created.fetch_add(1, Relaxed);
             return Ok((up, false));
         }
         let reused = match cluster.protocol {
             UpstreamProtocol::Http1 => self.ready_idle(addr).await,
-            UpstreamProtocol::H2c => {
+            UpstreamProtocol::H2 => {
                 let h2 = self.h2.borrow();
                 h2.get(&addr).filter(|tx| !tx.is_closed()).cloned().map(Upstream::H2)
             }
@@ -130,9 +130,9 @@ impl Pool {
         })?;
         let started = Instant::now();
         let up = match cluster.protocol {
-            UpstreamProtocol::Http1 => Box::pin(connect_h1(addr, cluster.timeouts.connect, slot, None)).await?,
-            UpstreamProtocol::H2c => {
-                let tx = Box::pin(connect_h2(addr, cluster.timeouts.connect, slot)).await?;
+            UpstreamProtocol::Http1 => Box::pin(connect_h1(addr, rt, slot, None)).await?,
+            UpstreamProtocol::H2 => {
+                let tx = Box::pin(connect_h2(addr, rt, slot)).await?;
                 self.h2.borrow_mut().insert(addr, tx.clone());
                 Upstream::H2(tx)
             }
@@ -196,31 +196,39 @@ async fn connect(
     addr: SocketAddr,
     timeout: Duration,
     header: Option<Vec<u8>>,
-) -> Result<TokioIo<TcpStream>, ProxyError> {
-    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Err(_) => Err(ProxyError::ConnectTimeout),
-        Ok(Err(e)) => {
+    tls: Option<&Connector>,
+) -> Result<TokioIo<UpstreamIo>, ProxyError> {
+    let connected = tokio::time::timeout(timeout, async {
+        let mut s = TcpStream::connect(addr).await.map_err(|e| {
             tracing::warn!(%addr, error = %e, "upstream connect failed");
-            Err(ProxyError::ConnectRefused)
+            ProxyError::ConnectRefused
+        })?;
+        let _ = s.set_nodelay(true);
+        if let Some(h) = header {
+            use tokio::io::AsyncWriteExt;
+            s.write_all(&h).await.map_err(|_| ProxyError::UpstreamReset)?;
         }
-        Ok(Ok(mut s)) => {
-            let _ = s.set_nodelay(true);
-            if let Some(h) = header {
-                use tokio::io::AsyncWriteExt;
-                s.write_all(&h).await.map_err(|_| ProxyError::UpstreamReset)?;
-            }
-            Ok(TokioIo::new(s))
+        match tls {
+            None => Ok(UpstreamIo::Plain(s)),
+            Some(c) => c.wrap(s, addr).await.map(|t| UpstreamIo::Tls(Box::new(t))).map_err(|e| {
+                tracing::warn!(%addr, error = %e, "upstream TLS handshake failed");
+                ProxyError::UpstreamTls
+            }),
         }
+    });
+    match connected.await {
+        Err(_) => Err(ProxyError::ConnectTimeout),
+        Ok(r) => r.map(TokioIo::new),
     }
 }
 
 async fn connect_h1(
     addr: SocketAddr,
-    timeout: Duration,
+    cluster: &ClusterRt,
     slot: ConnSlot,
     header: Option<Vec<u8>>,
 ) -> Result<Upstream, ProxyError> {
-    let io = connect(addr, timeout, header).await?;
+    let io = connect(addr, cluster.config.timeouts.connect, header, cluster.tls.as_ref()).await?;
     let (tx, conn) = http1::Builder::new().writev(false).handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
     tokio::task::spawn_local(async move {
         let _slot = slot;
@@ -235,11 +243,11 @@ async fn connect_h1(
 /// hands the socket over once the upstream answers 101.
 pub async fn connect_tunnel(
     addr: SocketAddr,
-    timeout: Duration,
+    cluster: &ClusterRt,
     slot: ConnSlot,
     header: Option<Vec<u8>>,
 ) -> Result<http1::SendRequest<RequestBody>, ProxyError> {
-    let io = connect(addr, timeout, header).await?;
+    let io = connect(addr, cluster.config.timeouts.connect, header, cluster.tls.as_ref()).await?;
     let (tx, conn) = http1::Builder::new().handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
     tokio::task::spawn_local(async move {
         let _slot = slot;
@@ -252,10 +260,10 @@ pub async fn connect_tunnel(
 
 async fn connect_h2(
     addr: SocketAddr,
-    timeout: Duration,
+    cluster: &ClusterRt,
     slot: ConnSlot,
 ) -> Result<http2::SendRequest<RequestBody>, ProxyError> {
-    let io = connect(addr, timeout, None).await?;
+    let io = connect(addr, cluster.config.timeouts.connect, None, cluster.tls.as_ref()).await?;
     let (tx, conn) = http2::Builder::new(LocalExec)
         .timer(TokioTimer::new())
         .initial_stream_window_size(1 << 20)

@@ -148,7 +148,7 @@ fn rewrite_request(
     req: Request<Incoming>,
 ) -> Result<Request<RequestBody>, ProxyError> {
     let (mut parts, body) = req.into_parts();
-    let h2 = cluster.config.protocol == UpstreamProtocol::H2c;
+    let h2 = cluster.config.protocol == UpstreamProtocol::H2;
     let host = parts
         .headers
         .get(header::HOST)
@@ -173,7 +173,7 @@ fn rewrite_request(
     if h2 {
         let authority = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("localhost");
         parts.uri = Uri::builder()
-            .scheme("http")
+            .scheme(if cluster.tls.is_some() { "https" } else { "http" })
             .authority(authority)
             .path_and_query(pq)
             .build()

@@ -75,6 +75,8 @@ pub struct ClusterRt {
     pub breaker: Breaker,
     /// Open upstream connections and `limits.max_connections`.
     pub conn_limit: ConnLimit,
+    /// TLS to the endpoints (`protocol = "https"` / `"h2"`).
+    pub tls: Option<crate::upstream_tls::Connector>,
 }
 
 impl Snapshot {
@@ -158,6 +160,11 @@ fn cluster(
         budget: RetryBudget::default(),
         breaker: Breaker::default(),
         conn_limit: ConnLimit::new(c.limits.max_connections),
+        tls: c.tls.as_ref().and_then(|t| {
+            crate::upstream_tls::Connector::build(t, c.protocol == sluice_config::UpstreamProtocol::H2)
+                .map_err(|e| tracing::error!(cluster = %c.name, error = %e, "upstream TLS setup failed"))
+                .ok()
+        }),
     }
 }
 

@@ -56,7 +56,7 @@ pub async fn tunnel(
     let c = &cluster.config;
     let header = c.send_proxy_protocol.map(|v| crate::proxyproto::header(v, ctx.client, ctx.local, None));
     let slot = cluster.conn_limit.acquire()?;
-    let mut tx = crate::pool::connect_tunnel(endpoint.addr, c.timeouts.connect, slot, header).await?;
+    let mut tx = crate::pool::connect_tunnel(endpoint.addr, cluster, slot, header).await?;
     let mut resp = match tokio::time::timeout(c.timeouts.response, tx.send_request(req)).await {
         Err(_) => return Err(ProxyError::ResponseTimeout),
         Ok(Err(_)) => return Err(ProxyError::UpstreamReset),

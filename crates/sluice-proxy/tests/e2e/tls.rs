@@ -95,3 +95,33 @@ async fn plain_http_to_a_tls_listener_gets_no_response() {
     assert_eq!(b.hits(), 0);
     stop(h);
 }
+
+fn upstream(protocol: &str, tls: &str) -> String {
+    format!("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"b\"\n[clusters.b]\nprotocol = \"{protocol}\"\nendpoints = [\"{{b}}\"]\n{tls}\n")
+}
+
+#[tokio::test]
+async fn upstream_tls_verifies_and_fails_closed() {
+    let (pki, stranger) = (Pki::new("up"), Pki::new("up-stranger"));
+    let backend = tls_backend(&pki, &["backend.test", "127.0.0.1"]);
+    let ca = pki.ca_path();
+    let cases = [
+        ("https", format!("tls = {{ ca = \"{ca}\", sni = \"backend.test\" }}"), 200, "HTTP/1.1", "backend.test"),
+        ("h2", format!("tls = {{ ca = \"{ca}\", sni = \"backend.test\" }}"), 200, "HTTP/2.0", "backend.test"),
+        ("https", format!("tls = {{ ca = \"{ca}\" }}"), 200, "HTTP/1.1", ""),
+        ("https", format!("tls = {{ ca = \"{}\", sni = \"backend.test\" }}", stranger.ca_path()), 502, "", ""),
+        ("https", format!("tls = {{ ca = \"{ca}\", sni = \"other.test\" }}"), 502, "", ""),
+        ("https", format!("tls = {{ ca = \"{}\", verify = false }}", stranger.ca_path()), 200, "HTTP/1.1", ""),
+    ];
+    for (protocol, tls, status, version, sni) in cases {
+        let h = proxy(&upstream(protocol, &tls), &[("b", backend)]);
+        let r = get(h.addr("web").unwrap(), "/", &[]).await;
+        assert_eq!(r.status, status, "{protocol} {tls}: {}", r.body);
+        if status == 200 {
+            assert_eq!((r.json()["version"].as_str(), r.json()["sni"].as_str()), (Some(version), Some(sni)), "{tls}");
+        } else {
+            assert_eq!(r.headers["x-sluice-error"], "upstream_tls", "fails closed: {tls}");
+        }
+        stop(h);
+    }
+}

@@ -107,3 +107,46 @@ pub async fn get_over(tls: TlsStream<TcpStream>, path: &str) -> Result<crate::su
         Ok(crate::support::collect(tx.send_request(req).await?).await)
     }
 }
+
+/// An HTTPS backend with a certificate for `names` from `pki`, speaking h2 or http/1.1 by
+/// ALPN; it answers `{"version": ..., "sni": ...}`.
+pub fn tls_backend(pki: &Pki, names: &[&str]) -> SocketAddr {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let (c, k) = pki.leaf(&format!("backend-{}", names.join("_")), names, &rcgen::PKCS_ECDSA_P256_SHA256);
+    let cert = sluice_config::tls::load_cert(c.as_ref(), k.as_ref(), None).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut sc = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(cert.key)));
+    sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(sc));
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            while let Ok((s, _)) = l.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(s).await else { return };
+                    let sni = tls.get_ref().1.server_name().unwrap_or("").to_string();
+                    let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let body = serde_json::json!({ "version": format!("{:?}", req.version()), "sni": sni });
+                        let mut r =
+                            http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body.to_string())));
+                        r.headers_mut().insert("x-backend", "tls".parse().unwrap());
+                        async move { Ok::<_, std::convert::Infallible>(r) }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+    });
+    addr
+}
