@@ -16,7 +16,7 @@ fn root() -> PathBuf {
 
 /// Contract files (../shared/contract) whose features have landed; grows with each issue.
 const CONTRACT_READY: &[&str] =
-    &["spine.toml", "balancing.toml", "resilience.toml", "observe.toml", "l4.toml", "policy.toml"];
+    &["spine.toml", "balancing.toml", "resilience.toml", "observe.toml", "l4.toml", "policy.toml", "tls.toml"];
 
 fn check(path: &Path) -> (bool, String, String) {
     let out = sluice().args(["check", "-c"]).arg(path).output().unwrap();
