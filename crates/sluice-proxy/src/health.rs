@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use crate::clock;
 use crate::metrics::ClusterMetrics;
 use crate::snapshot::Snapshot;
+use crate::upstream_tls::{Connector, UpstreamIo};
 
 /// How often ejections are checked for release.
 const SWEEP: Duration = Duration::from_millis(100);
@@ -34,8 +35,13 @@ pub fn start(snap: &Snapshot, shutdown: watch::Receiver<bool>) -> std::io::Resul
     for c in snap.clusters.values() {
         let eps = c.balancer.endpoints().to_vec();
         if let Some(h) = &c.config.health {
-            probes
-                .extend(eps.iter().map(|e| (c.config.name.clone(), Arc::clone(e), h.clone(), Arc::clone(&c.metrics))));
+            probes.extend(eps.iter().map(|e| Probe {
+                cluster: c.config.name.clone(),
+                ep: Arc::clone(e),
+                cfg: h.clone(),
+                m: Arc::clone(&c.metrics),
+                tls: c.tls.clone(),
+            }));
         }
         if let Some(policy) = c.config.outlier {
             sweeps.push((c.config.name.clone(), eps, policy, Arc::clone(&c.metrics)));
@@ -47,8 +53,8 @@ pub fn start(snap: &Snapshot, shutdown: watch::Receiver<bool>) -> std::io::Resul
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let t = std::thread::Builder::new().name("sluice-health".into()).spawn(move || {
         rt.block_on(async move {
-            for (i, (cluster, ep, cfg, m)) in probes.into_iter().enumerate() {
-                tokio::spawn(probe_loop(cluster, ep, cfg, m, i as u64));
+            for (i, p) in probes.into_iter().enumerate() {
+                tokio::spawn(probe_loop(p, i as u64));
             }
             for (cluster, eps, policy, m) in sweeps {
                 tokio::spawn(sweep_loop(cluster, eps, policy, m));
@@ -64,20 +70,26 @@ pub fn start(snap: &Snapshot, shutdown: watch::Receiver<bool>) -> std::io::Resul
     Ok(Some(t))
 }
 
-async fn probe_loop(
+/// One endpoint's prober: what to check and where results go.
+struct Probe {
     cluster: String,
     ep: Arc<EndpointState>,
     cfg: HealthCheckConfig,
     m: Arc<ClusterMetrics>,
-    seed: u64,
-) {
+    /// The cluster's upstream TLS: checks of an `https` / `h2` cluster go over TLS too.
+    tls: Option<Arc<Connector>>,
+}
+
+async fn probe_loop(p: Probe, seed: u64) {
+    let Probe { cluster, ep, cfg, m, tls } = p;
     let target = SocketAddr::new(ep.addr.ip(), cfg.port.unwrap_or(ep.addr.port()));
     let mut streak = Streak::default();
     let mut r = sluice_core::hash::rehash(seed, clock::now_ns());
     // Start at a random point of the first interval so checks never march in step.
     tokio::time::sleep(jittered(cfg.interval / 2, cfg.interval / 2, r)).await;
     loop {
-        let passed = matches!(tokio::time::timeout(cfg.timeout, check(target, &cfg.check)).await, Ok(true));
+        let passed =
+            matches!(tokio::time::timeout(cfg.timeout, check(target, &cfg.check, tls.as_deref())).await, Ok(true));
         let counter = if passed { &m.health_ok } else { &m.health_failed };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(healthy) = streak.observe(passed, ep.checks_ok(), &cfg.rise_fall) {
@@ -111,9 +123,16 @@ async fn sweep_loop(cluster: String, eps: Vec<Arc<EndpointState>>, policy: Outli
 }
 
 /// One check; true when it passes.
-pub async fn check(addr: SocketAddr, kind: &CheckKind) -> bool {
-    let Ok(stream) = TcpStream::connect(addr).await else {
+pub async fn check(addr: SocketAddr, kind: &CheckKind, tls: Option<&Connector>) -> bool {
+    let Ok(tcp) = TcpStream::connect(addr).await else {
         return false;
+    };
+    let stream = match tls {
+        None => UpstreamIo::Plain(tcp),
+        Some(c) => match c.wrap(tcp, addr).await {
+            Ok(t) => UpstreamIo::Tls(Box::new(t)),
+            Err(_) => return false,
+        },
     };
     match kind {
         CheckKind::Tcp => true,
@@ -126,7 +145,7 @@ pub async fn check(addr: SocketAddr, kind: &CheckKind) -> bool {
 }
 
 async fn http_check(
-    stream: TcpStream,
+    stream: UpstreamIo,
     addr: SocketAddr,
     h: &HttpCheck,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
@@ -159,7 +178,7 @@ async fn http_check(
 /// grpc.health.v1.Health/Check: a unary call over h2c; passes when grpc-status is 0 and
 /// the answer is SERVING (field 1 = 1).
 async fn grpc_check(
-    stream: TcpStream,
+    stream: UpstreamIo,
     authority: &str,
     service: &str,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {

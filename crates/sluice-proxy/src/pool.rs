@@ -228,7 +228,7 @@ async fn connect_h1(
     slot: ConnSlot,
     header: Option<Vec<u8>>,
 ) -> Result<Upstream, ProxyError> {
-    let io = connect(addr, cluster.config.timeouts.connect, header, cluster.tls.as_ref()).await?;
+    let io = connect(addr, cluster.config.timeouts.connect, header, cluster.tls.as_deref()).await?;
     let (tx, conn) = http1::Builder::new().writev(false).handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
     tokio::task::spawn_local(async move {
         let _slot = slot;
@@ -247,7 +247,7 @@ pub async fn connect_tunnel(
     slot: ConnSlot,
     header: Option<Vec<u8>>,
 ) -> Result<http1::SendRequest<RequestBody>, ProxyError> {
-    let io = connect(addr, cluster.config.timeouts.connect, header, cluster.tls.as_ref()).await?;
+    let io = connect(addr, cluster.config.timeouts.connect, header, cluster.tls.as_deref()).await?;
     let (tx, conn) = http1::Builder::new().handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
     tokio::task::spawn_local(async move {
         let _slot = slot;
@@ -263,7 +263,7 @@ async fn connect_h2(
     cluster: &ClusterRt,
     slot: ConnSlot,
 ) -> Result<http2::SendRequest<RequestBody>, ProxyError> {
-    let io = connect(addr, cluster.config.timeouts.connect, None, cluster.tls.as_ref()).await?;
+    let io = connect(addr, cluster.config.timeouts.connect, None, cluster.tls.as_deref()).await?;
     let (tx, conn) = http2::Builder::new(LocalExec)
         .timer(TokioTimer::new())
         .initial_stream_window_size(1 << 20)

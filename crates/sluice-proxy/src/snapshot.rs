@@ -76,7 +76,7 @@ pub struct ClusterRt {
     /// Open upstream connections and `limits.max_connections`.
     pub conn_limit: ConnLimit,
     /// TLS to the endpoints (`protocol = "https"` / `"h2"`).
-    pub tls: Option<crate::upstream_tls::Connector>,
+    pub tls: Option<Arc<crate::upstream_tls::Connector>>,
 }
 
 impl Snapshot {
@@ -162,6 +162,7 @@ fn cluster(
         conn_limit: ConnLimit::new(c.limits.max_connections),
         tls: c.tls.as_ref().and_then(|t| {
             crate::upstream_tls::Connector::build(t, c.protocol == sluice_config::UpstreamProtocol::H2)
+                .map(Arc::new)
                 .map_err(|e| tracing::error!(cluster = %c.name, error = %e, "upstream TLS setup failed"))
                 .ok()
         }),

@@ -125,3 +125,29 @@ async fn upstream_tls_verifies_and_fails_closed() {
         stop(h);
     }
 }
+
+#[tokio::test]
+async fn health_checks_of_a_tls_cluster_speak_tls() {
+    let (pki, stranger) = (Pki::new("hc"), Pki::new("hc-stranger"));
+    let backend = tls_backend(&pki, &["backend.test"]);
+    let check =
+        "health = { kind = \"http\", path = \"/\", interval = \"100ms\", timeout = \"100ms\", rise = 1, fall = 1 }";
+    for (ca, passes) in [(pki.ca_path(), true), (stranger.ca_path(), false)] {
+        let tls = format!("tls = {{ ca = \"{ca}\", sni = \"backend.test\" }}\n{check}");
+        let cfg = upstream("https", &tls).replace("workers = 1\n", "workers = 1\n[admin]\nbind = \"127.0.0.1:0\"\n");
+        let h = proxy(&cfg, &[("b", backend)]);
+        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+        let m = get(h.admin_addr().unwrap(), "/metrics", &[]).await.body;
+        let count = |result: &str| -> u64 {
+            let key = format!("sluice_health_checks_total{{cluster=\"b\",result=\"{result}\"}} ");
+            m.lines().find_map(|l| l.strip_prefix(&key)).map_or(0, |v| v.parse().unwrap())
+        };
+        if passes {
+            assert!(count("pass") >= 2 && count("fail") == 0, "checks pass over TLS: {m}");
+            assert_eq!(get(h.addr("web").unwrap(), "/", &[]).await.status, 200);
+        } else {
+            assert!(count("fail") >= 2 && count("pass") == 0, "an untrusted certificate fails the check: {m}");
+        }
+        stop(h);
+    }
+}
