@@ -50,3 +50,17 @@ fn sessions_survive_a_rebuild_with_the_same_settings() {
     let other = server_config(&TlsConfig { ticket_rotation: Duration::from_secs(60), ..cfg }, &sessions).unwrap();
     assert!(!Arc::ptr_eq(&one.ticketer, &other.ticketer));
 }
+
+#[test]
+fn an_ocsp_response_is_stapled_as_is() {
+    let ck = rcgen::generate_simple_self_signed(vec!["ocsp.test".to_string()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("sluice-tls-ocsp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("c.pem"), ck.cert.pem()).unwrap();
+    std::fs::write(dir.join("k.pem"), ck.key_pair.serialize_pem()).unwrap();
+    std::fs::write(dir.join("r.ocsp"), [0x30, 0x03, 0x0a, 0x01, 0x00]).unwrap();
+    let c = sluice_config::tls::load_cert(&dir.join("c.pem"), &dir.join("k.pem"), Some(&dir.join("r.ocsp"))).unwrap();
+    assert_eq!(c.key.ocsp.as_deref(), Some(&[0x30, 0x03, 0x0a, 0x01, 0x00][..]));
+    let missing = sluice_config::tls::load_cert(&dir.join("c.pem"), &dir.join("k.pem"), Some(&dir.join("nope")));
+    assert!(missing.unwrap_err().contains("cannot read"));
+}

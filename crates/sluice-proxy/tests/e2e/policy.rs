@@ -34,7 +34,7 @@ async fn rate_limit_admits_the_burst_then_429_with_retry_after() {
 #[tokio::test]
 async fn mirror_copies_requests_and_a_slow_shadow_costs_the_client_nothing() {
     let main = Backend::start("main");
-    let shadow = Backend::start_with("shadow", Duration::from_millis(800));
+    let shadow = Backend::start_with("shadow", Duration::from_secs(1));
     let h = proxy(
         "workers = 1\n[admin]\nbind = \"127.0.0.1:0\"\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"main\"\nmirror = { cluster = \"shadow\", percent = 100, max_body_bytes = 2000 }\n[clusters.main]\nendpoints = [\"{m}\"]\n[clusters.shadow]\nendpoints = [\"{s}\"]\n",
         &[("m", main.addr), ("s", shadow.addr)],
@@ -54,7 +54,7 @@ async fn mirror_copies_requests_and_a_slow_shadow_costs_the_client_nothing() {
     };
     let r = send(addr, post(1000)).await;
     assert_eq!((r.status, r.headers["x-body-len"].to_str().unwrap()), (200, "1000"));
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!((shadow.hits(), shadow.bytes_in.load(SeqCst)), (6, 1000), "the body was copied whole");
     let r = send(addr, post(3000)).await;
     assert_eq!(

@@ -151,3 +151,45 @@ async fn health_checks_of_a_tls_cluster_speak_tls() {
         stop(h);
     }
 }
+
+#[tokio::test]
+async fn a_reload_serves_new_certificates_and_a_broken_file_keeps_the_old() {
+    let pki = Pki::new("reload");
+    let b = Backend::start("a");
+    let (c, k) = pki.leaf("live", &["old.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let text = format!("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[listeners.web.tls]\ncerts = [{{ cert = \"{c}\", key = \"{k}\" }}]\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{}\"]\n", b.addr);
+    let path = pki.dir.join("sluice.toml");
+    std::fs::write(&path, text).unwrap();
+    let cfg = sluice_config::load(&path).unwrap_or_else(|d| panic!("{d}"));
+    let h = sluice_proxy::Server::start_from(cfg, Some(path.clone())).unwrap();
+    let addr = h.addr("web").unwrap();
+    let client = client_config(pki.roots(), &["http/1.1"], None);
+    let first = connect(addr, "old.test", &client).await.unwrap();
+    assert_eq!(get_over(first, "/").await.unwrap().status, 200);
+    std::fs::write(pki.dir.join("live.key"), "not a key").unwrap();
+    assert!(h.control().reload().is_err(), "a broken key file is refused");
+    assert!(connect(addr, "old.test", &client).await.is_ok(), "and the old certificate keeps serving");
+    pki.leaf("live", &["new.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    h.control().reload().unwrap();
+    let fresh = client_config(pki.roots(), &["http/1.1"], None);
+    assert!(connect(addr, "new.test", &fresh).await.is_ok(), "the new certificate after the reload");
+    assert!(connect(addr, "old.test", &fresh).await.is_err(), "the old name is gone");
+    stop(h);
+}
+
+#[tokio::test]
+async fn upstream_mtls_presents_the_client_certificate() {
+    let pki = Pki::new("up-mtls");
+    let backend = tls_backend_mtls(&pki, &["backend.test"]);
+    let ca = pki.ca_path();
+    let (cc, ck) = pki.leaf("sluice-client", &["sluice.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let with = format!(
+        "tls = {{ ca = \"{ca}\", sni = \"backend.test\", client_cert = {{ cert = \"{cc}\", key = \"{ck}\" }} }}"
+    );
+    let without = format!("tls = {{ ca = \"{ca}\", sni = \"backend.test\" }}");
+    for (tls, want) in [(with, 200), (without, 502)] {
+        let h = proxy(&upstream("https", &tls), &[("b", backend)]);
+        assert_eq!(get(h.addr("web").unwrap(), "/", &[]).await.status, want, "{tls}");
+        stop(h);
+    }
+}

@@ -111,15 +111,27 @@ pub async fn get_over(tls: TlsStream<TcpStream>, path: &str) -> Result<crate::su
 /// An HTTPS backend with a certificate for `names` from `pki`, speaking h2 or http/1.1 by
 /// ALPN; it answers `{"version": ..., "sni": ...}`.
 pub fn tls_backend(pki: &Pki, names: &[&str]) -> SocketAddr {
+    serve_tls(pki, names, false)
+}
+
+/// Like `tls_backend`, but the backend requires a client certificate from `pki`'s CA.
+pub fn tls_backend_mtls(pki: &Pki, names: &[&str]) -> SocketAddr {
+    serve_tls(pki, names, true)
+}
+
+fn serve_tls(pki: &Pki, names: &[&str], mtls: bool) -> SocketAddr {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let (c, k) = pki.leaf(&format!("backend-{}", names.join("_")), names, &rcgen::PKCS_ECDSA_P256_SHA256);
     let cert = sluice_config::tls::load_cert(c.as_ref(), k.as_ref(), None).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut sc = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(cert.key)));
+    let b = rustls::ServerConfig::builder_with_provider(provider).with_safe_default_protocol_versions().unwrap();
+    let b = if mtls {
+        let v = rustls::server::WebPkiClientVerifier::builder(Arc::new(pki.roots())).build().unwrap();
+        b.with_client_cert_verifier(v)
+    } else {
+        b.with_no_client_auth()
+    };
+    let mut sc = b.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(cert.key)));
     sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(sc));
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
