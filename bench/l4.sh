@@ -4,6 +4,7 @@
 # Prints median Gbit/s and the ratio to HAProxy. Usage: bench/l4.sh [rounds=3] [seconds=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 rounds=${1:-3}; secs=${2:-5}
 for t in haproxy iperf3 python3; do command -v $t >/dev/null || { echo "need $t (apt-get install -y haproxy iperf3)" >&2; exit 1; }; done
 [ -x target/release/sluice ] || cargo build --release -p sluice
@@ -45,7 +46,6 @@ for _ in $(seq 1 "$rounds"); do
     r[$n]+="$(gbps "$p") "
   done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 h=$(median <<<"${r[haproxy]}")
 printf '| path | Gbit/s (median of %s) | ratio vs HAProxy splice-auto |\n|---|---|---|\n' "$rounds"
 for n in direct haproxy sluice; do

@@ -6,6 +6,7 @@
 # Usage: bench/quick.sh [rounds=3] [seconds=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 rounds=${1:-3}; secs=${2:-5}
 for t in haproxy nginx wrk; do command -v $t >/dev/null || { echo "need $t (apt-get install -y haproxy nginx wrk)" >&2; exit 1; }; done
 [ -x target/release/sluice ] || cargo build --release -p sluice
@@ -57,10 +58,6 @@ haproxy -f "$work/haproxy.cfg" >/dev/null 2>&1 &
 nginx -c "$work/nginx-proxy.conf" &
 RUST_LOG=warn target/release/sluice run -c "$work/sluice.toml" &
 sleep 1
-# CPU time (user+sys clock ticks) of a proxy: all its processes (nginx master + worker).
-pids_of() { case $1 in haproxy) pgrep -f "haproxy -f $work" ;; sluice) pgrep -f "sluice run -c $work" ;; nginx) pgrep -f "nginx -c $work/nginx-proxy" ; pgrep -P "$(pgrep -f "nginx -c $work/nginx-proxy" | head -1)" ;; esac; }
-ticks() { local t=0; for p in $(pids_of "$1"); do t=$(( t + $(awk '{print $14 + $15}' /proc/$p/stat) )); done; echo $t; }
-hz=$(getconf CLK_TCK)
 
 declare -A rps p99 cpu
 names=(haproxy sluice nginx); ports=(18090 18091 18092)
@@ -77,7 +74,6 @@ for r in $(seq 1 "$rounds"); do
     p99[$n]+="$(awk '$1=="99%" {v=$2; if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$out") "
   done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 h=$(median <<<"${rps[haproxy]}"); hp=$(median <<<"${p99[haproxy]}")
 hc=$(median <<<"${cpu[haproxy]}")
 printf '| proxy | req/s (median of %s) | ratio vs HAProxy | p99 ms | p99 ratio | CPU µs/req | CPU ratio |\n|---|---|---|---|---|---|---|\n' "$rounds"

@@ -2,7 +2,7 @@
 # The benchmark harness (issue 8): sluice vs HAProxy vs NGINX as a proxy, same backends,
 # same worker count, every scenario run on each proxy in turn (A B C A B C ...) for ROUNDS
 # rounds so drift hits all alike. Medians and ratios against HAProxy: req/s, p50, p99,
-# proxy CPU µs per request (from /proc) and peak RSS. Writes bench/results/DATE-HOST-wN.md.
+# proxy CPU µs per request (from /proc) and peak RSS. Writes bench/results/DATE-TIME-HOST-wN.md.
 #
 #   bench/run.sh [rounds=3] [seconds=5] [workers=1]     # workers: a number or "all"
 #
@@ -12,6 +12,7 @@
 # (bench/tls.sh) and L4 (bench/l4.sh) when WITH_TLS_L4=1 (default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 rounds=${1:-3}; secs=${2:-5}; workers=${3:-1}
 [ "$workers" = all ] && workers=$(nproc)
 need=()
@@ -87,12 +88,6 @@ for p in 18290 18291 18292; do
 done
 
 names=(haproxy sluice nginx); ports=(18290 18291 18292); h2ports=(18295 18291 18297)
-pids_of() { case $1 in haproxy) pgrep -f "haproxy -f $work" ;; sluice) pgrep -f "sluice run -c $work" ;;
-  nginx) pgrep -f "nginx -c $work/nginx-proxy" ; pgrep -P "$(pgrep -f "nginx -c $work/nginx-proxy" | head -1)" ;; esac; }
-ticks() { local t=0; for p in $(pids_of "$1"); do t=$(( t + $(awk '{print $14 + $15}' /proc/$p/stat) )); done; echo $t; }
-kib() { local t=0; for p in $(pids_of "$1"); do t=$(( t + $(awk -v k="$2" '$1==k":" {print $2}' /proc/$p/status) )); done; echo $t; }
-hz=$(getconf CLK_TCK)
-ms() { awk '{v=$1; if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}'; }
 
 declare -A rps p50 p99 cpu
 # One measured run: scenario, proxy index -> appends to the arrays.
@@ -122,8 +117,6 @@ measure() {
   [ "${reqs:-0}" -gt 0 ] || { echo "bench: $s on $n ran no request" >&2; reqs=1; }
   cpu[$s.$n]+="$(echo "($t1 - $t0) * 1000000 / $hz / $reqs" | bc -l) "
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2f", $1 / $2; else print "-" }'; }
 
 scenarios=(keepalive newconn 16k 1m h2)
 for s in "${scenarios[@]}"; do
@@ -144,7 +137,7 @@ for i in 0 1 2; do
 done
 
 host=$(hostname -s 2>/dev/null || echo host)
-file="bench/results/$(date +%F)-$host-w$workers.md"
+file="bench/results/$(date +%F-%H%M)-$host-w$workers.md"
 {
   echo "# Benchmark $(date '+%F %H:%M') — $host, $(nproc) cores, workers = $workers, $rounds rounds × ${secs}s"
   echo

@@ -8,6 +8,7 @@
 # Prints medians and ratios against HAProxy. Usage: bench/tls.sh [rounds=3] [requests=100000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 rounds=${1:-3}; n=${2:-100000}; conns=400
 for t in haproxy nginx h2load openssl; do command -v $t >/dev/null || { echo "need $t (apt-get install -y haproxy nginx nghttp2-client openssl)" >&2; exit 1; }; done
 [ -x target/release/sluice ] || cargo build --release -p sluice
@@ -67,9 +68,6 @@ haproxy -f "$work/haproxy.cfg" >/dev/null 2>&1 &
 nginx -c "$work/nginx-proxy.conf" &
 RUST_LOG=warn target/release/sluice run -c "$work/sluice.toml" &
 sleep 1
-pids_of() { case $1 in haproxy) pgrep -f "haproxy -f $work" ;; sluice) pgrep -f "sluice run -c $work" ;; nginx) pgrep -f "nginx -c $work/nginx-proxy" ; pgrep -P "$(pgrep -f "nginx -c $work/nginx-proxy" | head -1)" ;; esac; }
-ticks() { local t=0; for p in $(pids_of "$1"); do t=$(( t + $(awk '{print $14 + $15}' /proc/$p/stat) )); done; echo $t; }
-hz=$(getconf CLK_TCK)
 
 declare -A rate cpu
 names=(haproxy sluice nginx); ports=(18190 18191 18192)
@@ -97,7 +95,6 @@ for s in h2 conn; do
     done
   done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for s in h2 conn; do
   unit=$([ $s = h2 ] && echo "req/s" || echo "new conns/s")
   h=$(median <<<"${rate[$s.haproxy]}"); hc=$(median <<<"${cpu[$s.haproxy]}")

@@ -134,31 +134,20 @@ fn serve_tls(pki: &Pki, names: &[&str], mtls: bool) -> SocketAddr {
     let mut sc = b.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(cert.key)));
     sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(sc));
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.set_nonblocking(true).unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::from_std(l).unwrap();
-            while let Ok((s, _)) = l.accept().await {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(s).await else { return };
-                    let sni = tls.get_ref().1.server_name().unwrap_or("").to_string();
-                    let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let body = serde_json::json!({ "version": format!("{:?}", req.version()), "sni": sni });
-                        let mut r =
-                            http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body.to_string())));
-                        r.headers_mut().insert("x-backend", "tls".parse().unwrap());
-                        async move { Ok::<_, std::convert::Infallible>(r) }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tls), svc)
-                        .await;
-                });
-            }
-        });
-    });
-    addr
+    crate::support::serve_on_thread(move |s| {
+        let acceptor = acceptor.clone();
+        async move {
+            let Ok(tls) = acceptor.accept(s).await else { return };
+            let sni = tls.get_ref().1.server_name().unwrap_or("").to_string();
+            let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let body = serde_json::json!({ "version": format!("{:?}", req.version()), "sni": sni });
+                let mut r = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body.to_string())));
+                r.headers_mut().insert("x-backend", "tls".parse().unwrap());
+                async move { Ok::<_, std::convert::Infallible>(r) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
+        }
+    })
 }

@@ -14,42 +14,27 @@ use crate::tlsutil::*;
 
 /// A backend that answers an upgrade with 101 and then echoes bytes; anything else 403.
 fn echo_backend() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.set_nonblocking(true).unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::from_std(l).unwrap();
-            while let Ok((s, _)) = l.accept().await {
-                tokio::spawn(async move {
-                    let svc = service_fn(|mut req: http::Request<hyper::body::Incoming>| async move {
-                        let mut resp = http::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-                        if req.headers().get("upgrade").is_none_or(|u| u != "websocket") {
-                            *resp.status_mut() = http::StatusCode::FORBIDDEN;
-                            return Ok::<_, std::convert::Infallible>(resp);
-                        }
-                        let on = hyper::upgrade::on(&mut req);
-                        tokio::spawn(async move {
-                            if let Ok(up) = on.await {
-                                let (mut r, mut w) = tokio::io::split(TokioIo::new(up));
-                                let _ = tokio::io::copy(&mut r, &mut w).await;
-                            }
-                        });
-                        *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
-                        resp.headers_mut().insert("upgrade", "websocket".parse().unwrap());
-                        resp.headers_mut().insert("connection", "upgrade".parse().unwrap());
-                        Ok(resp)
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(s), svc)
-                        .with_upgrades()
-                        .await;
-                });
+    serve_on_thread(|s| async move {
+        let svc = service_fn(|mut req: http::Request<hyper::body::Incoming>| async move {
+            let mut resp = http::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+            if req.headers().get("upgrade").is_none_or(|u| u != "websocket") {
+                *resp.status_mut() = http::StatusCode::FORBIDDEN;
+                return Ok::<_, std::convert::Infallible>(resp);
             }
+            let on = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                if let Ok(up) = on.await {
+                    let (mut r, mut w) = tokio::io::split(TokioIo::new(up));
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                }
+            });
+            *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+            resp.headers_mut().insert("upgrade", "websocket".parse().unwrap());
+            resp.headers_mut().insert("connection", "upgrade".parse().unwrap());
+            Ok(resp)
         });
-    });
-    addr
+        let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(s), svc).with_upgrades().await;
+    })
 }
 
 const UPGRADE: &[u8] = b"GET /ws HTTP/1.1\r\nhost: t\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";

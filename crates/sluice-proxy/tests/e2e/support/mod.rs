@@ -205,6 +205,28 @@ pub fn resetting_backend() -> SocketAddr {
     addr
 }
 
+/// A loopback server on its own thread and runtime: every accepted connection goes to
+/// `conn` in a task of its own. Returns the address.
+pub fn serve_on_thread<F, Fut>(conn: F) -> SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(conn(s));
+            }
+        });
+    });
+    addr
+}
+
 /// A loopback port with nothing listening (connection refused).
 pub fn closed_port() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
