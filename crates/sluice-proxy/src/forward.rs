@@ -31,12 +31,20 @@ impl Peer {
 /// `trailers` when `keep_te_trailers`, as gRPC needs), Trailer, Transfer-Encoding,
 /// Upgrade, Proxy-Connection and every Proxy-* header (also the httpoxy `Proxy`).
 pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
+    // Most messages carry none of them: one pass over the names, no hashing, no removal.
+    if !h.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .map(str::trim)
+        // `close` names no header and these are removed below anyway: no allocation for
+        // the common `Connection: keep-alive` / `close`.
+        .filter(|t| !["close", "keep-alive", "upgrade", "te", "trailer"].iter().any(|c| t.eq_ignore_ascii_case(c)))
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();
     for n in named {
         h.remove(n);
@@ -57,6 +65,17 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
             h.remove(n);
         }
     }
+}
+
+/// A header that never crosses a proxy (what a Connection header names is checked apart).
+fn is_hop_by_hop(k: &HeaderName) -> bool {
+    k == header::CONNECTION
+        || k == KEEP_ALIVE
+        || k == header::TE
+        || k == header::TRAILER
+        || k == header::TRANSFER_ENCODING
+        || k == header::UPGRADE
+        || k.as_str().starts_with("proxy")
 }
 
 /// Sets X-Forwarded-For / -Proto / -Host (and RFC 7239 Forwarded when `forwarded`).

@@ -22,6 +22,23 @@ fn hop_by_hop_headers_are_removed() {
 }
 
 #[test]
+fn headers_named_by_connection_go_and_clean_messages_stay_untouched() {
+    let mut h = HeaderMap::new();
+    h.insert("connection", "Keep-Alive, X-Hop".parse().unwrap());
+    h.insert("x-hop", "1".parse().unwrap());
+    h.insert("transfer-encoding", "chunked".parse().unwrap());
+    h.insert("x-keep", "1".parse().unwrap());
+    strip_hop_by_hop(&mut h, false);
+    assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-keep"]);
+    let mut clean = HeaderMap::new();
+    clean.insert("host", "a".parse().unwrap());
+    clean.append("accept", "*/*".parse().unwrap());
+    clean.append("accept", "text/html".parse().unwrap());
+    strip_hop_by_hop(&mut clean, false);
+    assert_eq!((clean.len(), clean.get_all("accept").iter().count()), (3, 2));
+}
+
+#[test]
 fn te_trailers_survives_for_grpc() {
     let mut h = HeaderMap::new();
     h.insert("te", "trailers".parse().unwrap());
