@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # L4 throughput: iperf3 through sluice (protocol = "tcp") vs HAProxy `mode tcp` with
 # `option splice-auto`, one worker thread each, alternating rounds, plus the direct path.
-# Prints median Gbit/s and the ratio to HAProxy. Usage: bench/l4.sh [rounds=3] [seconds=5]
+# Prints median Gbit/s and the ratio to HAProxy. Usage: bench/l4.sh [rounds=3] [seconds=5] [workers=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib/common.sh
-rounds=${1:-3}; secs=${2:-5}
+rounds=${1:-3}; secs=${2:-5}; workers=${3:-1}
+[ "$workers" = all ] && workers=$(nproc)
 for t in haproxy iperf3 python3; do command -v $t >/dev/null || { echo "need $t (apt-get install -y haproxy iperf3)" >&2; exit 1; }; done
 [ -x target/release/sluice ] || cargo build --release -p sluice
 w=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; sleep 0.3; rm -rf "$w"' EXIT
 iperf3 -s -p 18201 >/dev/null 2>&1 &
 cat >"$w/haproxy.cfg" <<HA
 global
-  nbthread 1
+  nbthread $workers
   maxconn 1000
 defaults
   mode tcp
@@ -27,7 +28,7 @@ backend be
   server s1 127.0.0.1:18201
 HA
 cat >"$w/sluice.toml" <<SL
-workers = 1
+workers = $workers
 [listeners.l4]
 bind = "127.0.0.1:18211"
 protocol = "tcp"

@@ -158,8 +158,8 @@ file="bench/results/$(date +%F-%H%M)-$host-w$workers.md"
   done
 } >"$file"
 if [ "${WITH_TLS_L4:-1}" = 1 ]; then
-  { echo; echo "## TLS (bench/tls.sh $rounds)"; bench/tls.sh "$rounds" 100000 2>&1 | sed -n '/^h2\|^conn\|^|/p'
-    echo; echo "## L4 (bench/l4.sh $rounds $secs)"; bench/l4.sh "$rounds" "$secs" 2>&1 | grep '^|'; } >>"$file"
+  { echo; echo "## TLS (bench/tls.sh $rounds 100000 $workers)"; bench/tls.sh "$rounds" 100000 "$workers" 2>&1 | sed -n '/^h2\|^conn\|^|/p'
+    echo; echo "## L4 (bench/l4.sh $rounds $secs $workers)"; bench/l4.sh "$rounds" "$secs" "$workers" 2>&1 | grep '^|'; } >>"$file"
 fi
 cat "$file"
 echo "bench: wrote $file" >&2

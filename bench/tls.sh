@@ -5,11 +5,12 @@
 #   h2   — h2load -c 8 -m 32 (multiplexed HTTP/2 over TLS), req/s and proxy CPU µs/request;
 #   conn — h2load -n N -c N (every connection does one full handshake and one request),
 #          new TLS connections per second and proxy CPU µs per connection.
-# Prints medians and ratios against HAProxy. Usage: bench/tls.sh [rounds=3] [requests=100000]
+# Prints medians and ratios against HAProxy. Usage: bench/tls.sh [rounds=3] [requests=100000] [workers=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib/common.sh
-rounds=${1:-3}; n=${2:-100000}; conns=400
+rounds=${1:-3}; n=${2:-100000}; conns=400; workers=${3:-1}
+[ "$workers" = all ] && workers=$(nproc)
 for t in haproxy nginx h2load openssl; do command -v $t >/dev/null || { echo "need $t (apt-get install -y haproxy nginx nghttp2-client openssl)" >&2; exit 1; }; done
 [ -x target/release/sluice ] || cargo build --release -p sluice
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; sleep 0.3; rm -rf "$work"' EXIT
@@ -26,7 +27,7 @@ http { access_log off; keepalive_requests 1000000;
 NG
 cat >"$work/haproxy.cfg" <<HA
 global
-  nbthread 1
+  nbthread $workers
   maxconn 4096
   ssl-default-bind-options ssl-min-ver TLSv1.3
 defaults
@@ -44,7 +45,7 @@ backend be
   server s2 127.0.0.1:18182
 HA
 cat >"$work/nginx-proxy.conf" <<NG
-worker_processes 1; daemon off; pid $work/np.pid; error_log $work/np.err;
+worker_processes $workers; daemon off; pid $work/np.pid; error_log $work/np.err;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
   upstream app { server 127.0.0.1:18181; server 127.0.0.1:18182; keepalive 64; }
@@ -53,7 +54,7 @@ http { access_log off; keepalive_requests 1000000;
     location / { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://app; } } }
 NG
 cat >"$work/sluice.toml" <<SL
-workers = 1
+workers = $workers
 [listeners.web]
 bind = "127.0.0.1:18191"
 [listeners.web.tls]
