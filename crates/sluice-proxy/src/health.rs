@@ -175,17 +175,18 @@ async fn http_check(
     })
 }
 
-/// grpc.health.v1.Health/Check: a unary call over h2c; passes when grpc-status is 0 and
+/// grpc.health.v1.Health/Check: a unary call over h2c (or h2 over the cluster's TLS); passes when grpc-status is 0 and
 /// the answer is SERVING (field 1 = 1).
 async fn grpc_check(
     stream: UpstreamIo,
     authority: &str,
     service: &str,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    let scheme = if matches!(stream, UpstreamIo::Tls(_)) { "https" } else { "http" };
     let exec = hyper_util::rt::TokioExecutor::new();
     let (mut tx, conn) = hyper::client::conn::http2::handshake(exec, TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let req = http::Request::post(format!("http://{authority}/grpc.health.v1.Health/Check"))
+    let req = http::Request::post(format!("{scheme}://{authority}/grpc.health.v1.Health/Check"))
         .header(http::header::CONTENT_TYPE, "application/grpc")
         .header(http::header::TE, "trailers")
         .body(http_body_util::Full::new(Bytes::from(grpc_frame(service))))?;
