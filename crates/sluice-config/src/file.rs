@@ -54,6 +54,8 @@ pub struct FileListener {
     pub relay: Option<S<String>>,
     pub timeouts: Option<FileListenerTimeouts>,
     pub limits: Option<FileListenerLimits>,
+    /// A rate limit on every request of the listener, before routing.
+    pub rate_limit: Option<S<FileRateLimit>>,
     pub tls: Option<S<FileTls>>,
     #[serde(default)]
     pub routes: Vec<FileRoute>,

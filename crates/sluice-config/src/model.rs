@@ -80,6 +80,8 @@ pub struct ListenerConfig {
     pub splice: bool,
     pub timeouts: ListenerTimeouts,
     pub limits: ListenerLimits,
+    /// A rate limit on every request, checked before the route's (HTTP listeners).
+    pub rate_limit: Option<RateLimitConfig>,
     /// TLS termination (`[listeners.X.tls]`).
     pub tls: Option<crate::tls::TlsConfig>,
     pub routes: Vec<RouteConfig>,

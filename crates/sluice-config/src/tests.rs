@@ -178,3 +178,14 @@ fn rate_limits_parse_with_local_and_redis_stores() {
     let bad = redis.replace("\"deny\"", "\"maybe\"");
     assert!(errors(&bad)[0].contains("rate_limit.store_fallback: unknown fallback `maybe`"));
 }
+
+#[test]
+fn listener_rate_limits_are_for_http_listeners() {
+    let http = "[listeners.web]\nbind = \"127.0.0.1:1\"\nrate_limit = { key = \"source_ip\", rate = \"5/s\" }\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"127.0.0.1:2\"]\n";
+    let c = parse(http, "t.toml").unwrap_or_else(|d| panic!("{d}"));
+    let rl = c.listeners[0].rate_limit.as_ref().unwrap();
+    assert_eq!((rl.rate, rl.burst), (5.0, 5));
+    let tcp = "[listeners.l4]\nbind = \"127.0.0.1:1\"\nprotocol = \"tcp\"\ncluster = \"a\"\nrate_limit = { key = \"source_ip\", rate = \"5/s\" }\n[clusters.a]\nendpoints = [\"127.0.0.1:2\"]\n";
+    let e = errors(tcp);
+    assert!(e[0].contains("listeners.l4.rate_limit: rate_limit is for http listeners"), "{e:?}");
+}

@@ -181,6 +181,12 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
     };
     let trusted_proxies = trusted(v, fl, path);
     let tls = fl.tls.as_ref().and_then(|t| crate::validate_tls::tls(v, t, &format!("{path}.tls")));
+    let rate_limit =
+        fl.rate_limit.as_ref().and_then(|l| crate::validate_route::rate_limit(v, l, &format!("{path}.rate_limit")));
+    if let (Some(l), ListenerProtocol::Tcp | ListenerProtocol::Udp) = (&fl.rate_limit, protocol) {
+        let hint = Some("for connections use limits.accept_rate_per_ip and limits.max_connections_per_ip");
+        v.err(l.span(), &format!("{path}.rate_limit"), "rate_limit is for http listeners", hint);
+    }
     if let (Some(t), ListenerProtocol::Tcp | ListenerProtocol::Udp) = (&fl.tls, protocol) {
         let hint = Some("TLS termination is for http listeners; tcp listeners pass TLS through by SNI routes");
         v.err(t.span(), &format!("{path}.tls"), "tls on a tcp or udp listener", hint);
@@ -204,6 +210,7 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
         splice,
         timeouts,
         limits,
+        rate_limit,
         tls,
         routes,
     })

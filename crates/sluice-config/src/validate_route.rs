@@ -197,7 +197,7 @@ fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn rate_limit(v: &mut V, l: &S<FileRateLimit>, path: &str) -> Option<RateLimitConfig> {
+pub fn rate_limit(v: &mut V, l: &S<FileRateLimit>, path: &str) -> Option<RateLimitConfig> {
     let f = l.get_ref();
     let rate = match sluice_core::bucket::parse_rate(f.rate.get_ref()) {
         Ok(r) => r,

@@ -12,12 +12,15 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use redis::aio::MultiplexedConnection;
-use sluice_config::{LimitStore, StoreFallback};
+use std::sync::Arc;
+
+use sluice_config::{LimitStore, RateLimitConfig, StoreFallback};
 use sluice_core::lease::{LeaseTable, Local};
+use sluice_core::ratelimit::RateLimiter;
 
 use crate::clock;
 use crate::errors::ProxyError;
-use crate::snapshot::RouteRt;
+use crate::metrics::LimitCounters;
 
 /// After a store failure, how long requests skip it.
 const DOWN_FOR_NS: u64 = 1_000_000_000;
@@ -40,24 +43,61 @@ if granted == 0 then wait = math.ceil((1 - tokens) / rate) end
 return {granted, wait}
 ";
 
-/// A route's shared limit: leases, the store and the key prefix in Redis.
+/// A shared limit: leases, the store and the key prefix in Redis.
 #[derive(Debug)]
 pub struct SharedLimit {
     pub leases: LeaseTable,
     pub store: LimitStore,
-    /// `sluice:rl:LISTENER/ROUTE:` — the same on every instance with the same config.
+    /// `sluice:rl:SCOPE:` — the same on every instance with the same config.
     pub prefix: String,
     script: redis::Script,
 }
 
 impl SharedLimit {
-    pub fn new(listener: &str, route: usize, rate: f64, burst: u32, max_keys: usize, store: LimitStore) -> Self {
+    pub fn new(scope: &str, rate: f64, burst: u32, max_keys: usize, store: LimitStore) -> Self {
         SharedLimit {
             leases: LeaseTable::new(rate, burst, max_keys),
             store,
-            prefix: format!("sluice:rl:{listener}/{route}:"),
+            prefix: format!("sluice:rl:{scope}:"),
             script: redis::Script::new(SCRIPT),
         }
+    }
+}
+
+/// A rate limit as it runs (on a listener or a route): settings, the local bucket (also the
+/// fallback of a shared one), the shared bucket, and its counters.
+#[derive(Debug)]
+pub struct LimitRt {
+    pub cfg: RateLimitConfig,
+    pub local: RateLimiter,
+    pub shared: Option<SharedLimit>,
+    pub counters: Arc<LimitCounters>,
+}
+
+impl LimitRt {
+    /// `scope` names the limit in Redis keys: `LISTENER/ROUTE_INDEX` or `LISTENER/*`.
+    pub fn build(cfg: &RateLimitConfig, scope: &str, counters: Arc<LimitCounters>) -> Self {
+        let shared = cfg.store.clone().map(|store| SharedLimit::new(scope, cfg.rate, cfg.burst, cfg.max_keys, store));
+        LimitRt { cfg: cfg.clone(), local: RateLimiter::new(cfg.rate, cfg.burst, cfg.max_keys), shared, counters }
+    }
+
+    /// First look, without waiting: the local bucket, or for a shared limit a leased token,
+    /// a remembered refusal, or the question for the store. Refusals are counted.
+    pub fn check(&self, key: String) -> Result<Option<Ask>, ProxyError> {
+        let r = match &self.shared {
+            Some(shared) => match shared.leases.local(&key, clock::now_ns()) {
+                Local::Admit => Ok(None),
+                Local::Deny(wait) => Err(wait),
+                Local::Ask(tokens) => Ok(Some(Ask { key, tokens })),
+            },
+            None => self.local.check(&key, clock::now_ns()).map(|()| None),
+        };
+        r.map_err(|wait| self.refuse(wait))
+    }
+
+    fn refuse(&self, wait: f64) -> ProxyError {
+        self.counters.rate_limited.fetch_add(1, Relaxed);
+        ProxyError::RateLimited(wait.ceil().max(1.0) as u32)
     }
 }
 
@@ -65,15 +105,6 @@ impl SharedLimit {
 pub struct Ask {
     pub key: String,
     pub tokens: u32,
-}
-
-/// First look, without waiting: a leased token, a remembered refusal, or "ask the store".
-pub fn check_local(shared: &SharedLimit, key: String) -> Result<Option<Ask>, ProxyError> {
-    match shared.leases.local(&key, clock::now_ns()) {
-        Local::Admit => Ok(None),
-        Local::Deny(wait) => Err(ProxyError::RateLimited(wait.ceil().max(1.0) as u32)),
-        Local::Ask(tokens) => Ok(Some(Ask { key, tokens })),
-    }
 }
 
 /// Per-worker connections to limit stores, by URL.
@@ -94,39 +125,28 @@ impl Stores {
     }
 }
 
-/// Asks the store for tokens; on failure the route's fallback decides (and it is counted).
-pub async fn settle(stores: &Stores, route: &RouteRt, ask: Ask) -> Result<(), ProxyError> {
-    let Some(shared) = route.shared.as_ref() else { return Ok(()) };
-    let cfg = route.config.rate_limit.as_ref().map_or((1.0, 1), |c| (c.rate, c.burst));
-    match take(stores, shared, &ask, cfg).await {
+/// Asks the store for tokens; on failure the limit's fallback decides (and it is counted).
+pub async fn settle(stores: &Stores, limit: &LimitRt, ask: Ask) -> Result<(), ProxyError> {
+    let Some(shared) = limit.shared.as_ref() else { return Ok(()) };
+    match take(stores, shared, &ask, (limit.cfg.rate, limit.cfg.burst)).await {
         Ok((granted, wait_ms)) => {
             let wait = wait_ms as f64 / 1000.0;
             shared.leases.answer(&ask.key, clock::now_ns(), granted, wait);
             if granted > 0 {
                 return Ok(());
             }
-            route.metrics.rate_limited.fetch_add(1, Relaxed);
-            Err(ProxyError::RateLimited(wait.ceil().max(1.0) as u32))
+            Err(limit.refuse(wait))
         }
         Err(e) => {
             tracing::debug!(store = %shared.store.url, error = %e, "rate-limit store failed; fallback decides");
-            route.metrics.limit_store_errors.fetch_add(1, Relaxed);
-            fallback(route, shared.store.fallback, &ask.key)
+            limit.counters.store_errors.fetch_add(1, Relaxed);
+            match shared.store.fallback {
+                StoreFallback::Allow => Ok(()),
+                StoreFallback::Deny => Err(limit.refuse(1.0)),
+                StoreFallback::Local => limit.local.check(&ask.key, clock::now_ns()).map_err(|w| limit.refuse(w)),
+            }
         }
     }
-}
-
-fn fallback(route: &RouteRt, mode: StoreFallback, key: &str) -> Result<(), ProxyError> {
-    let refused = match mode {
-        StoreFallback::Allow => return Ok(()),
-        StoreFallback::Deny => 1.0,
-        StoreFallback::Local => match route.limiter.as_ref().map(|l| l.check(key, clock::now_ns())) {
-            Some(Err(wait)) => wait,
-            _ => return Ok(()),
-        },
-    };
-    route.metrics.rate_limited.fetch_add(1, Relaxed);
-    Err(ProxyError::RateLimited(refused.ceil().max(1.0) as u32))
 }
 
 /// One script call within the store timeout: `(granted, wait_ms)`.

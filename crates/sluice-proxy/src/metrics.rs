@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
-use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 /// Latency bucket bounds in seconds (0.5 ms .. 30 s).
@@ -103,15 +102,22 @@ pub struct ListenerMetrics {
     /// Upgraded connections (WebSocket): started, and open now.
     pub upgrades: AtomicU64,
     pub tunnels_active: AtomicI64,
+    /// The listener's own rate limit.
+    pub limit: Arc<LimitCounters>,
+}
+
+/// A rate limit's counters: refusals, and shared-limit checks decided by the fallback
+/// because the store failed.
+#[derive(Debug, Default)]
+pub struct LimitCounters {
+    pub rate_limited: AtomicU64,
+    pub store_errors: AtomicU64,
 }
 
 #[derive(Debug, Default)]
 pub struct RouteMetrics {
     pub responses: Statuses,
-    /// Requests refused by the route's rate limit.
-    pub rate_limited: AtomicU64,
-    /// Shared-limit checks answered by the local fallback because the store failed.
-    pub limit_store_errors: AtomicU64,
+    pub limit: Arc<LimitCounters>,
     /// Shadow copies sent, and dropped (body over the limit, or too many in flight).
     pub mirrored: AtomicU64,
     pub mirror_dropped: AtomicU64,
@@ -264,6 +270,18 @@ impl prometheus_client::collector::Collector for Collector {
         )?;
         counter(
             &mut e,
+            "listener_rate_limited",
+            "Requests refused by the listener's rate limit (429)",
+            ls.iter().map(|(n, m)| (l(n), m.limit.rate_limited.load(Relaxed))),
+        )?;
+        counter(
+            &mut e,
+            "listener_rate_limit_store_errors",
+            "Shared listener rate-limit checks answered by the fallback because the store failed",
+            ls.iter().map(|(n, m)| (l(n), m.limit.store_errors.load(Relaxed))),
+        )?;
+        counter(
+            &mut e,
             "upgrades",
             "Upgraded connections (WebSocket)",
             ls.iter().map(|(n, m)| (l(n), m.upgrades.load(Relaxed))),
@@ -325,69 +343,13 @@ impl prometheus_client::collector::Collector for Collector {
     }
 }
 
-/// Rate-limit and mirroring counters per route.
-fn route_policy(e: &mut DescriptorEncoder, rs: &[((String, usize), Arc<RouteMetrics>)]) -> Result<(), std::fmt::Error> {
-    let rc = |f: fn(&RouteMetrics) -> &AtomicU64| {
-        rs.iter().map(move |((n, i), m)| (vec![("listener", n.clone()), ("route", i.to_string())], f(m).load(Relaxed)))
-    };
-    counter(e, "route_rate_limited", "Requests refused by the route's rate limit (429)", rc(|m| &m.rate_limited))?;
-    counter(
-        e,
-        "route_rate_limit_store_errors",
-        "Shared rate-limit checks answered locally because the store failed",
-        rc(|m| &m.limit_store_errors),
-    )?;
-    counter(e, "route_mirrored", "Shadow copies sent", rc(|m| &m.mirrored))?;
-    counter(
-        e,
-        "route_mirror_dropped",
-        "Shadow copies dropped (in-flight cap, body over the limit)",
-        rc(|m| &m.mirror_dropped),
-    )
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn counter(
-    e: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    rows: impl IntoIterator<Item = (Labels, u64)>,
-) -> Result<(), std::fmt::Error> {
-    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (labels, v) in rows {
-        m.encode_family(&labels)?.encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(&v, None)?;
-    }
-    Ok(())
-}
-
-fn gauge(
-    e: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    rows: impl IntoIterator<Item = (Labels, f64)>,
-) -> Result<(), std::fmt::Error> {
-    let mut m = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (labels, v) in rows {
-        m.encode_family(&labels)?.encode_gauge(&v)?;
-    }
-    Ok(())
-}
-
-fn hist<'a>(
-    e: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    rows: impl IntoIterator<Item = (Labels, &'a Hist)>,
-) -> Result<(), std::fmt::Error> {
-    let mut m = e.encode_descriptor(name, help, None, MetricType::Histogram)?;
-    for (labels, h) in rows {
-        h.encode(m.encode_family(&labels)?)?;
-    }
-    Ok(())
-}
+#[path = "metrics_encode.rs"]
+mod encode;
+use encode::{counter, gauge, hist, route_policy};
 
 #[cfg(test)]
 #[path = "metrics_test.rs"]

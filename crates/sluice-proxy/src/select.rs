@@ -18,7 +18,7 @@ use crate::body::ProxyBody;
 use crate::clock;
 use crate::conn::ConnCtx;
 use crate::errors::ProxyError;
-use crate::limitstore::Ask;
+use crate::limitstore::{Ask, LimitRt};
 use crate::request::{self, View};
 use crate::service::edit_response_headers;
 use crate::snapshot::{ClusterRt, ListenerRt, RouteRt};
@@ -32,11 +32,18 @@ pub struct Target<'s> {
     pub set_cookie: Option<&'s HeaderValue>,
 }
 
-/// A route that answers itself, or an upstream target; and, for a shared rate limit, the
-/// question still to put to its store.
+/// A route that answers itself, or an upstream target; and, for shared rate limits, the
+/// questions still to put to their stores.
 pub enum Selected<'s> {
-    Direct(&'s RouteRt, Option<Ask>),
-    Upstream(Target<'s>, Option<Ask>),
+    Direct(&'s RouteRt, Asks),
+    Upstream(Target<'s>, Asks),
+}
+
+/// Store questions of the listener's and the route's shared limits.
+#[derive(Default)]
+pub struct Asks {
+    pub listener: Option<Ask>,
+    pub route: Option<Ask>,
 }
 
 /// The answer of a `respond` route (NGINX `return`).
@@ -59,8 +66,9 @@ pub fn select<'s>(
 ) -> Result<Selected<'s>, ProxyError> {
     let picked = request::check(req, &listener.config.limits).and_then(|()| {
         let view = View::new(req);
+        let on_listener = limit(ctx, listener, listener.limit.as_ref(), &view)?;
         let route = listener.routes.iter().find(|r| r.config.matcher.matches(&view)).ok_or(ProxyError::NoRoute)?;
-        let ask = limit(ctx, listener, route, &view)?;
+        let ask = Asks { listener: on_listener, route: limit(ctx, listener, route.limit.as_ref(), &view)? };
         if route.respond.is_some() {
             return Ok(Selected::Direct(route, ask));
         }
@@ -76,17 +84,17 @@ pub fn select<'s>(
     picked
 }
 
-/// The route's rate limit: one token per request from the bucket of this request's key
-/// (for a shared limit: a leased token, or the question for the store).
+/// A rate limit (the listener's or the route's): one token per request from the bucket of
+/// this request's key (for a shared limit: a leased token, or the question for the store).
 fn limit(
     ctx: &ConnCtx,
     listener: &ListenerRt,
-    route: &RouteRt,
+    limit: Option<&LimitRt>,
     view: &View<'_, Incoming>,
 ) -> Result<Option<Ask>, ProxyError> {
-    let (Some(limiter), Some(cfg)) = (&route.limiter, &route.config.rate_limit) else { return Ok(None) };
+    let Some(limit) = limit else { return Ok(None) };
     let mut key = String::new();
-    for part in &cfg.keys {
+    for part in &limit.cfg.keys {
         match part {
             LimitKey::SourceIp => key.push_str(&client_ip(ctx, listener, view).to_string()),
             LimitKey::Header(n) => key.push_str(view.header(n).unwrap_or("")),
@@ -95,19 +103,7 @@ fn limit(
         }
         key.push('|');
     }
-    let checked = match &route.shared {
-        Some(shared) => crate::limitstore::check_local(shared, key),
-        None => {
-            limiter.check(&key, clock::now_ns()).map(|()| None).map_err(|w| ProxyError::RateLimited(w.ceil() as u32))
-        }
-    };
-    checked.map_err(|e| {
-        route.metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match e {
-            ProxyError::RateLimited(s) => ProxyError::RateLimited(s.max(1)),
-            e => e,
-        }
-    })
+    limit.check(key)
 }
 
 /// The client address for policy: the peer (or its PROXY source); from a trusted peer, the

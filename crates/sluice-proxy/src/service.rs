@@ -73,19 +73,19 @@ async fn proxy(
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let worker = &ctx.listener.worker;
     let (Target { route, cluster, endpoint, set_cookie }, ask) = match select(ctx, listener, &req)? {
-        Selected::Direct(route, ask) => {
+        Selected::Direct(route, asks) => {
             trace.route = Some(route.index);
-            if let Some(ask) = ask {
-                Box::pin(settle(&worker.stores, route, ask)).await?;
+            if asks.listener.is_some() || asks.route.is_some() {
+                Box::pin(settle_all(worker, listener, route, asks)).await?;
             }
             let r = direct(route);
             route.metrics.responses.inc(r.status().as_u16());
             return Ok(r);
         }
-        Selected::Upstream(t, ask) => (t, ask),
+        Selected::Upstream(t, asks) => (t, asks),
     };
-    if let Some(ask) = ask {
-        Box::pin(settle(&worker.stores, route, ask)).await?;
+    if ask.listener.is_some() || ask.route.is_some() {
+        Box::pin(settle_all(worker, listener, route, ask)).await?;
     }
     let tee = match route.config.mirror {
         Some(_) => crate::mirror::maybe_mirror(ctx, &worker.snapshot(), route, &req),
@@ -136,6 +136,22 @@ async fn proxy(
         resp.headers_mut().append(header::SET_COOKIE, c.clone());
     }
     Ok(resp)
+}
+
+/// Puts the shared rate limits' questions to their stores (listener first, then route).
+async fn settle_all(
+    worker: &crate::worker::WorkerCtx,
+    listener: &ListenerRt,
+    route: &RouteRt,
+    asks: crate::select::Asks,
+) -> Result<(), ProxyError> {
+    if let (Some(limit), Some(ask)) = (&listener.limit, asks.listener) {
+        settle(&worker.stores, limit, ask).await?;
+    }
+    if let (Some(limit), Some(ask)) = (&route.limit, asks.route) {
+        settle(&worker.stores, limit, ask).await?;
+    }
+    Ok(())
 }
 
 /// Turns the client's request into the upstream's: hop-by-hop headers out, forwarding

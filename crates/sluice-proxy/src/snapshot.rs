@@ -36,6 +36,8 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct ListenerRt {
     pub config: ListenerConfig,
+    /// The listener-wide rate limit, checked before routing.
+    pub limit: Option<crate::limitstore::LimitRt>,
     /// TLS termination, built from `config.tls` (None with `config.tls` set: refuse).
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub routes: Vec<RouteRt>,
@@ -53,10 +55,8 @@ pub struct RouteRt {
     pub split: Option<(WeightedChoice, Vec<Arc<ClusterRt>>)>,
     /// For single-cluster routes.
     pub cluster: Option<Arc<ClusterRt>>,
-    /// The route's rate limiter, when it has `rate_limit`.
-    pub limiter: Option<Arc<sluice_core::ratelimit::RateLimiter>>,
-    /// The shared bucket, when the rate limit has a `store`.
-    pub shared: Option<crate::limitstore::SharedLimit>,
+    /// The route's rate limit, when it has `rate_limit`.
+    pub limit: Option<crate::limitstore::LimitRt>,
     /// For direct-response routes: status, body and content type, built once.
     pub respond: Option<(StatusCode, Bytes, HeaderValue)>,
 }
@@ -105,6 +105,10 @@ impl Snapshot {
             .iter()
             .map(|l| ListenerRt {
                 config: l.clone(),
+                limit: l.rate_limit.as_ref().map(|r| {
+                    let counters = Arc::clone(&metrics.listener(&l.name).limit);
+                    crate::limitstore::LimitRt::build(r, &format!("{}/*", l.name), counters)
+                }),
                 tls: l.tls.as_ref().and_then(|t| {
                     crate::tls::server_config(t, &metrics.tls_sessions(&l.name))
                         .map_err(|e| tracing::error!(listener = %l.name, error = %e, "TLS setup failed; refusing"))
@@ -190,11 +194,9 @@ fn route(
             (WeightedChoice::new(&weights).map(|w| (w, targets)), None)
         }
     };
-    let limiter =
-        r.rate_limit.as_ref().map(|l| Arc::new(sluice_core::ratelimit::RateLimiter::new(l.rate, l.burst, l.max_keys)));
-    let shared = r.rate_limit.as_ref().and_then(|l| {
-        let store = l.store.clone()?;
-        Some(crate::limitstore::SharedLimit::new(listener, index, l.rate, l.burst, l.max_keys, store))
-    });
-    RouteRt { config: r.clone(), index, metrics, limiter, shared, split, cluster, respond }
+    let limit = r
+        .rate_limit
+        .as_ref()
+        .map(|l| crate::limitstore::LimitRt::build(l, &format!("{listener}/{index}"), Arc::clone(&metrics.limit)));
+    RouteRt { config: r.clone(), index, metrics, limit, split, cluster, respond }
 }

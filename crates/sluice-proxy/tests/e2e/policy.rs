@@ -168,3 +168,22 @@ async fn blue_green_switches_under_load_fail_no_request() {
     assert_eq!(blue.hits(), before, "after the final switch blue gets nothing");
     stop(h);
 }
+
+#[tokio::test]
+async fn a_listener_rate_limit_covers_every_route() {
+    let b = Backend::start("a");
+    let h = proxy(
+        "workers = 2\n[admin]\nbind = \"127.0.0.1:0\"\n[listeners.web]\nbind = \"127.0.0.1:0\"\nrate_limit = { key = \"source_ip\", rate = \"1/m\", burst = 3 }\n[[listeners.web.routes]]\npath = \"/ping\"\nrespond = { status = 200, body = \"pong\" }\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{a}\"]\n",
+        &[("a", b.addr)],
+    );
+    let addr = h.addr("web").unwrap();
+    let mut codes = Vec::new();
+    for path in ["/x", "/ping", "/y", "/ping", "/z"] {
+        codes.push(get(addr, path, &[]).await.status);
+    }
+    assert_eq!(codes, [200, 200, 200, 429, 429], "one bucket per client for the whole listener");
+    let m = get(h.admin_addr().unwrap(), "/metrics", &[]).await.body;
+    assert!(m.contains("sluice_listener_rate_limited_total{listener=\"web\"} 2"), "{m}");
+    assert_eq!(b.hits(), 2);
+    stop(h);
+}
