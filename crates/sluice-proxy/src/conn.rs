@@ -185,25 +185,31 @@ enum Action {
     Recheck(Instant),
 }
 
-/// Builds the per-connection context; `None` if the listener left the snapshot.
+/// What a connection takes from the listener's settings when it is accepted (looked up once).
+struct Accepted {
+    peer: SocketAddr,
+    local: SocketAddr,
+    /// The peer (after a PROXY header) is one of `trusted_proxies`.
+    trusted: bool,
+    timeouts: ListenerTimeouts,
+}
+
+/// Builds the per-connection context.
 fn setup<IO>(
     io: IO,
-    (peer, local): (SocketAddr, SocketAddr),
+    a: &Accepted,
     listener: &Rc<ListenerCtx>,
     scheme: &'static str,
-) -> Option<(Rc<ConnCtx>, TokioIo<Tracked<IO>>, ListenerTimeouts)> {
-    let snap = listener.worker.snapshot();
-    let lc = snap.listener(&listener.name)?;
-    let trusted = lc.config.trusted_proxies.iter().any(|c| c.contains(peer.ip()));
+) -> (Rc<ConnCtx>, TokioIo<Tracked<IO>>) {
     let state = Arc::new(ConnState::new());
     let ctx = Rc::new(ConnCtx {
         listener: Rc::clone(listener),
-        peer: Peer::new(peer.ip(), trusted, scheme),
-        client: peer,
-        local,
+        peer: Peer::new(a.peer.ip(), a.trusted, scheme),
+        client: a.peer,
+        local: a.local,
         state: Arc::clone(&state),
     });
-    Some((ctx, TokioIo::new(Tracked::new(io, state)), lc.config.timeouts))
+    (ctx, TokioIo::new(Tracked::new(io, state)))
 }
 
 /// Reads a PROXY header when the listener accepts one and the peer is trusted; `None`
@@ -239,20 +245,19 @@ pub async fn serve(
     };
     let local = stream.local_addr().unwrap_or(peer);
     let io = Prefixed::new(stream, prefix);
-    let tls = {
+    let (a, tls) = {
         let snap = listener.worker.snapshot();
-        match snap.listener(&listener.name) {
-            None => return,
-            Some(l) if l.config.tls.is_some() => Some((l.tls.clone(), l.config.timeouts.header)),
-            Some(_) => None,
-        }
+        let Some(l) = snap.listener(&listener.name) else { return };
+        let trusted = l.config.trusted_proxies.iter().any(|c| c.contains(peer.ip()));
+        let tls = l.config.tls.as_ref().map(|_| l.tls.clone());
+        (Accepted { peer, local, trusted, timeouts: l.config.timeouts }, tls)
     };
     match tls {
-        None => serve_http(io, (peer, local), listener, shutdown, "http").await,
-        Some((None, _)) => {}
-        Some((Some(cfg), limit)) => {
-            if let Some(tls) = crate::tls::handshake(io, cfg, limit, &listener.metrics, peer).await {
-                serve_http(tls, (peer, local), listener, shutdown, "https").await;
+        None => serve_http(io, a, listener, shutdown, "http").await,
+        Some(None) => {}
+        Some(Some(cfg)) => {
+            if let Some(tls) = crate::tls::handshake(io, cfg, a.timeouts.header, &listener.metrics, peer).await {
+                serve_http(tls, a, listener, shutdown, "https").await;
             }
         }
     }
@@ -261,14 +266,13 @@ pub async fn serve(
 /// HTTP/1.1 or h2 on an accepted (and, for TLS listeners, decrypted) connection.
 async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     io: IO,
-    (peer, local): (SocketAddr, SocketAddr),
+    a: Accepted,
     listener: Rc<ListenerCtx>,
     mut shutdown: watch::Receiver<bool>,
     scheme: &'static str,
 ) {
-    let Some((ctx, io, timeouts)) = setup(io, (peer, local), &listener, scheme) else {
-        return;
-    };
+    let (ctx, io) = setup(io, &a, &listener, scheme);
+    let (peer, timeouts) = (a.peer, a.timeouts);
     let state = Arc::clone(&ctx.state);
     let svc = service_fn(move |req| service::handle(Rc::clone(&ctx), req));
     let conn = listener.builder.serve_connection_with_upgrades(io, svc);
