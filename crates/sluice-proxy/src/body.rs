@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::accesslog::{AccessLog, Entry};
 use crate::conn::ActiveGuard;
+use crate::h1::ClientBody;
 use crate::metrics::ListenerMetrics;
 use crate::mirror::BodyTee;
 use crate::pool::PoolReturn;
@@ -209,7 +210,7 @@ impl Body for ProxyBody {
 
 /// A request body on its way upstream, with the size limit and idle timeout applied.
 pub struct RequestBody {
-    inner: Option<Incoming>,
+    inner: Option<ClientBody>,
     /// A body held whole (a mirrored copy).
     once: Option<Bytes>,
     seen: u64,
@@ -219,7 +220,7 @@ pub struct RequestBody {
 }
 
 impl RequestBody {
-    pub fn new(inner: Incoming, limit: u64, idle: Duration) -> Self {
+    pub fn new(inner: ClientBody, limit: u64, idle: Duration) -> Self {
         RequestBody { inner: Some(inner), once: None, seen: 0, limit, idle: IdleTimer::new(idle), tee: None }
     }
 

@@ -1,8 +1,8 @@
-//! One client connection: HTTP/1.1 or h2c (detected from the preface by hyper-util's auto
-//! builder), served until the client leaves, a connection timeout fires, the request cap
-//! is reached, or the worker drains. Connection-level timeouts live here: header (from
-//! accept, or from the first byte of the next request, to the end of its head — the
-//! slowloris guard) and idle (no request in flight since the last response ended).
+//! One client connection: HTTP/1.1 on sluice's own server (`h1`), or HTTP/2 (h2c prior
+//! knowledge, or ALPN `h2` behind TLS) on hyper's — the first bytes decide. For the hyper
+//! path, connection-level timeouts live here: header (from accept, or from the first byte
+//! of the next request, to the end of its head — the slowloris guard) and idle (no request
+//! in flight since the last response ended); `h1` keeps its own.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
+use http::Request;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use sluice_config::ListenerTimeouts;
@@ -19,6 +22,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 use crate::forward::Peer;
+use crate::h1::ClientBody;
 use crate::service;
 use crate::worker::ListenerCtx;
 pub use io::{Prefixed, Tracked};
@@ -143,6 +147,7 @@ pub struct ConnCtx {
     /// The client (after a PROXY header) and the address it reached, for PROXY upstream.
     pub client: SocketAddr,
     pub local: SocketAddr,
+    pub timeouts: ListenerTimeouts,
 }
 
 /// Counts the connection as active (and accepted) while it lives.
@@ -195,21 +200,15 @@ struct Accepted {
 }
 
 /// Builds the per-connection context.
-fn setup<IO>(
-    io: IO,
-    a: &Accepted,
-    listener: &Rc<ListenerCtx>,
-    scheme: &'static str,
-) -> (Rc<ConnCtx>, TokioIo<Tracked<IO>>) {
-    let state = Arc::new(ConnState::new());
-    let ctx = Rc::new(ConnCtx {
+fn context(a: &Accepted, listener: &Rc<ListenerCtx>, scheme: &'static str) -> Rc<ConnCtx> {
+    Rc::new(ConnCtx {
         listener: Rc::clone(listener),
         peer: Peer::new(a.peer.ip(), a.trusted, scheme),
         client: a.peer,
         local: a.local,
-        state: Arc::clone(&state),
-    });
-    (ctx, TokioIo::new(Tracked::new(io, state)))
+        state: Arc::new(ConnState::new()),
+        timeouts: a.timeouts,
+    })
 }
 
 /// Reads a PROXY header when the listener accepts one and the peer is trusted; `None`
@@ -244,7 +243,6 @@ pub async fn serve(
         return;
     };
     let local = stream.local_addr().unwrap_or(peer);
-    let io = Prefixed::new(stream, prefix);
     let (a, tls) = {
         let snap = listener.worker.snapshot();
         let Some(l) = snap.listener(&listener.name) else { return };
@@ -253,14 +251,80 @@ pub async fn serve(
         (Accepted { peer, local, trusted, timeouts: l.config.timeouts }, tls)
     };
     match tls {
-        None => serve_http(io, a, listener, shutdown, "http").await,
+        None => serve_plain(stream, BytesMut::from(&prefix[..]), a, listener, shutdown).await,
         Some(None) => {}
-        Some(Some(cfg)) => {
-            if let Some(tls) = crate::tls::handshake(io, cfg, a.timeouts.header, &listener.metrics, peer).await {
-                serve_http(tls, a, listener, shutdown, "https").await;
+        // Boxed, like every path but plain HTTP/1.1: the task's size is its largest path.
+        Some(Some(cfg)) => Box::pin(serve_tls(Prefixed::new(stream, prefix), cfg, a, listener, shutdown)).await,
+    }
+}
+
+/// The h2 connection preface's first line: prior-knowledge h2c (or h2 over TLS without ALPN).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0";
+
+/// Reads until the first bytes tell HTTP/2 from HTTP/1.x; `None` if the client left or
+/// was too slow.
+async fn sniff<IO: AsyncRead + Unpin>(io: &mut IO, buf: &mut BytesMut, within: Duration) -> Option<bool> {
+    let read = async {
+        while buf.len() < PREFACE.len() && PREFACE.starts_with(buf) {
+            if crate::h1::read_unbuffered(io, buf).await.ok()? == 0 {
+                return None;
             }
         }
+        Some(buf.starts_with(PREFACE))
+    };
+    tokio::time::timeout(within, read).await.ok().flatten()
+}
+
+async fn serve_plain(
+    mut stream: TcpStream,
+    mut buf: BytesMut,
+    a: Accepted,
+    listener: Rc<ListenerCtx>,
+    shutdown: watch::Receiver<bool>,
+) {
+    match sniff(&mut stream, &mut buf, a.timeouts.header).await {
+        None => {}
+        Some(true) => {
+            let io = Prefixed::new(stream, buf.to_vec());
+            Box::pin(serve_http(io, a, listener, shutdown, "http")).await;
+        }
+        Some(false) => {
+            let ctx = context(&a, &listener, "http");
+            let (r, w) = stream.into_split();
+            let reader = crate::h1::Reader { io: Box::new(r), buf };
+            crate::h1::serve(ctx, reader, w, head_limits(&listener), shutdown).await;
+        }
     }
+}
+
+async fn serve_tls(
+    io: Prefixed,
+    cfg: Arc<rustls::ServerConfig>,
+    a: Accepted,
+    listener: Rc<ListenerCtx>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let Some(mut tls) = crate::tls::handshake(io, cfg, a.timeouts.header, &listener.metrics, a.peer).await else {
+        return;
+    };
+    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        return serve_http(tls, a, listener, shutdown, "https").await;
+    }
+    let mut buf = BytesMut::new();
+    match sniff(&mut tls, &mut buf, a.timeouts.header).await {
+        None => {}
+        Some(true) => serve_http(Prefixed::new(tls, buf.to_vec()), a, listener, shutdown, "https").await,
+        Some(false) => {
+            let ctx = context(&a, &listener, "https");
+            let (r, w) = tokio::io::split(tls);
+            let reader = crate::h1::Reader { io: Box::new(r), buf };
+            crate::h1::serve(ctx, reader, w, head_limits(&listener), shutdown).await;
+        }
+    }
+}
+
+fn head_limits(l: &ListenerCtx) -> crate::h1::HeadLimits {
+    crate::h1::HeadLimits { max_bytes: l.limits.max_header_bytes, max_headers: l.limits.max_header_count }
 }
 
 /// HTTP/1.1 or h2 on an accepted (and, for TLS listeners, decrypted) connection.
@@ -271,10 +335,11 @@ async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     mut shutdown: watch::Receiver<bool>,
     scheme: &'static str,
 ) {
-    let (ctx, io) = setup(io, &a, &listener, scheme);
+    let ctx = context(&a, &listener, scheme);
+    let io = TokioIo::new(Tracked::new(io, Arc::clone(&ctx.state)));
     let (peer, timeouts) = (a.peer, a.timeouts);
     let state = Arc::clone(&ctx.state);
-    let svc = service_fn(move |req| service::handle(Rc::clone(&ctx), req));
+    let svc = service_fn(move |req: Request<Incoming>| service::handle(Rc::clone(&ctx), req.map(ClientBody::Hyper)));
     let conn = listener.builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
     let timer = tokio::time::sleep(timeouts.header.min(timeouts.idle));

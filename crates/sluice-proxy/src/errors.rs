@@ -17,6 +17,10 @@ pub enum ProxyError {
     ClientBodyTimeout,
     HeadersTooLarge,
     TooManyHeaders,
+    /// The request line alone is longer than the head limit (414).
+    UriTooLong,
+    /// An HTTP version other than 1.0 and 1.1 on an HTTP/1 connection (505).
+    VersionNotSupported,
     NoEndpoint,
     CircuitBreaker,
     BreakerOpen,
@@ -37,6 +41,8 @@ impl ProxyError {
             ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::HeadersTooLarge | ProxyError::TooManyHeaders => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::UriTooLong => StatusCode::URI_TOO_LONG,
+            ProxyError::VersionNotSupported => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             ProxyError::NoEndpoint | ProxyError::CircuitBreaker | ProxyError::BreakerOpen => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -54,6 +60,8 @@ impl ProxyError {
             ProxyError::ClientBodyTimeout => "request body idle timeout",
             ProxyError::HeadersTooLarge => "request headers exceed the size limit",
             ProxyError::TooManyHeaders => "request has too many headers",
+            ProxyError::UriTooLong => "request target exceeds the size limit",
+            ProxyError::VersionNotSupported => "HTTP version not supported",
             ProxyError::NoEndpoint => "no healthy endpoint in cluster",
             ProxyError::CircuitBreaker => "cluster at its request limit (circuit breaker)",
             ProxyError::BreakerOpen => "circuit breaker open: cluster error rate too high",
@@ -118,6 +126,8 @@ impl ProxyError {
             ProxyError::ClientBodyTimeout => "client_body_timeout",
             ProxyError::HeadersTooLarge => "headers_too_large",
             ProxyError::TooManyHeaders => "too_many_headers",
+            ProxyError::UriTooLong => "uri_too_long",
+            ProxyError::VersionNotSupported => "version_not_supported",
             ProxyError::NoEndpoint => "no_endpoint",
             ProxyError::CircuitBreaker => "circuit_breaker",
             ProxyError::BreakerOpen => "breaker_open",

@@ -15,6 +15,7 @@ mod exchange;
 mod exec;
 mod forward;
 mod gate;
+mod h1;
 mod health;
 mod limitstore;
 mod listen;

@@ -9,10 +9,10 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use crate::h1::ClientBody;
 use bytes::{Bytes, BytesMut};
 use http::{header, Request};
 use http_body::Body as _;
-use hyper::body::Incoming;
 use sluice_core::PickCtx;
 use tokio::sync::oneshot;
 
@@ -51,7 +51,7 @@ impl BodyTee {
 
 /// Starts a mirrored copy of `req` if the route mirrors and this request is picked. For a
 /// request with a body, returns the tee to put on the primary's body.
-pub fn maybe_mirror(ctx: &ConnCtx, snap: &Snapshot, route: &RouteRt, req: &Request<Incoming>) -> Option<BodyTee> {
+pub fn maybe_mirror(ctx: &ConnCtx, snap: &Snapshot, route: &RouteRt, req: &Request<ClientBody>) -> Option<BodyTee> {
     let m = route.config.mirror.as_ref()?;
     let worker = &ctx.listener.worker;
     if (worker.rng.next_u64() % 10_000) as f64 >= m.percent * 100.0 {

@@ -5,9 +5,9 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::h1::ClientBody;
 use http::header::{self, HeaderValue};
 use http::{Request, Response};
-use hyper::body::Incoming;
 use sluice_config::LimitKey;
 use sluice_core::balance::HashKey;
 use sluice_core::hash::hash_key;
@@ -62,7 +62,7 @@ pub fn direct(route: &RouteRt) -> Response<ProxyBody> {
 pub fn select<'s>(
     ctx: &ConnCtx,
     listener: &'s ListenerRt,
-    req: &Request<Incoming>,
+    req: &Request<ClientBody>,
 ) -> Result<Selected<'s>, ProxyError> {
     let picked = request::check(req, &listener.config.limits).and_then(|()| {
         let view = View::new(req);
@@ -90,7 +90,7 @@ fn limit(
     ctx: &ConnCtx,
     listener: &ListenerRt,
     limit: Option<&LimitRt>,
-    view: &View<'_, Incoming>,
+    view: &View<'_, ClientBody>,
 ) -> Result<Option<Ask>, ProxyError> {
     let Some(limit) = limit else { return Ok(None) };
     let mut key = String::new();
@@ -108,7 +108,7 @@ fn limit(
 
 /// The client address for policy: the peer (or its PROXY source); from a trusted peer, the
 /// right-most X-Forwarded-For entry that is not itself a trusted proxy.
-fn client_ip(ctx: &ConnCtx, listener: &ListenerRt, view: &View<'_, Incoming>) -> IpAddr {
+fn client_ip(ctx: &ConnCtx, listener: &ListenerRt, view: &View<'_, ClientBody>) -> IpAddr {
     if !ctx.peer.trusted {
         return ctx.peer.ip;
     }
@@ -130,7 +130,7 @@ fn pick_cluster(route: &RouteRt, r: u64) -> Option<&Arc<ClusterRt>> {
 fn pick_endpoint<'s>(
     ctx: &ConnCtx,
     cluster: &'s ClusterRt,
-    view: &View<'_, Incoming>,
+    view: &View<'_, ClientBody>,
 ) -> Option<(usize, Option<&'s HeaderValue>)> {
     let eps = cluster.balancer.endpoints();
     if let Some(sticky) = &cluster.sticky {
@@ -151,7 +151,7 @@ fn pick_endpoint<'s>(
 }
 
 /// The hash key of a request for the hashing balancers (`None`: key absent, or not hashing).
-fn request_hash(cluster: &ClusterRt, view: &View<'_, Incoming>, peer: IpAddr) -> Option<u64> {
+fn request_hash(cluster: &ClusterRt, view: &View<'_, ClientBody>, peer: IpAddr) -> Option<u64> {
     let ip_hash = || match peer {
         IpAddr::V4(ip) => hash_key(&ip.octets()),
         IpAddr::V6(ip) => hash_key(&ip.octets()),

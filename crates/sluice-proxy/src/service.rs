@@ -19,12 +19,13 @@ use crate::body::{ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
 use crate::conn::{ActiveGuard, ConnCtx};
 use crate::errors::ProxyError;
 use crate::forward::{add_forwarding, strip_hop_by_hop};
+use crate::h1::ClientBody;
 use crate::limitstore::settle;
 use crate::pool::PoolReturn;
 use crate::select::{direct, select, Selected, Target};
 use crate::snapshot::{ClusterRt, ListenerRt, RouteRt};
 
-pub async fn handle(ctx: Rc<ConnCtx>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
     let (guard, nth) = ctx.state.begin_request();
     let snap = ctx.listener.worker.snapshot();
@@ -66,7 +67,7 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<Incoming>) -> Result<Response
 async fn proxy(
     ctx: &ConnCtx,
     listener: &ListenerRt,
-    mut req: Request<Incoming>,
+    mut req: Request<ClientBody>,
     guard: ActiveGuard,
     started: Instant,
     trace: &mut Trace,
@@ -161,7 +162,7 @@ fn rewrite_request(
     listener: &ListenerRt,
     route: &RouteRt,
     cluster: &ClusterRt,
-    req: Request<Incoming>,
+    req: Request<ClientBody>,
 ) -> Result<Request<RequestBody>, ProxyError> {
     let (mut parts, body) = req.into_parts();
     let h2 = cluster.config.protocol == UpstreamProtocol::H2;

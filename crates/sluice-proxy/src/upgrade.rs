@@ -12,6 +12,8 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+
+use crate::h1::ClientBody;
 use hyper_util::rt::TokioIo;
 use sluice_core::EndpointState;
 
@@ -34,9 +36,32 @@ pub fn wants_upgrade<B>(req: &Request<B>) -> bool {
             .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))))
 }
 
+/// The client connection once the 101 is out: from sluice's HTTP/1.1 server, or hyper's.
+pub enum ClientUpgrade {
+    H1(Option<tokio::sync::oneshot::Receiver<crate::h1::Upgraded>>),
+    Hyper(hyper::upgrade::OnUpgrade),
+}
+
 /// Takes the client's upgrade handle from `req` (before the request is rewritten).
-pub fn client_side(req: &mut Request<Incoming>) -> (hyper::upgrade::OnUpgrade, Option<HeaderValue>) {
-    (hyper::upgrade::on(&mut *req), req.headers().get(header::UPGRADE).cloned())
+pub fn client_side(req: &mut Request<ClientBody>) -> (ClientUpgrade, Option<HeaderValue>) {
+    let client = match req.extensions_mut().remove::<crate::h1::H1Upgrade>() {
+        Some(h1) => ClientUpgrade::H1(h1.take()),
+        None => ClientUpgrade::Hyper(hyper::upgrade::on(&mut *req)),
+    };
+    (client, req.headers().get(header::UPGRADE).cloned())
+}
+
+/// Relays between the upgraded client and upstream connections; bytes up and down.
+async fn relay(
+    client: ClientUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    idle: std::time::Duration,
+) -> Option<(u64, u64)> {
+    let upstream = TokioIo::new(upstream.await.ok()?);
+    match client {
+        ClientUpgrade::H1(rx) => crate::tcp::relay_copy(rx?.await.ok()?, upstream, idle).await,
+        ClientUpgrade::Hyper(on) => crate::tcp::relay_copy(TokioIo::new(on.await.ok()?), upstream, idle).await,
+    }
 }
 
 /// Sends the upgrade request upstream and, on 101, starts the tunnel.
@@ -45,7 +70,7 @@ pub async fn tunnel(
     listener: &ListenerRt,
     cluster: &ClusterRt,
     endpoint: &Arc<EndpointState>,
-    (client, upgrade): (hyper::upgrade::OnUpgrade, Option<HeaderValue>),
+    (client, upgrade): (ClientUpgrade, Option<HeaderValue>),
     mut req: Request<RequestBody>,
     guard: ActiveGuard,
 ) -> Result<Response<ProxyBody>, ProxyError> {
@@ -71,9 +96,8 @@ pub async fn tunnel(
     metrics.upgrades.fetch_add(1, Relaxed);
     tokio::task::spawn_local(async move {
         let _guard = guard;
-        let (Ok(client), Ok(upstream)) = futures_util::future::join(client, upstream).await else { return };
         metrics.tunnels_active.fetch_add(1, Relaxed);
-        let moved = crate::tcp::relay_copy(TokioIo::new(client), TokioIo::new(upstream), idle).await;
+        let moved = relay(client, upstream, idle).await;
         metrics.tunnels_active.fetch_sub(1, Relaxed);
         if let Some((up, down)) = moved {
             metrics.bytes_in.fetch_add(up, Relaxed);

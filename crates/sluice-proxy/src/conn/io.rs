@@ -13,20 +13,20 @@ use tokio::net::TcpStream;
 
 use super::ConnState;
 
-/// A TCP stream with bytes already read put back in front.
-pub struct Prefixed {
-    io: TcpStream,
+/// A stream (TCP by default) with bytes already read put back in front.
+pub struct Prefixed<IO = TcpStream> {
+    io: IO,
     prefix: Vec<u8>,
     at: usize,
 }
 
-impl Prefixed {
-    pub fn new(io: TcpStream, prefix: Vec<u8>) -> Self {
+impl<IO> Prefixed<IO> {
+    pub fn new(io: IO, prefix: Vec<u8>) -> Self {
         Prefixed { io, prefix, at: 0 }
     }
 }
 
-impl AsyncRead for Prefixed {
+impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if self.at < self.prefix.len() {
             let n = (self.prefix.len() - self.at).min(buf.remaining());
@@ -67,7 +67,7 @@ macro_rules! delegate_write {
     };
 }
 
-impl AsyncWrite for Prefixed {
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
     delegate_write!();
 }
 

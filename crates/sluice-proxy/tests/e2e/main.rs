@@ -7,6 +7,7 @@ mod balancing;
 mod control;
 mod forwarding;
 mod grpc;
+mod http1;
 mod l4;
 mod lifecycle;
 mod limits;

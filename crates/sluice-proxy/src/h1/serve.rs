@@ -1,0 +1,310 @@
+//! One HTTP/1.1 client connection on sluice's own server: wait for a request without
+//! holding a buffer, read and parse its head (header timeout from its first byte), hand it
+//! to the proxy handler, write the answer, and go round again while keep-alive, the drain
+//! and the body's framing allow. Malformed heads get 400/414/431/505 with
+//! `x-sluice-error` and a closed connection; a connection is closed gracefully (FIN, then
+//! a short read-and-discard so an unread upload doesn't turn the answer into a reset).
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use http::{Method, Request, Response, StatusCode};
+use sluice_config::ListenerTimeouts;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::{oneshot, watch, Notify};
+use tokio::time::{Instant, Sleep};
+
+use super::decode::Decoder;
+use super::head::{self, Framing, Head, HeadError, HeadLimits};
+use super::recv::{ClientBody, Reader, RecvBody, Returned};
+use super::write::{encode_head, send, ReqFacts};
+use super::{H1Upgrade, Upgraded};
+use crate::body::ProxyBody;
+use crate::conn::ConnCtx;
+use crate::errors::ProxyError;
+
+/// How long a closing connection reads and discards what the client still sends.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1 << 20;
+
+/// Reads what the socket has into `buf` through a stack buffer, so a connection waiting
+/// for its next request holds no heap buffer. `Ok(0)` at end of stream.
+pub async fn read_unbuffered<R: AsyncRead + Unpin + ?Sized>(io: &mut R, buf: &mut BytesMut) -> io::Result<usize> {
+    poll_fn(|cx| {
+        // Uninitialized: zeroing 4 KiB per read costs more than the read's bookkeeping.
+        let mut tmp = [MaybeUninit::<u8>::uninit(); 4096];
+        let mut rb = ReadBuf::uninit(&mut tmp);
+        match Pin::new(&mut *io).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                buf.extend_from_slice(rb.filled());
+                Poll::Ready(Ok(rb.filled().len()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// What happens to the connection after an exchange.
+enum Next {
+    KeepAlive,
+    Close,
+    Upgraded,
+}
+
+struct Conn<W> {
+    ctx: Rc<ConnCtx>,
+    /// `None` while a request body holds the read side.
+    reader: Option<Reader>,
+    w: Option<W>,
+    timeouts: ListenerTimeouts,
+    lim: HeadLimits,
+    shutdown: watch::Receiver<bool>,
+    /// The response head (and small bodies) on its way out; released while idle.
+    out: Vec<u8>,
+}
+
+/// Serves HTTP/1.1 requests on the connection until it closes.
+pub async fn serve<W: AsyncWrite + Unpin + Send + 'static>(
+    ctx: Rc<ConnCtx>,
+    reader: Reader,
+    w: W,
+    lim: HeadLimits,
+    shutdown: watch::Receiver<bool>,
+) {
+    let timeouts = ctx.timeouts;
+    // Created once: each `changed()` future takes a lock on the watch all workers share.
+    let mut stop_rx = shutdown.clone();
+    let stop = stop_rx.changed();
+    tokio::pin!(stop);
+    let mut c = Conn { ctx, reader: Some(reader), w: Some(w), timeouts, lim, shutdown, out: Vec::new() };
+    // One timer per connection, pushed out lazily: most requests never touch it.
+    let timer = tokio::time::sleep(timeouts.header);
+    tokio::pin!(timer);
+    let mut deadline = Instant::now() + timeouts.header;
+    loop {
+        let head = match c.next_head(timer.as_mut(), stop.as_mut(), deadline).await {
+            Ok(Some(h)) => h,
+            Ok(None) => break,
+            Err(e) => {
+                c.refuse(e).await;
+                break;
+            }
+        };
+        match c.exchange(head).await {
+            Next::KeepAlive => deadline = Instant::now() + timeouts.idle,
+            Next::Close => break,
+            Next::Upgraded => return,
+        }
+    }
+    c.close().await;
+}
+
+/// Waits for `fut` until `deadline`, with the connection's lazily reset timer.
+async fn before<F: Future>(mut timer: Pin<&mut Sleep>, deadline: Instant, fut: F) -> Option<F::Output> {
+    if timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            biased;
+            r = fut.as_mut() => return Some(r),
+            _ = timer.as_mut() => {
+                if Instant::now() >= deadline {
+                    return None;
+                }
+                timer.as_mut().reset(deadline);
+            }
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
+    /// The next request head; `Ok(None)` when the client left, a timeout fired or the
+    /// worker is draining. `idle_until` bounds the wait for its first byte.
+    async fn next_head<S: Future>(
+        &mut self,
+        mut timer: Pin<&mut Sleep>,
+        mut stop: Pin<&mut S>,
+        idle_until: Instant,
+    ) -> Result<Option<Head>, HeadError> {
+        let Some(r) = self.reader.as_mut() else { return Ok(None) };
+        let mut deadline = idle_until;
+        let mut started = false;
+        loop {
+            if !r.buf.is_empty() {
+                if let Some(h) = head::parse(&mut r.buf, self.lim)? {
+                    return Ok(Some(h));
+                }
+                if !started && !r.buf.is_empty() {
+                    started = true;
+                    deadline = deadline.min(Instant::now() + self.timeouts.header);
+                }
+            }
+            let n = if r.buf.is_empty() {
+                if *self.shutdown.borrow() {
+                    return Ok(None);
+                }
+                r.buf = BytesMut::new();
+                self.out = Vec::new();
+                let read = async {
+                    tokio::select! {
+                        n = read_unbuffered(&mut r.io, &mut r.buf) => n,
+                        // Fires once: the loop ends after it.
+                        _ = stop.as_mut() => Ok(0),
+                    }
+                };
+                before(timer.as_mut(), deadline, read).await
+            } else {
+                before(timer.as_mut(), deadline, poll_fn(|cx| r.poll_fill(cx))).await
+            };
+            match n {
+                Some(Ok(n)) if n > 0 => {}
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    async fn exchange(&mut self, head: Head) -> Next {
+        let Head { parts, framing, keep_alive, expect_continue } = head;
+        let facts = ReqFacts { head: parts.method == Method::HEAD, version: parts.version, keep_alive };
+        let (mut home, mut cont) = (None, None);
+        let body = match (framing, self.reader.take()) {
+            (Framing::None, r) => {
+                self.reader = r;
+                ClientBody::Empty
+            }
+            (_, None) => return Next::Close,
+            (f, Some(reader)) => {
+                let (tx, rx) = oneshot::channel();
+                home = Some(rx);
+                cont = expect_continue.then(|| Arc::new(Notify::new()));
+                ClientBody::H1(Box::new(RecvBody::new(reader, Decoder::new(f), tx, cont.clone())))
+            }
+        };
+        let mut req = Request::from_parts(parts, body);
+        let mut upgrade = None;
+        if home.is_none() && crate::upgrade::wants_upgrade(&req) {
+            let (tx, rx) = oneshot::channel();
+            upgrade = Some(tx);
+            req.extensions_mut().insert(H1Upgrade(Arc::new(Mutex::new(Some(rx)))));
+        }
+        // Boxed: the handler's future is large (6.8 KB) and must not sit in every idle
+        // connection. A pool of warm boxes measured no faster (bench/ab.sh).
+        let mut fut = Box::pin(crate::service::handle(Rc::clone(&self.ctx), req));
+        let resp = match cont {
+            None => fut.await,
+            Some(c) => tokio::select! {
+                r = fut.as_mut() => r,
+                _ = c.notified() => {
+                    if let Some(w) = self.w.as_mut() {
+                        let _ = w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+                    }
+                    fut.await
+                }
+            },
+        };
+        let Ok(resp) = resp;
+        self.respond(resp, facts, home, upgrade).await
+    }
+
+    async fn respond(
+        &mut self,
+        resp: Response<ProxyBody>,
+        mut facts: ReqFacts,
+        home: Option<oneshot::Receiver<Returned>>,
+        upgrade: Option<oneshot::Sender<Upgraded>>,
+    ) -> Next {
+        let (mut parts, mut body) = resp.into_parts();
+        let mut pending = None;
+        if let Some(mut rx) = home {
+            match rx.try_recv() {
+                Ok(r) => {
+                    facts.keep_alive &= r.finished;
+                    self.reader = Some(r.reader);
+                }
+                Err(oneshot::error::TryRecvError::Empty) => pending = Some(rx),
+                Err(_) => facts.keep_alive = false,
+            }
+        }
+        facts.keep_alive &= !*self.shutdown.borrow();
+        let hint = http_body::Body::size_hint(&body).exact();
+        let (framing, keep) = encode_head(parts.status, &mut parts.headers, hint, facts, &mut self.out);
+        if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(tx) = upgrade {
+                return self.hand_over(tx).await;
+            }
+        }
+        let Some(w) = self.w.as_mut() else { return Next::Close };
+        let complete = send(w, &mut self.out, &mut body, framing).await.unwrap_or(false);
+        drop(body);
+        if !complete || !keep {
+            return Next::Close;
+        }
+        if let Some(rx) = pending {
+            match tokio::time::timeout(self.timeouts.body, rx).await {
+                Ok(Ok(r)) if r.finished => self.reader = Some(r.reader),
+                Ok(Ok(r)) => {
+                    self.reader = Some(r.reader);
+                    return Next::Close;
+                }
+                _ => return Next::Close,
+            }
+        }
+        Next::KeepAlive
+    }
+
+    /// Writes the 101 head and gives the connection to the tunnel.
+    async fn hand_over(&mut self, tx: oneshot::Sender<Upgraded>) -> Next {
+        let (Some(mut w), Some(reader)) = (self.w.take(), self.reader.take()) else { return Next::Close };
+        if w.write_all(&self.out).await.is_err() || w.flush().await.is_err() {
+            return Next::Close;
+        }
+        let _ = tx.send(Upgraded { reader, writer: Box::new(w) });
+        Next::Upgraded
+    }
+
+    /// Answers a head that could not be parsed, then the connection closes.
+    async fn refuse(&mut self, e: HeadError) {
+        let err = match e {
+            HeadError::Bad(why) => ProxyError::BadRequest(why),
+            HeadError::TooLarge => ProxyError::HeadersTooLarge,
+            HeadError::UriTooLong => ProxyError::UriTooLong,
+            HeadError::TooManyHeaders => ProxyError::TooManyHeaders,
+            HeadError::Version => ProxyError::VersionNotSupported,
+        };
+        tracing::debug!(peer = %self.ctx.client, error = err.code(), "malformed request head");
+        let resp = err.response();
+        self.ctx.listener.metrics.responses.inc(resp.status().as_u16());
+        let facts = ReqFacts { head: false, version: http::Version::HTTP_11, keep_alive: false };
+        let _ = self.respond(resp, facts, None, None).await;
+    }
+
+    /// FIN, then read and drop what the client still sends for a moment, so the answer
+    /// isn't lost to a reset when unread request bytes remain.
+    async fn close(&mut self) {
+        let Some(mut w) = self.w.take() else { return };
+        let _ = tokio::time::timeout(LINGER, w.shutdown()).await;
+        let Some(mut r) = self.reader.take() else { return };
+        let linger = async {
+            let mut seen = 0;
+            while seen < LINGER_BYTES {
+                r.buf.clear();
+                match read_unbuffered(&mut r.io, &mut r.buf).await {
+                    Ok(n) if n > 0 => seen += n,
+                    _ => break,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, linger).await;
+    }
+}

@@ -1,0 +1,201 @@
+//! Responses on the wire for the HTTP/1.1 server (`h1`): the head is encoded into one
+//! buffer with the framing the body allows (`Content-Length` when known, chunked for an
+//! HTTP/1.1 client, close-delimited otherwise) and the `Date` and `Connection` headers; the
+//! first body bytes that are ready go out in the same write, larger ones straight from
+//! their buffers.
+
+use std::cell::RefCell;
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{StatusCode, Version};
+use http_body::Body;
+use http_body_util::BodyExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::body::ProxyBody;
+
+/// Body bytes copied into the head's buffer rather than written on their own.
+const COALESCE: usize = 16 * 1024;
+
+/// How the response body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Out {
+    None,
+    Length(u64),
+    Chunked,
+    /// Until the connection closes (an HTTP/1.0 client, length unknown).
+    Close,
+}
+
+/// What the request said that shapes the response.
+#[derive(Debug, Clone, Copy)]
+pub struct ReqFacts {
+    pub head: bool,
+    pub version: Version,
+    /// The connection may stay open after this response (client, drain and body permitting).
+    pub keep_alive: bool,
+}
+
+/// Encodes the head into `out`; returns the framing and whether the connection stays open.
+pub fn encode_head(
+    status: StatusCode,
+    h: &mut HeaderMap,
+    hint: Option<u64>,
+    req: ReqFacts,
+    out: &mut Vec<u8>,
+) -> (Out, bool) {
+    let mut keep = req.keep_alive && !says_close(h);
+    let framing = if req.head || status.is_informational() || status == 204 || status == 304 {
+        Out::None
+    } else if let Some(n) = h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()) {
+        Out::Length(n)
+    } else if let Some(n) = hint {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        Out::Length(n)
+    } else if req.version == Version::HTTP_11 {
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        Out::Chunked
+    } else {
+        keep = false;
+        Out::Close
+    };
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        if !keep && !says_close(h) {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        } else if keep && req.version == Version::HTTP_10 {
+            h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        }
+    }
+    out.reserve(128 + h.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>());
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in h.iter() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !h.contains_key(header::DATE) {
+        out.extend_from_slice(b"date: ");
+        with_date(|d| out.extend_from_slice(d));
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    (framing, keep)
+}
+
+fn says_close(h: &HeaderMap) -> bool {
+    h.get_all(header::CONNECTION)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))))
+}
+
+thread_local! {
+    static DATE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((0, Vec::new())) };
+}
+
+/// The current `Date` value, formatted once per second per thread.
+fn with_date(f: impl FnOnce(&[u8])) {
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs || c.1.is_empty() {
+            *c = (secs, httpdate::fmt_http_date(now).into_bytes());
+        }
+        f(&c.1);
+    });
+}
+
+/// Writes `out` (the head) and the body with `framing`; `Ok(true)` when the body ended
+/// as framed, so the connection can carry another request.
+pub async fn send<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    out: &mut Vec<u8>,
+    body: &mut ProxyBody,
+    framing: Out,
+) -> io::Result<bool> {
+    let mut sent: u64 = 0;
+    let mut trailers = None;
+    while framing != Out::None && !body.is_end_stream() {
+        let frame = match body.frame().now_or_never() {
+            Some(f) => f,
+            None => {
+                flush(w, out).await?;
+                body.frame().await
+            }
+        };
+        let frame = match frame {
+            None => break,
+            Some(Err(_)) => {
+                flush(w, out).await?;
+                return Ok(false);
+            }
+            Some(Ok(f)) => f,
+        };
+        match frame.into_data() {
+            Ok(data) if !data.is_empty() => {
+                sent += data.len() as u64;
+                push(w, out, data, framing).await?;
+            }
+            Ok(_) => {}
+            Err(f) => trailers = f.into_trailers().ok(),
+        }
+    }
+    let complete = match framing {
+        Out::Length(n) => sent == n,
+        Out::Chunked => {
+            out.extend_from_slice(b"0\r\n");
+            for (name, value) in trailers.iter().flatten() {
+                out.extend_from_slice(name.as_str().as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"\r\n");
+            true
+        }
+        Out::None => true,
+        Out::Close => false,
+    };
+    flush(w, out).await?;
+    Ok(complete)
+}
+
+async fn push<W: AsyncWrite + Unpin>(w: &mut W, out: &mut Vec<u8>, data: Bytes, framing: Out) -> io::Result<()> {
+    if framing == Out::Chunked {
+        out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    }
+    if data.len() <= COALESCE {
+        out.extend_from_slice(&data);
+    } else {
+        flush(w, out).await?;
+        w.write_all(&data).await?;
+    }
+    if framing == Out::Chunked {
+        out.extend_from_slice(b"\r\n");
+    }
+    if out.len() >= 4 * COALESCE {
+        flush(w, out).await?;
+    }
+    Ok(())
+}
+
+async fn flush<W: AsyncWrite + Unpin>(w: &mut W, out: &mut Vec<u8>) -> io::Result<()> {
+    if !out.is_empty() {
+        w.write_all(out).await?;
+        out.clear();
+    }
+    w.flush().await
+}
+
+#[cfg(test)]
+#[path = "write_test.rs"]
+mod tests;

@@ -1,0 +1,60 @@
+//! Response encoding: framing chosen from the body and the request, connection headers.
+
+use http::{HeaderMap, HeaderValue, StatusCode, Version};
+
+use super::{encode_head, Out, ReqFacts};
+
+const GET11: ReqFacts = ReqFacts { head: false, version: Version::HTTP_11, keep_alive: true };
+
+fn head(status: u16, h: &mut HeaderMap, hint: Option<u64>, req: ReqFacts) -> (String, Out, bool) {
+    let mut out = Vec::new();
+    let (f, keep) = encode_head(StatusCode::from_u16(status).unwrap(), h, hint, req, &mut out);
+    (String::from_utf8(out).unwrap(), f, keep)
+}
+
+#[test]
+fn a_known_length_becomes_content_length() {
+    let (s, f, keep) = head(200, &mut HeaderMap::new(), Some(12), GET11);
+    assert!(s.starts_with("HTTP/1.1 200 OK\r\n"), "{s}");
+    assert!(s.contains("content-length: 12\r\n"));
+    assert!(s.contains("date: "));
+    assert!(s.ends_with("\r\n\r\n"));
+    assert_eq!((f, keep), (Out::Length(12), true));
+}
+
+#[test]
+fn unknown_length_is_chunked_for_1_1_and_closes_for_1_0() {
+    let (s, f, keep) = head(200, &mut HeaderMap::new(), None, GET11);
+    assert!(s.contains("transfer-encoding: chunked\r\n"));
+    assert_eq!((f, keep), (Out::Chunked, true));
+    let req10 = ReqFacts { version: Version::HTTP_10, ..GET11 };
+    let (s, f, keep) = head(200, &mut HeaderMap::new(), None, req10);
+    assert!(s.contains("connection: close\r\n"));
+    assert_eq!((f, keep), (Out::Close, false));
+}
+
+#[test]
+fn head_204_and_304_carry_no_body_but_keep_their_length() {
+    let mut h = HeaderMap::new();
+    h.insert("content-length", HeaderValue::from_static("99"));
+    let (s, f, _) = head(200, &mut h, None, ReqFacts { head: true, ..GET11 });
+    assert!(s.contains("content-length: 99\r\n"));
+    assert_eq!(f, Out::None);
+    assert_eq!(head(204, &mut HeaderMap::new(), Some(0), GET11).1, Out::None);
+    assert_eq!(head(304, &mut HeaderMap::new(), None, GET11).1, Out::None);
+}
+
+#[test]
+fn close_is_announced_and_honoured() {
+    let (s, _, keep) = head(200, &mut HeaderMap::new(), Some(0), ReqFacts { keep_alive: false, ..GET11 });
+    assert!(s.contains("connection: close\r\n"));
+    assert!(!keep);
+    let mut h = HeaderMap::new();
+    h.insert("connection", HeaderValue::from_static("close"));
+    let (s, _, keep) = head(200, &mut h, Some(0), GET11);
+    assert_eq!(s.matches("connection").count(), 1, "{s}");
+    assert!(!keep);
+    let req10 = ReqFacts { version: Version::HTTP_10, ..GET11 };
+    let (s, _, keep) = head(200, &mut HeaderMap::new(), Some(3), req10);
+    assert!(s.contains("connection: keep-alive\r\n") && keep);
+}
