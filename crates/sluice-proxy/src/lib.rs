@@ -40,5 +40,6 @@ mod upgrade;
 mod upstream_tls;
 mod worker;
 
+pub use h1::read_requests as read_h1_requests;
 pub use server::{Server, ServerHandle};
 pub use snapshot::Snapshot;

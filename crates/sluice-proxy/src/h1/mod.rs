@@ -68,3 +68,25 @@ impl AsyncWrite for Upgraded {
         Pin::new(&mut self.writer).poll_shutdown(cx)
     }
 }
+
+/// Reads `data` as pipelined requests (heads, then bodies) the way the server does and
+/// returns how many were complete. For fuzzing: whatever the bytes, it returns (no panic,
+/// no endless loop: every step consumes input or stops).
+pub fn read_requests(data: &[u8]) -> usize {
+    let lim = HeadLimits { max_bytes: 8192, max_headers: 100 };
+    let mut buf = BytesMut::from(data);
+    let mut n = 0;
+    while let Ok(Some(h)) = head::parse(&mut buf, lim) {
+        let mut body = decode::Decoder::new(h.framing);
+        loop {
+            let before = buf.len();
+            match body.decode(&mut buf) {
+                Ok(decode::Decoded::Data(_)) => assert!(buf.len() < before, "data consumes input"),
+                Ok(decode::Decoded::Trailers(_) | decode::Decoded::End) => break,
+                Ok(decode::Decoded::NeedMore) | Err(_) => return n,
+            }
+        }
+        n += 1;
+    }
+    n
+}
