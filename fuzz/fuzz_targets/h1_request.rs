@@ -1,5 +1,6 @@
-//! Fuzzes sluice's HTTP/1.1 request reader (heads and chunked / length bodies, pipelined):
-//! any bytes must parse, ask for more, or be refused — never panic or loop.
+//! Fuzzes sluice's HTTP/1.1 readers (request heads, chunked / length bodies, pipelined;
+//! upstream response heads): any bytes must parse, ask for more, or be refused — never
+//! panic or loop.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, Request, Response, Uri, Version};
-use hyper::body::Incoming;
 use sluice_config::RetryConfig;
 use sluice_core::breaker::Admission;
 use sluice_core::endpoint::InFlight;
@@ -24,11 +23,12 @@ use crate::clock;
 use crate::conn::ConnCtx;
 use crate::errors::ProxyError;
 use crate::exchange::{exchange, Exchanged, Failure, H1Back};
+use crate::h1::client::UpIncoming;
 use crate::snapshot::ClusterRt;
 
 /// A successful forward: the response, its connection and the guards it must keep.
 pub struct Forwarded {
-    pub resp: Response<Incoming>,
+    pub resp: Response<UpIncoming>,
     pub back: Option<H1Back>,
     pub in_flight: InFlight,
     pub addr: SocketAddr,

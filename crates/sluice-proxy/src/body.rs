@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use sluice_core::endpoint::InFlight;
 use tokio::time::{Instant, Sleep};
 
@@ -20,6 +19,7 @@ use std::sync::Arc;
 
 use crate::accesslog::{AccessLog, Entry};
 use crate::conn::ActiveGuard;
+use crate::h1::client::UpIncoming;
 use crate::h1::ClientBody;
 use crate::metrics::ListenerMetrics;
 use crate::mirror::BodyTee;
@@ -133,7 +133,7 @@ impl ProxyBody {
 
 /// An upstream response body in flight to the client.
 pub struct UpstreamBody {
-    inner: Incoming,
+    inner: UpIncoming,
     idle: IdleTimer,
     on_end: Option<ResponseEnd>,
     bytes: u64,
@@ -142,7 +142,7 @@ pub struct UpstreamBody {
 }
 
 impl UpstreamBody {
-    pub fn new(inner: Incoming, idle: Duration, on_end: ResponseEnd) -> Self {
+    pub fn new(inner: UpIncoming, idle: Duration, on_end: ResponseEnd) -> Self {
         UpstreamBody { inner, idle: IdleTimer::new(idle), on_end: Some(on_end), bytes: 0, log: None }
     }
 

@@ -3,13 +3,16 @@
 //! caller, so a connect failure can be retried even for a POST with a streamed body.
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 
 use http::{Request, Response};
-use hyper::body::Incoming;
+use http_body::Body as _;
 use hyper::client::conn::http1;
+use sluice_config::UpstreamProtocol;
 
 use crate::body::{is_body_too_large, BodyIdle, RequestBody};
 use crate::errors::ProxyError;
+use crate::h1::client::{self, TripError, UpIncoming};
 use crate::pool::{Pool, Upstream};
 use crate::snapshot::ClusterRt;
 
@@ -17,7 +20,7 @@ use crate::snapshot::ClusterRt;
 pub type H1Back = (http1::SendRequest<RequestBody>, u64);
 
 /// The response, the connection to return, and the connect time (0 when reused).
-pub type Exchanged = (Response<Incoming>, Option<H1Back>, u64);
+pub type Exchanged = (Response<UpIncoming>, Option<H1Back>, u64);
 
 /// Why an exchange failed, and whether the request can still be sent elsewhere.
 pub enum Failure {
@@ -38,12 +41,20 @@ impl Failure {
 /// the upstream closed while idle gives the request back unsent; it is retried once on a
 /// fresh connection, which is always safe because nothing reached the upstream.
 pub async fn exchange(
-    pool: &Pool,
+    pool: &Rc<Pool>,
     addr: SocketAddr,
     cluster: &ClusterRt,
     req: Request<RequestBody>,
     proxy_header: Option<Vec<u8>>,
 ) -> Result<Exchanged, Failure> {
+    let c = &cluster.config;
+    if c.protocol == UpstreamProtocol::Http1
+        && cluster.tls.is_none()
+        && proxy_header.is_none()
+        && req.body().is_end_stream()
+    {
+        return exchange_own(pool, addr, cluster, req).await;
+    }
     let private = proxy_header.is_some();
     let t = tokio::time::Instant::now();
     let (upstream, reused) = match pool.checkout(addr, cluster, proxy_header).await {
@@ -53,10 +64,11 @@ pub async fn exchange(
     let connect_ns = if reused { 0 } else { t.elapsed().as_nanos() as u64 };
     match upstream {
         Upstream::H2(mut tx) => {
-            tx.send_request(req).await.map(|r| (r, None, connect_ns)).map_err(|e| Failure::Sent(classify(&e)))
+            let r = tx.send_request(req).await.map_err(|e| Failure::Sent(classify(&e)))?;
+            Ok((r.map(UpIncoming::Hyper), None, connect_ns))
         }
         Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
-            Ok(resp) => Ok((resp, (!private).then_some((tx, uses + 1)), connect_ns)),
+            Ok(resp) => Ok((resp.map(UpIncoming::Hyper), (!private).then_some((tx, uses + 1)), connect_ns)),
             Err(mut e) => match e.take_message() {
                 Some(req) if reused => Box::pin(retry_fresh(pool, addr, cluster, req)).await,
                 Some(req) => Err(Failure::Unsent(ProxyError::UpstreamReset, req)),
@@ -81,7 +93,38 @@ async fn retry_fresh(
         return Err(Failure::Sent(ProxyError::UpstreamReset));
     };
     let resp = tx.send_request(req).await.map_err(|e| Failure::Sent(classify(&e)))?;
-    Ok((resp, Some((tx, uses + 1)), 0))
+    Ok((resp.map(UpIncoming::Hyper), Some((tx, uses + 1)), 0))
+}
+
+/// The fast path (`h1::client`): a bodyless request to a plain HTTP/1.1 upstream, on a
+/// connection read and written by this task. A reused connection that answers nothing
+/// (the upstream closed it while idle) gets one more try on a fresh connection.
+async fn exchange_own(
+    pool: &Rc<Pool>,
+    addr: SocketAddr,
+    cluster: &ClusterRt,
+    req: Request<RequestBody>,
+) -> Result<Exchanged, Failure> {
+    let t = tokio::time::Instant::now();
+    let mut fresh_tried = false;
+    loop {
+        let (mut conn, reused) = match pool.checkout_own(addr, cluster).await {
+            Ok(x) => x,
+            Err(e) => return Err(Failure::Unsent(e, req)),
+        };
+        let connect_ns = if reused { 0 } else { t.elapsed().as_nanos() as u64 };
+        match conn.round_trip(&req).await {
+            Ok(parts) => {
+                let framing = client::response_framing(req.method(), &parts);
+                let home = client::Home { pool: Rc::clone(pool), addr, cfg: cluster.config.pool };
+                let body = UpIncoming::Own(client::OwnBody::new(conn, framing, home));
+                return Ok((Response::from_parts(parts, body), None, connect_ns));
+            }
+            Err(TripError::Unsent) if !reused => return Err(Failure::Unsent(ProxyError::UpstreamReset, req)),
+            Err(TripError::Unsent | TripError::Empty) if reused && !fresh_tried => fresh_tried = true,
+            Err(_) => return Err(Failure::Sent(ProxyError::UpstreamReset)),
+        }
+    }
 }
 
 fn classify(e: &hyper::Error) -> ProxyError {

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::body::RequestBody;
 use crate::errors::ProxyError;
 use crate::exec::LocalExec;
+use crate::h1::client::UpConn;
 use crate::snapshot::ClusterRt;
 use crate::upstream_tls::{Connector, UpstreamIo};
 
@@ -56,6 +57,8 @@ pub enum Upstream {
 pub struct Pool {
     h1: RefCell<HashMap<SocketAddr, Vec<IdleConn>>>,
     h2: RefCell<HashMap<SocketAddr, http2::SendRequest<RequestBody>>>,
+    /// Idle connections of sluice's own HTTP/1.1 client (`h1::client`, the fast path).
+    own: RefCell<HashMap<SocketAddr, Vec<(UpConn, Instant)>>>,
 }
 
 /// A cluster's open upstream connections across all workers, and its `max_connections`.
@@ -182,11 +185,55 @@ impl Pool {
         }
     }
 
+    /// A fast-path connection to `addr`: the most recent idle one that is still open and
+    /// quiet, else a new one (within the cluster's connection limit).
+    pub async fn checkout_own(&self, addr: SocketAddr, rt: &ClusterRt) -> Result<(UpConn, bool), ProxyError> {
+        let idle = {
+            let mut map = self.own.borrow_mut();
+            let now = Instant::now();
+            let list = map.entry(addr).or_default();
+            std::iter::from_fn(|| list.pop()).find(|(c, expires)| *expires > now && c.is_reusable())
+        };
+        if let Some((c, _)) = idle {
+            rt.metrics.connections_reused.fetch_add(1, Relaxed);
+            return Ok((c, true));
+        }
+        Box::pin(self.connect_own(addr, rt)).await.map(|c| (c, false))
+    }
+
+    async fn connect_own(&self, addr: SocketAddr, rt: &ClusterRt) -> Result<UpConn, ProxyError> {
+        let slot = rt.conn_limit.acquire().inspect_err(|_| {
+            rt.metrics.shed_limit.fetch_add(1, Relaxed);
+        })?;
+        let started = Instant::now();
+        let UpstreamIo::Plain(s) = connect(addr, rt.config.timeouts.connect, None, None).await?.into_inner() else {
+            return Err(ProxyError::ConnectRefused);
+        };
+        rt.metrics.connections_created.fetch_add(1, Relaxed);
+        rt.metrics.upstream_connect.observe_ns(started.elapsed().as_nanos() as u64);
+        Ok(UpConn::new(s, slot))
+    }
+
+    /// Returns a fast-path connection whose response ended as framed.
+    pub fn checkin_own(&self, addr: SocketAddr, c: UpConn, cfg: PoolConfig) {
+        if (cfg.max_requests != 0 && c.uses >= cfg.max_requests) || cfg.max_idle == 0 {
+            return;
+        }
+        let mut map = self.own.borrow_mut();
+        let list = map.entry(addr).or_default();
+        if list.len() < cfg.max_idle {
+            list.push((c, Instant::now() + cfg.idle_timeout));
+        }
+    }
+
     /// Drops expired and closed idle connections; run periodically by the worker.
     pub fn sweep(&self) {
         let now = Instant::now();
         for list in self.h1.borrow_mut().values_mut() {
             list.retain(|c| c.expires > now && !c.tx.is_closed());
+        }
+        for list in self.own.borrow_mut().values_mut() {
+            list.retain(|(c, expires)| *expires > now && c.is_reusable());
         }
         self.h2.borrow_mut().retain(|_, tx| !tx.is_closed());
     }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri, Version};
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 use sluice_config::UpstreamProtocol;
 
 use crate::accesslog::{entry, Entry, RequestInfo, Trace};
@@ -19,6 +19,7 @@ use crate::body::{ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
 use crate::conn::{ActiveGuard, ConnCtx};
 use crate::errors::ProxyError;
 use crate::forward::{add_forwarding, strip_hop_by_hop};
+use crate::h1::client::UpIncoming;
 use crate::h1::ClientBody;
 use crate::limitstore::settle;
 use crate::pool::PoolReturn;
@@ -215,7 +216,7 @@ fn rewrite_request(
 
 fn rewrite_response(
     route: &RouteRt,
-    resp: Response<Incoming>,
+    resp: Response<UpIncoming>,
     body_idle: std::time::Duration,
     end: ResponseEnd,
 ) -> Response<ProxyBody> {

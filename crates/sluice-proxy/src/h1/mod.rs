@@ -5,9 +5,11 @@
 //! `head` parses, `decode`/`recv` read bodies, `write` encodes responses, `serve` runs the
 //! connection. Upstream connections still use hyper's client.
 
+pub mod client;
 mod decode;
 mod head;
 mod recv;
+mod resp;
 mod serve;
 mod write;
 
@@ -70,9 +72,11 @@ impl AsyncWrite for Upgraded {
 }
 
 /// Reads `data` as pipelined requests (heads, then bodies) the way the server does and
-/// returns how many were complete. For fuzzing: whatever the bytes, it returns (no panic,
-/// no endless loop: every step consumes input or stops).
+/// returns how many were complete; also as an upstream response head. For fuzzing:
+/// whatever the bytes, it returns (no panic, no endless loop: every step consumes input
+/// or stops).
 pub fn read_requests(data: &[u8]) -> usize {
+    let _ = resp::parse_response(&mut BytesMut::from(data));
     let lim = HeadLimits { max_bytes: 8192, max_headers: 100 };
     let mut buf = BytesMut::from(data);
     let mut n = 0;

@@ -19,4 +19,5 @@ mod timeouts;
 mod tls;
 mod tlsutil;
 mod upstream;
+mod upstream_h1;
 mod websocket;

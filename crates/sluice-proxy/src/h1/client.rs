@@ -1,0 +1,250 @@
+//! The upstream side of sluice's own HTTP/1.1 codec: the fast path for bodyless requests
+//! to plain-TCP HTTP/1.1 clusters (everything else — bodies, TLS, PROXY headers, upgrades,
+//! HTTP/2 — goes through hyper's client). The request head is written straight from the
+//! request, the response head parsed in place, and the body read by the client
+//! connection's own task: no connection task, channel or wake-up per request. The
+//! connection returns to the pool when the body ends as framed.
+
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::{header, Method, Request, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use super::decode::{Decoded, Decoder};
+use super::head::Framing;
+use super::resp::parse_response;
+use crate::body::{BoxError, RequestBody};
+use crate::pool::{ConnSlot, Pool};
+
+const READ_CHUNK: usize = 8 * 1024;
+/// Largest upstream response head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// An upstream HTTP/1.1 connection of the fast path.
+pub struct UpConn {
+    r: OwnedReadHalf,
+    w: OwnedWriteHalf,
+    buf: BytesMut,
+    pub uses: u64,
+    _slot: ConnSlot,
+}
+
+/// Why a round trip failed: `Unsent` when no byte of the request left (safe to send
+/// elsewhere); `Empty` when the upstream closed without a byte of answer (a reused
+/// connection it had closed while idle).
+pub enum TripError {
+    Unsent,
+    Empty,
+    Broken,
+}
+
+impl UpConn {
+    pub fn new(s: tokio::net::TcpStream, slot: ConnSlot) -> Self {
+        let (r, w) = s.into_split();
+        UpConn { r, w, buf: BytesMut::new(), uses: 0, _slot: slot }
+    }
+
+    /// Still open and quiet while idle: a closed or chattering connection is not reused.
+    pub fn is_reusable(&self) -> bool {
+        let mut probe = [0u8; 1];
+        self.buf.is_empty() && matches!(self.r.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// Writes the request head and reads the response head (skipping 1xx interim answers).
+    pub async fn round_trip(&mut self, req: &Request<RequestBody>) -> Result<http::response::Parts, TripError> {
+        let mut out = Vec::with_capacity(256);
+        encode_request(req, &mut out);
+        self.w.write_all(&out).await.map_err(|_| TripError::Unsent)?;
+        self.uses += 1;
+        let mut any = false;
+        loop {
+            if !self.buf.is_empty() {
+                any = true;
+                match parse_response(&mut self.buf) {
+                    Ok(Some(p)) if p.status.is_informational() => continue,
+                    Ok(Some(p)) => return Ok(p),
+                    Ok(None) if self.buf.len() < MAX_HEAD => {}
+                    _ => return Err(TripError::Broken),
+                }
+            }
+            self.buf.reserve(READ_CHUNK);
+            match tokio::io::AsyncReadExt::read_buf(&mut self.r, &mut self.buf).await {
+                Ok(0) | Err(_) if !any => return Err(TripError::Empty),
+                Ok(0) | Err(_) => return Err(TripError::Broken),
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+fn encode_request(req: &Request<RequestBody>, out: &mut Vec<u8>) {
+    out.extend_from_slice(req.method().as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(req.uri().path_and_query().map_or("/", |p| p.as_str()).as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in req.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let wants_length = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
+    if wants_length && !req.headers().contains_key(header::CONTENT_LENGTH) {
+        out.extend_from_slice(b"content-length: 0\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How an upstream response body is delimited (RFC 9112 §6.3).
+pub fn response_framing(method: &Method, p: &http::response::Parts) -> Option<Framing> {
+    if *method == Method::HEAD || p.status.is_informational() || p.status == StatusCode::NO_CONTENT || p.status == 304 {
+        return Some(Framing::None);
+    }
+    if p.headers.get_all(header::TRANSFER_ENCODING).iter().any(|v| v.as_bytes().ends_with(b"chunked")) {
+        return Some(Framing::Chunked);
+    }
+    let cl = p.headers.get(header::CONTENT_LENGTH)?;
+    cl.to_str().ok()?.trim().parse().ok().map(Framing::Length)
+}
+
+/// Where a finished connection goes back to.
+pub struct Home {
+    pub pool: Rc<Pool>,
+    pub addr: std::net::SocketAddr,
+    pub cfg: sluice_config::PoolConfig,
+}
+
+/// An upstream response body read off a fast-path connection.
+pub struct OwnBody {
+    conn: Option<UpConn>,
+    /// `None`: until the upstream closes (the connection is not reused).
+    decoder: Option<Decoder>,
+    home: Option<Home>,
+    done: bool,
+}
+
+impl OwnBody {
+    pub fn new(conn: UpConn, framing: Option<Framing>, home: Home) -> Self {
+        let decoder = framing.map(Decoder::new);
+        let done = decoder.as_ref().is_some_and(Decoder::is_done);
+        let mut b = OwnBody { conn: Some(conn), decoder, home: Some(home), done };
+        if done {
+            b.go_home();
+        }
+        b
+    }
+
+    fn go_home(&mut self) {
+        if let (Some(c), Some(h)) = (self.conn.take(), self.home.take()) {
+            h.pool.checkin_own(h.addr, c, h.cfg);
+        }
+    }
+
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        loop {
+            let Some(c) = self.conn.as_mut() else { return Poll::Ready(None) };
+            let step = match self.decoder.as_mut() {
+                Some(d) => d.decode(&mut c.buf).map_err(BoxError::from)?,
+                None if c.buf.is_empty() => Decoded::NeedMore,
+                None => Decoded::Data(c.buf.split().freeze()),
+            };
+            let frame = match step {
+                Decoded::Data(b) => Frame::data(b),
+                Decoded::Trailers(t) => Frame::trailers(t),
+                Decoded::End => {
+                    self.finish();
+                    return Poll::Ready(None);
+                }
+                Decoded::NeedMore => {
+                    c.buf.reserve(READ_CHUNK);
+                    let n = ready!(tokio_util::io::poll_read_buf(Pin::new(&mut c.r), cx, &mut c.buf))?;
+                    if n == 0 {
+                        self.conn = None;
+                        return match self.decoder {
+                            None => Poll::Ready(None),
+                            Some(_) => Poll::Ready(Some(Err("upstream closed inside the body".into()))),
+                        };
+                    }
+                    continue;
+                }
+            };
+            if self.decoder.as_ref().is_some_and(Decoder::is_done) {
+                self.finish();
+            }
+            return Poll::Ready(Some(Ok(frame)));
+        }
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+        match self.conn.as_ref() {
+            Some(c) if c.buf.is_empty() => self.go_home(),
+            _ => self.conn = None,
+        }
+    }
+}
+
+impl Body for OwnBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let r = this.poll_data(cx);
+        if let Poll::Ready(Some(Err(_))) = &r {
+            this.conn = None;
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.decoder.as_ref().and_then(Decoder::remaining) {
+            Some(n) => SizeHint::with_exact(n),
+            None if self.done => SizeHint::with_exact(0),
+            None => SizeHint::default(),
+        }
+    }
+}
+
+/// An upstream response body from either client.
+pub enum UpIncoming {
+    Hyper(Incoming),
+    Own(OwnBody),
+}
+
+impl Body for UpIncoming {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            UpIncoming::Hyper(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            UpIncoming::Own(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpIncoming::Hyper(b) => b.is_end_stream(),
+            UpIncoming::Own(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            UpIncoming::Hyper(b) => b.size_hint(),
+            UpIncoming::Own(b) => b.size_hint(),
+        }
+    }
+}
