@@ -138,7 +138,8 @@ fn names_a_version(data: &[u8]) -> bool {
 fn build(head: Bytes, method: Method, path: (usize, usize), version: Version, idx: &[Idx]) -> Result<Head, HeadError> {
     let uri = Uri::from_maybe_shared(head.slice(path.0..path.0 + path.1))
         .map_err(|_| HeadError::Bad("invalid request target"))?;
-    let mut headers = HeaderMap::with_capacity(idx.len());
+    // Room for the forwarding headers the proxy adds, so the map never grows.
+    let mut headers = HeaderMap::with_capacity(idx.len() + 4);
     for &(n, nl, v, vl) in idx {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
         let name = HeaderName::from_bytes(&head[n..n + nl]).map_err(|_| HeadError::Bad("invalid header name"))?;
