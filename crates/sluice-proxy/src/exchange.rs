@@ -117,7 +117,7 @@ async fn exchange_own(
             Ok(parts) => {
                 let framing = client::response_framing(req.method(), &parts);
                 let home = client::Home { pool: Rc::clone(pool), addr, cfg: cluster.config.pool };
-                let body = UpIncoming::Own(client::OwnBody::new(conn, framing, home));
+                let body = UpIncoming::Own(Box::new(client::OwnBody::new(conn, framing, home)));
                 return Ok((Response::from_parts(parts, body), None, connect_ns));
             }
             Err(TripError::Unsent) if !reused => return Err(Failure::Unsent(ProxyError::UpstreamReset, req)),

@@ -220,7 +220,8 @@ impl Body for OwnBody {
 /// An upstream response body from either client.
 pub enum UpIncoming {
     Hyper(Incoming),
-    Own(OwnBody),
+    /// Boxed: the response is moved through several layers on its way to the client.
+    Own(Box<OwnBody>),
 }
 
 impl Body for UpIncoming {
@@ -230,7 +231,7 @@ impl Body for UpIncoming {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             UpIncoming::Hyper(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
-            UpIncoming::Own(b) => Pin::new(b).poll_frame(cx),
+            UpIncoming::Own(b) => Pin::new(&mut **b).poll_frame(cx),
         }
     }
 

@@ -24,7 +24,9 @@ pub enum Chunk {
     Size,
     Data(u64),
     DataEnd,
-    Trailers { map: HeaderMap, seen: usize },
+    /// Boxed when there are any: the decoder lives in request and response bodies that are
+    /// moved through the handler's layers, and trailers are rare.
+    Trailers { map: Option<Box<HeaderMap>>, seen: usize },
 }
 
 /// One step of decoding.
@@ -129,7 +131,7 @@ impl Chunk {
             Chunk::Size => {
                 let Some(l) = line(buf, MAX_SIZE_LINE)? else { return Ok(Step::Out(Decoded::NeedMore)) };
                 let n = chunk_size(&l)?;
-                *self = if n == 0 { Chunk::Trailers { map: HeaderMap::new(), seen: 0 } } else { Chunk::Data(n) };
+                *self = if n == 0 { Chunk::Trailers { map: None, seen: 0 } } else { Chunk::Data(n) };
                 Ok(Step::Again)
             }
             Chunk::Data(rem) => {
@@ -158,13 +160,15 @@ impl Chunk {
                 let Some(l) = line(buf, MAX_TRAILERS - *seen)? else { return Ok(Step::Out(Decoded::NeedMore)) };
                 *seen += l.len() + 2;
                 if l.is_empty() {
-                    let map = std::mem::take(map);
-                    return Ok(Step::Out(if map.is_empty() { Decoded::End } else { Decoded::Trailers(map) }));
+                    return Ok(Step::Out(match map.take() {
+                        Some(m) => Decoded::Trailers(*m),
+                        None => Decoded::End,
+                    }));
                 }
                 let colon = l.iter().position(|&b| b == b':').ok_or("malformed trailer")?;
                 let name = HeaderName::from_bytes(&l[..colon]).map_err(|_| "malformed trailer")?;
                 let value = HeaderValue::from_bytes(l[colon + 1..].trim_ascii()).map_err(|_| "malformed trailer")?;
-                map.append(name, value);
+                map.get_or_insert_with(Box::default).append(name, value);
                 Ok(Step::Again)
             }
         }
