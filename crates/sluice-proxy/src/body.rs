@@ -209,7 +209,11 @@ impl Body for ProxyBody {
 }
 
 /// A request body on its way upstream, with the size limit and idle timeout applied.
-pub struct RequestBody {
+/// `None` is the empty body of most requests: the request is moved through several layers
+/// of the handler, so what a body needs lives in a box only when there is one.
+pub struct RequestBody(Option<Box<Streamed>>);
+
+struct Streamed {
     inner: Option<ClientBody>,
     /// A body held whole (a mirrored copy).
     once: Option<Bytes>,
@@ -221,20 +225,33 @@ pub struct RequestBody {
 
 impl RequestBody {
     pub fn new(inner: ClientBody, limit: u64, idle: Duration) -> Self {
-        RequestBody { inner: Some(inner), once: None, seen: 0, limit, idle: IdleTimer::new(idle), tee: None }
+        RequestBody(Some(Box::new(Streamed {
+            inner: Some(inner),
+            once: None,
+            seen: 0,
+            limit,
+            idle: IdleTimer::new(idle),
+            tee: None,
+        })))
     }
 
     pub fn empty() -> Self {
-        RequestBody { inner: None, once: None, seen: 0, limit: 0, idle: IdleTimer::new(Duration::MAX), tee: None }
+        RequestBody(None)
     }
 
     pub fn full(b: Bytes) -> Self {
-        RequestBody { once: Some(b).filter(|b| !b.is_empty()), ..RequestBody::empty() }
+        RequestBody(Some(Box::new(Streamed { once: Some(b).filter(|b| !b.is_empty()), ..Streamed::empty() })))
     }
 
     /// Copies the body as it streams (shadow mirroring).
     pub fn set_tee(&mut self, tee: BodyTee) {
-        self.tee = Some(Box::new(tee));
+        self.0.get_or_insert_with(|| Box::new(Streamed::empty())).tee = Some(Box::new(tee));
+    }
+}
+
+impl Streamed {
+    fn empty() -> Self {
+        Streamed { inner: None, once: None, seen: 0, limit: 0, idle: IdleTimer::new(Duration::MAX), tee: None }
     }
 }
 
@@ -243,7 +260,24 @@ impl Body for RequestBody {
     type Error = BoxError;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
+        match self.get_mut().0.as_deref_mut() {
+            None => Poll::Ready(None),
+            Some(s) => s.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.as_ref().map_or(true, |s| s.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.0.as_ref().map_or(SizeHint::with_exact(0), |s| s.size_hint())
+    }
+}
+
+impl Streamed {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self;
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(this.once.take().map(|b| Ok(Frame::data(b))));
         };
