@@ -114,11 +114,11 @@ async fn exchange_own(
         };
         let connect_ns = if reused { 0 } else { t.elapsed().as_nanos() as u64 };
         match conn.round_trip(&req).await {
-            Ok(parts) => {
-                let framing = client::response_framing(req.method(), &parts);
-                let home = client::Home { pool: Rc::clone(pool), addr, cfg: cluster.config.pool };
-                let body = UpIncoming::Own(Box::new(client::OwnBody::new(conn, framing, home)));
-                return Ok((Response::from_parts(parts, body), None, connect_ns));
+            Ok(head) => {
+                let home =
+                    head.keep_alive.then(|| client::Home { pool: Rc::clone(pool), addr, cfg: cluster.config.pool });
+                let body = UpIncoming::Own(Box::new(client::OwnBody::new(conn, head.framing, home)));
+                return Ok((Response::from_parts(head.parts, body), None, connect_ns));
             }
             Err(TripError::Unsent) if !reused => return Err(Failure::Unsent(ProxyError::UpstreamReset, req)),
             Err(TripError::Unsent | TripError::Empty) if reused && !fresh_tried => fresh_tried = true,

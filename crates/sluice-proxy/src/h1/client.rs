@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::{header, Method, Request, StatusCode};
+use http::{header, Method, Request};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::io::AsyncWriteExt;
@@ -19,7 +19,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::decode::{Decoded, Decoder};
 use super::head::Framing;
-use super::resp::parse_response;
+use super::resp::{parse_response, RespHead};
 use crate::body::{BoxError, RequestBody};
 use crate::pool::{ConnSlot, Pool};
 
@@ -58,7 +58,7 @@ impl UpConn {
     }
 
     /// Writes the request head and reads the response head (skipping 1xx interim answers).
-    pub async fn round_trip(&mut self, req: &Request<RequestBody>) -> Result<http::response::Parts, TripError> {
+    pub async fn round_trip(&mut self, req: &Request<RequestBody>) -> Result<RespHead, TripError> {
         let mut out = Vec::with_capacity(256);
         encode_request(req, &mut out);
         self.w.write_all(&out).await.map_err(|_| TripError::Unsent)?;
@@ -67,8 +67,8 @@ impl UpConn {
         loop {
             if !self.buf.is_empty() {
                 any = true;
-                match parse_response(&mut self.buf) {
-                    Ok(Some(p)) if p.status.is_informational() => continue,
+                match parse_response(&mut self.buf, req.method() == Method::HEAD) {
+                    Ok(Some(p)) if p.parts.status.is_informational() => continue,
                     Ok(Some(p)) => return Ok(p),
                     Ok(None) if self.buf.len() < MAX_HEAD => {}
                     _ => return Err(TripError::Broken),
@@ -102,18 +102,6 @@ fn encode_request(req: &Request<RequestBody>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// How an upstream response body is delimited (RFC 9112 §6.3).
-pub fn response_framing(method: &Method, p: &http::response::Parts) -> Option<Framing> {
-    if *method == Method::HEAD || p.status.is_informational() || p.status == StatusCode::NO_CONTENT || p.status == 304 {
-        return Some(Framing::None);
-    }
-    if p.headers.get_all(header::TRANSFER_ENCODING).iter().any(|v| v.as_bytes().ends_with(b"chunked")) {
-        return Some(Framing::Chunked);
-    }
-    let cl = p.headers.get(header::CONTENT_LENGTH)?;
-    cl.to_str().ok()?.trim().parse().ok().map(Framing::Length)
-}
-
 /// Where a finished connection goes back to.
 pub struct Home {
     pub pool: Rc<Pool>,
@@ -126,15 +114,16 @@ pub struct OwnBody {
     conn: Option<UpConn>,
     /// `None`: until the upstream closes (the connection is not reused).
     decoder: Option<Decoder>,
+    /// `None` when the connection is not to be reused (the upstream said close).
     home: Option<Home>,
     done: bool,
 }
 
 impl OwnBody {
-    pub fn new(conn: UpConn, framing: Option<Framing>, home: Home) -> Self {
+    pub fn new(conn: UpConn, framing: Option<Framing>, home: Option<Home>) -> Self {
         let decoder = framing.map(Decoder::new);
         let done = decoder.as_ref().is_some_and(Decoder::is_done);
-        let mut b = OwnBody { conn: Some(conn), decoder, home: Some(home), done };
+        let mut b = OwnBody { conn: Some(conn), decoder, home, done };
         if done {
             b.go_home();
         }

@@ -26,7 +26,10 @@ pub enum Chunk {
     DataEnd,
     /// Boxed when there are any: the decoder lives in request and response bodies that are
     /// moved through the handler's layers, and trailers are rare.
-    Trailers { map: Option<Box<HeaderMap>>, seen: usize },
+    Trailers {
+        map: Option<Box<HeaderMap>>,
+        seen: usize,
+    },
 }
 
 /// One step of decoding.

@@ -76,7 +76,7 @@ impl AsyncWrite for Upgraded {
 /// whatever the bytes, it returns (no panic, no endless loop: every step consumes input
 /// or stops).
 pub fn read_requests(data: &[u8]) -> usize {
-    let _ = resp::parse_response(&mut BytesMut::from(data));
+    let _ = resp::parse_response(&mut BytesMut::from(data), false);
     let lim = HeadLimits { max_bytes: 8192, max_headers: 100 };
     let mut buf = BytesMut::from(data);
     let mut n = 0;

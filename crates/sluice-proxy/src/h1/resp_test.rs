@@ -1,0 +1,41 @@
+//! Upstream response heads: framing, connection reuse, and hop-by-hop fields kept out.
+
+use bytes::BytesMut;
+
+use super::parse_response;
+use crate::h1::head::Framing;
+
+fn one(raw: &str, head_req: bool) -> super::RespHead {
+    parse_response(&mut BytesMut::from(raw), head_req).unwrap().unwrap()
+}
+
+#[test]
+fn framing_and_reuse_follow_the_head() {
+    let r = one("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n", false);
+    assert_eq!((r.framing, r.keep_alive), (Some(Framing::Length(3)), true));
+    let r = one("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false);
+    assert_eq!((r.framing, r.keep_alive), (Some(Framing::Chunked), true));
+    let r = one("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n", false);
+    assert!(!r.keep_alive, "the upstream said close: not pooled");
+    let r = one("HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n", false);
+    assert!(!r.keep_alive, "HTTP/1.0 without keep-alive");
+    let r = one("HTTP/1.1 200 OK\r\n\r\n", false);
+    assert_eq!((r.framing, r.keep_alive), (None, false), "read until close");
+    let r = one("HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n", true);
+    assert_eq!(r.framing, Some(Framing::None), "HEAD: no body whatever the length says");
+    assert_eq!(r.parts.headers["content-length"], "30");
+}
+
+#[test]
+fn hop_by_hop_fields_never_enter_the_map() {
+    let raw = "HTTP/1.1 200 OK\r\nConnection: keep-alive, x-secret\r\nKeep-Alive: timeout=5\r\nX-Secret: 1\r\nTransfer-Encoding: chunked\r\nProxy-Authenticate: x\r\nServer: up\r\n\r\n";
+    let r = one(raw, false);
+    let names: Vec<&str> = r.parts.headers.keys().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["server"]);
+}
+
+#[test]
+fn partial_and_garbage_heads() {
+    assert!(parse_response(&mut BytesMut::from("HTTP/1.1 200 OK\r\nServer: x\r\n"), false).unwrap().is_none());
+    assert!(parse_response(&mut BytesMut::from("SSH-2.0-OpenSSH\r\n\r\n"), false).is_err());
+}
