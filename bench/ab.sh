@@ -2,13 +2,15 @@
 # A/B of two sluice binaries on the keep-alive scenario (wrk -t1 -c64, one worker, one
 # nginx backend), alternating A B A B … so drift hits both: req/s and proxy CPU µs per
 # request for each round, then medians. For deciding whether a change to the data path pays.
-#   bench/ab.sh BIN_A BIN_B [rounds=4] [seconds=4] [path=/]
+#   bench/ab.sh BIN_A BIN_B [rounds=4] [seconds=4] [path=/ | /16k | /1m]   (CONNS=64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib/common.sh
 a=$1; b=$2; rounds=${3:-4}; secs=${4:-4}; path=${5:-/}
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; sleep 0.3; rm -rf "$work"' EXIT
+chmod 755 "$work"   # nginx workers read the files
 head -c 16384 /dev/zero | tr '\0' x >"$work/16k"
+head -c 1048576 /dev/zero | tr '\0' x >"$work/1m"
 cat >"$work/backend.conf" <<NG
 worker_processes 1; daemon off; pid $work/nb.pid; error_log $work/nb.err;
 events { worker_connections 4096; }
@@ -27,7 +29,7 @@ declare -a rps cpu
 for r in $(seq 1 "$rounds"); do
   for i in 0 1; do
     t0=$(awk '{print $14 + $15}' "/proc/${pid[$i]}/stat"); s0=$(cat /proc/${pid[$i]}/task/*/status | awk '/ctxt_switches/ {s+=$2} END {print s}')
-    out=$(wrk -t1 -c64 -d"${secs}s" "http://127.0.0.1:1839$i$path")
+    out=$(wrk -t1 -c"${CONNS:-64}" -d"${secs}s" "http://127.0.0.1:1839$i$path")
     t1=$(awk '{print $14 + $15}' "/proc/${pid[$i]}/stat"); s1=$(cat /proc/${pid[$i]}/task/*/status | awk '/ctxt_switches/ {s+=$2} END {print s}')
     n=$(awk '/requests in/ {print $1}' <<<"$out"); q=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     c=$(echo "($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / $n" | bc -l)

@@ -24,6 +24,8 @@ use crate::body::{BoxError, RequestBody};
 use crate::pool::{ConnSlot, Pool};
 
 const READ_CHUNK: usize = 8 * 1024;
+/// Largest read for a body: big bodies move in big reads (and big writes to the client).
+const BODY_READ_MAX: usize = 256 * 1024;
 /// Largest upstream response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 
@@ -152,7 +154,8 @@ impl OwnBody {
                     return Poll::Ready(None);
                 }
                 Decoded::NeedMore => {
-                    c.buf.reserve(READ_CHUNK);
+                    let want = self.decoder.as_ref().and_then(Decoder::remaining).map_or(BODY_READ_MAX, |n| n as usize);
+                    c.buf.reserve(want.clamp(READ_CHUNK, BODY_READ_MAX));
                     let n = ready!(tokio_util::io::poll_read_buf(Pin::new(&mut c.r), cx, &mut c.buf))?;
                     if n == 0 {
                         self.conn = None;

@@ -3,7 +3,8 @@
 //! future for as long as a connection lives; here an idle keep-alive connection holds no
 //! buffer at all (HAProxy and NGINX do the same), and a request's head is parsed in place.
 //! `head` parses, `decode`/`recv` read bodies, `write` encodes responses, `serve` runs the
-//! connection. Upstream connections still use hyper's client.
+//! connection. `client`/`resp` are the upstream side's fast path (bodyless requests to
+//! plain HTTP/1.1 upstreams); everything else upstream uses hyper's client.
 
 pub mod client;
 mod decode;
