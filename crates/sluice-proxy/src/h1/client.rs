@@ -91,12 +91,7 @@ fn encode_request(req: &Request<RequestBody>, out: &mut Vec<u8>) {
     out.push(b' ');
     out.extend_from_slice(req.uri().path_and_query().map_or("/", |p| p.as_str()).as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in req.headers() {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    super::write::put_fields(req.headers(), out);
     let wants_length = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
     if wants_length && !req.headers().contains_key(header::CONTENT_LENGTH) {
         out.extend_from_slice(b"content-length: 0\r\n");

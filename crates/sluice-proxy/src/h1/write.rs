@@ -76,12 +76,7 @@ pub fn encode_head(
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in h.iter() {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    put_fields(h, out);
     if !h.contains_key(header::DATE) {
         out.extend_from_slice(b"date: ");
         with_date(|d| out.extend_from_slice(d));
@@ -89,6 +84,16 @@ pub fn encode_head(
     }
     out.extend_from_slice(b"\r\n");
     (framing, keep)
+}
+
+/// Writes every field as `name: value\r\n` (heads and trailers, both directions).
+pub fn put_fields(h: &HeaderMap, out: &mut Vec<u8>) {
+    for (name, value) in h {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 fn says_close(h: &HeaderMap) -> bool {
@@ -153,11 +158,8 @@ pub async fn send<W: AsyncWrite + Unpin>(
         Out::Length(n) => sent == n,
         Out::Chunked => {
             out.extend_from_slice(b"0\r\n");
-            for (name, value) in trailers.iter().flatten() {
-                out.extend_from_slice(name.as_str().as_bytes());
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(value.as_bytes());
-                out.extend_from_slice(b"\r\n");
+            if let Some(t) = &trailers {
+                put_fields(t, out);
             }
             out.extend_from_slice(b"\r\n");
             true
