@@ -97,8 +97,8 @@ async fn retry_fresh(
 }
 
 /// The fast path (`h1::client`): a bodyless request to a plain HTTP/1.1 upstream, on a
-/// connection read and written by this task. A reused connection that answers nothing
-/// (the upstream closed it while idle) gets one more try on a fresh connection.
+/// connection read and written by this task. A reused connection that could not take the
+/// request, or (idempotent requests) answered nothing, gets one more try on a fresh one.
 async fn exchange_own(
     pool: &Rc<Pool>,
     addr: SocketAddr,
@@ -121,7 +121,11 @@ async fn exchange_own(
                 return Ok((Response::from_parts(head.parts, body), None, connect_ns));
             }
             Err(TripError::Unsent) if !reused => return Err(Failure::Unsent(ProxyError::UpstreamReset, req)),
-            Err(TripError::Unsent | TripError::Empty) if reused && !fresh_tried => fresh_tried = true,
+            // Nothing left, or nothing came back on a connection the upstream had closed
+            // while idle; the latter could also be an upstream that died on the request,
+            // so only an idempotent one is sent again.
+            Err(TripError::Unsent) if reused && !fresh_tried => fresh_tried = true,
+            Err(TripError::Empty) if reused && !fresh_tried && req.method().is_idempotent() => fresh_tried = true,
             Err(_) => return Err(Failure::Sent(ProxyError::UpstreamReset)),
         }
     }
