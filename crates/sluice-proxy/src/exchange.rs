@@ -65,10 +65,10 @@ pub async fn exchange(
     match upstream {
         Upstream::H2(mut tx) => {
             let r = tx.send_request(req).await.map_err(|e| Failure::Sent(classify(&e)))?;
-            Ok((r.map(UpIncoming::Hyper), None, connect_ns))
+            Ok((r.map(UpIncoming::Left), None, connect_ns))
         }
         Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
-            Ok(resp) => Ok((resp.map(UpIncoming::Hyper), (!private).then_some((tx, uses + 1)), connect_ns)),
+            Ok(resp) => Ok((resp.map(UpIncoming::Left), (!private).then_some((tx, uses + 1)), connect_ns)),
             Err(mut e) => match e.take_message() {
                 Some(req) if reused => Box::pin(retry_fresh(pool, addr, cluster, req)).await,
                 Some(req) => Err(Failure::Unsent(ProxyError::UpstreamReset, req)),
@@ -93,7 +93,7 @@ async fn retry_fresh(
         return Err(Failure::Sent(ProxyError::UpstreamReset));
     };
     let resp = tx.send_request(req).await.map_err(|e| Failure::Sent(classify(&e)))?;
-    Ok((resp.map(UpIncoming::Hyper), Some((tx, uses + 1)), 0))
+    Ok((resp.map(UpIncoming::Left), Some((tx, uses + 1)), 0))
 }
 
 /// The fast path (`h1::client`): a bodyless request to a plain HTTP/1.1 upstream, on a
@@ -117,7 +117,7 @@ async fn exchange_own(
             Ok(head) => {
                 let home =
                     head.keep_alive.then(|| client::Home { pool: Rc::clone(pool), addr, cfg: cluster.config.pool });
-                let body = UpIncoming::Own(Box::new(client::OwnBody::new(conn, head.framing, home)));
+                let body = UpIncoming::Right(Box::new(client::OwnBody::new(conn, head.framing, home)));
                 return Ok((Response::from_parts(head.parts, body), None, connect_ns));
             }
             Err(TripError::Unsent) if !reused => return Err(Failure::Unsent(ProxyError::UpstreamReset, req)),

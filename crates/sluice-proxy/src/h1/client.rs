@@ -204,35 +204,6 @@ impl Body for OwnBody {
     }
 }
 
-/// An upstream response body from either client.
-pub enum UpIncoming {
-    Hyper(Incoming),
-    /// Boxed: the response is moved through several layers on its way to the client.
-    Own(Box<OwnBody>),
-}
-
-impl Body for UpIncoming {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.get_mut() {
-            UpIncoming::Hyper(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
-            UpIncoming::Own(b) => Pin::new(&mut **b).poll_frame(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            UpIncoming::Hyper(b) => b.is_end_stream(),
-            UpIncoming::Own(b) => b.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            UpIncoming::Hyper(b) => b.size_hint(),
-            UpIncoming::Own(b) => b.size_hint(),
-        }
-    }
-}
+/// An upstream response body from either client: hyper's, or the fast path's (boxed: the
+/// response is moved through several layers on its way to the client).
+pub type UpIncoming = http_body_util::Either<Incoming, Box<OwnBody>>;

@@ -5,7 +5,7 @@
 //! their buffers.
 
 use std::cell::RefCell;
-use std::io;
+use std::io::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -173,7 +173,8 @@ pub async fn send<W: AsyncWrite + Unpin>(
 
 async fn push<W: AsyncWrite + Unpin>(w: &mut W, out: &mut Vec<u8>, data: Bytes, framing: Out) -> io::Result<()> {
     if framing == Out::Chunked {
-        out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        // Written in place: no allocation per chunk.
+        let _ = write!(out, "{:x}\r\n", data.len());
     }
     if data.len() <= COALESCE {
         out.extend_from_slice(&data);
