@@ -174,6 +174,8 @@ pub struct Trace {
     pub connect_ns: u64,
     pub queue_ns: u64,
     pub upstream_ttfb_ns: u64,
+    /// When the upstream's response head arrived (the clock read the request's timing shares).
+    pub answered: Option<tokio::time::Instant>,
 }
 
 /// An entry for a finished (or finishing) request.

@@ -38,16 +38,29 @@ pub struct Forwarded {
     pub connect_ns: u64,
     pub queue_ns: u64,
     pub ttfb_ns: u64,
+    /// When the answering try's response head arrived.
+    pub answered: Instant,
+}
+
+/// How a request is to be forwarded: its overall timeout (from `started`, when the request
+/// arrived — the one clock read the try timings start from) and whether non-idempotent
+/// requests may be retried.
+#[derive(Clone, Copy)]
+pub struct Plan {
+    pub timeout: Duration,
+    pub any_method: bool,
+    pub started: Instant,
 }
 
 /// Takes a slot under the cluster's `max_requests`, waiting up to `pending_timeout` if
-/// fewer than `max_pending` requests already wait; otherwise a fast 503.
-pub async fn admit(cluster: &ClusterRt) -> Result<Option<OwnedSemaphorePermit>, ProxyError> {
+/// fewer than `max_pending` requests already wait; otherwise a fast 503. With the time
+/// spent waiting (ns).
+pub async fn admit(cluster: &ClusterRt) -> Result<(Option<OwnedSemaphorePermit>, u64), ProxyError> {
     let Some(sem) = &cluster.bulkhead else {
-        return Ok(None);
+        return Ok((None, 0));
     };
     if let Ok(p) = Arc::clone(sem).try_acquire_owned() {
-        return Ok(Some(p));
+        return Ok((Some(p), 0));
     }
     let limits = &cluster.config.limits;
     if cluster.pending.fetch_add(1, Relaxed) >= limits.max_pending {
@@ -58,9 +71,10 @@ pub async fn admit(cluster: &ClusterRt) -> Result<Option<OwnedSemaphorePermit>, 
     let since = Instant::now();
     let waited = tokio::time::timeout(limits.pending_timeout, Arc::clone(sem).acquire_owned()).await;
     cluster.pending.fetch_sub(1, Relaxed);
-    cluster.metrics.queue_wait.observe_ns(since.elapsed().as_nanos() as u64);
+    let queue_ns = since.elapsed().as_nanos() as u64;
+    cluster.metrics.queue_wait.observe_ns(queue_ns);
     match waited {
-        Ok(Ok(p)) => Ok(Some(p)),
+        Ok(Ok(p)) => Ok((Some(p), queue_ns)),
         _ => {
             cluster.metrics.shed_limit.fetch_add(1, Relaxed);
             Err(ProxyError::CircuitBreaker)
@@ -101,31 +115,30 @@ impl Replay {
     }
 }
 
-/// Sends `req` to `first`, retrying per the cluster's policy within `timeout` overall.
 /// Sends `req` through the cluster's error-rate breaker; see `forward_inner`.
 pub async fn forward(
     ctx: &ConnCtx,
     cluster: &ClusterRt,
     first: &Arc<EndpointState>,
     req: Request<RequestBody>,
-    timeout: Duration,
-    any_method: bool,
+    plan: Plan,
 ) -> Result<Forwarded, ProxyError> {
     let Some(policy) = &cluster.config.breaker else {
-        return forward_inner(ctx, cluster, first, req, timeout, any_method).await;
+        return forward_inner(ctx, cluster, first, req, plan).await;
     };
-    let admission = cluster.breaker.admit(clock::now_ns(), policy);
+    let admission = cluster.breaker.admit(clock::ns_at(plan.started), policy);
     if admission == Admission::Deny {
         cluster.metrics.shed_breaker.fetch_add(1, Relaxed);
         return Err(ProxyError::BreakerOpen);
     }
-    let res = forward_inner(ctx, cluster, first, req, timeout, any_method).await;
+    let res = forward_inner(ctx, cluster, first, req, plan).await;
     let failed = match &res {
         Ok(f) => f.resp.status().is_server_error(),
         Err(e) => !matches!(e, ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout | ProxyError::CircuitBreaker),
     };
     let before = cluster.breaker.state();
-    cluster.breaker.record(admission, failed, clock::now_ns(), policy);
+    let now = res.as_ref().map_or_else(|_| clock::now_ns(), |f| clock::ns_at(f.answered));
+    cluster.breaker.record(admission, failed, now, policy);
     let after = cluster.breaker.state();
     if after == sluice_core::breaker::State::Open && before != after {
         cluster.metrics.breaker_opens.fetch_add(1, Relaxed);
@@ -136,21 +149,20 @@ pub async fn forward(
     res
 }
 
+/// Sends `req` to `first`, retrying per the cluster's policy within the plan's timeout
+/// (counted from when the request arrived).
 async fn forward_inner(
     ctx: &ConnCtx,
     cluster: &ClusterRt,
     first: &Arc<EndpointState>,
     req: Request<RequestBody>,
-    timeout: Duration,
-    any_method: bool,
+    plan: Plan,
 ) -> Result<Forwarded, ProxyError> {
-    let queued = Instant::now();
-    let permit = admit(cluster).await?;
-    let queue_ns = queued.elapsed().as_nanos() as u64;
+    let (permit, queue_ns) = admit(cluster).await?;
     let _active = cluster.budget.request();
-    let deadline = Instant::now() + timeout;
+    let deadline = plan.started + plan.timeout;
     let retry = cluster.config.retries.as_ref();
-    let replay = retry.and_then(|_| Replay::capture(&req, any_method));
+    let replay = retry.and_then(|_| Replay::capture(&req, plan.any_method));
     let max = retry.map_or(0, |r| r.attempts);
     let (mut req, mut ep, mut tried) = (Some(req), Arc::clone(first), Vec::new());
     let mut _retry_slot = None;
@@ -158,10 +170,10 @@ async fn forward_inner(
         let Some(r) = req.take().or_else(|| replay.as_ref().map(Replay::build)) else {
             break;
         };
-        let tried_at = Instant::now();
-        let (in_flight, res) = try_once(ctx, cluster, &ep, r, deadline).await;
+        let tried_at = if attempt == 0 && queue_ns == 0 { plan.started } else { Instant::now() };
+        let (in_flight, res, answered) = try_once(ctx, cluster, &ep, r, deadline, tried_at).await;
         let again =
-            attempt < max && Instant::now() < deadline && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
+            attempt < max && answered < deadline && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
         // A request that never reached the upstream adds no load when sent elsewhere, so
         // only retries of sent requests draw on the budget.
         let unsent = matches!(res, Err(Failure::Unsent(..)));
@@ -181,7 +193,8 @@ async fn forward_inner(
                     attempts: attempt + 1,
                     connect_ns,
                     queue_ns,
-                    ttfb_ns: tried_at.elapsed().as_nanos() as u64,
+                    ttfb_ns: answered.saturating_duration_since(tried_at).as_nanos() as u64,
+                    answered,
                 }),
                 Err(f) => Err(f.error()),
             };
@@ -208,37 +221,41 @@ fn budget_slot(cluster: &ClusterRt) -> Option<sluice_core::retry::Active<'_>> {
     cluster.budget.try_retry(p.budget_percent, p.min_retry_concurrency, cluster.config.limits.max_retries)
 }
 
-/// One try with its timeout; its outcome feeds peak-EWMA and outlier detection.
+/// One try (begun at `tried_at`) with its timeout; its outcome feeds peak-EWMA and outlier
+/// detection. With when it ended.
 async fn try_once(
     ctx: &ConnCtx,
     cluster: &ClusterRt,
     ep: &Arc<EndpointState>,
     req: Request<RequestBody>,
     deadline: Instant,
-) -> (InFlight, Result<Exchanged, Failure>) {
+    tried_at: Instant,
+) -> (InFlight, Result<Exchanged, Failure>, Instant) {
     let in_flight = ep.start_request();
     let per_try = cluster.config.retries.as_ref().and_then(|r| r.per_try_timeout);
-    let until = per_try.map_or(deadline, |t| deadline.min(Instant::now() + t));
-    let started = clock::now_ns();
+    let until = per_try.map_or(deadline, |t| deadline.min(tried_at + t));
+    let started = clock::ns_at(tried_at);
     let header = cluster.config.send_proxy_protocol.map(|v| {
         let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host());
         crate::proxyproto::header(v, ctx.client, ctx.local, host)
     });
-    let res = match tokio::time::timeout_at(until, exchange(&ctx.listener.worker.pool, ep.addr, cluster, req, header))
-        .await
-    {
+    let pool = &ctx.listener.worker.pool;
+    let res = match tokio::time::timeout_at(until, exchange(pool, ep.addr, cluster, req, header, tried_at)).await {
         Ok(r) => r,
         Err(_) => Err(Failure::Sent(ProxyError::ResponseTimeout)),
     };
+    let answered = Instant::now();
+    let now = clock::ns_at(answered);
     if res.is_ok() {
-        cluster.metrics.upstream_ttfb.observe_ns(clock::now_ns().saturating_sub(started));
+        cluster.metrics.upstream_ttfb.observe_ns(now.saturating_sub(started));
     }
-    record(ctx, cluster, ep, started, &res);
-    (in_flight, res)
+    record(ctx, cluster, ep, (started, now), &res);
+    (in_flight, res, answered)
 }
 
-fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, started: u64, res: &Result<Exchanged, Failure>) {
-    let now = clock::now_ns();
+/// Feeds a try's outcome, over `(started, now)` in `clock` ns, to the endpoint's state.
+fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, span: (u64, u64), res: &Result<Exchanged, Failure>) {
+    let (started, now) = span;
     let outcome = match res {
         Ok((resp, _, _)) if resp.status().is_server_error() => Some(Outcome::Status5xx),
         Ok(_) => Some(Outcome::Success),

@@ -13,3 +13,8 @@ fn start() -> Instant {
 pub fn now_ns() -> u64 {
     start().elapsed().as_nanos() as u64
 }
+
+/// The same clock at an instant already read (so one read serves a whole request).
+pub fn ns_at(t: tokio::time::Instant) -> u64 {
+    t.into_std().saturating_duration_since(start()).as_nanos() as u64
+}

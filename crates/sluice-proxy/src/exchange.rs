@@ -46,6 +46,7 @@ pub async fn exchange(
     cluster: &ClusterRt,
     req: Request<RequestBody>,
     proxy_header: Option<Vec<u8>>,
+    t: tokio::time::Instant,
 ) -> Result<Exchanged, Failure> {
     let c = &cluster.config;
     if c.protocol == UpstreamProtocol::Http1
@@ -53,10 +54,9 @@ pub async fn exchange(
         && proxy_header.is_none()
         && req.body().is_end_stream()
     {
-        return exchange_own(pool, addr, cluster, req).await;
+        return exchange_own(pool, addr, cluster, req, t).await;
     }
     let private = proxy_header.is_some();
-    let t = tokio::time::Instant::now();
     let (upstream, reused) = match pool.checkout(addr, cluster, proxy_header).await {
         Ok(x) => x,
         Err(e) => return Err(Failure::Unsent(e, req)),
@@ -99,16 +99,17 @@ async fn retry_fresh(
 /// The fast path (`h1::client`): a bodyless request to a plain HTTP/1.1 upstream, on a
 /// connection read and written by this task. A reused connection that could not take the
 /// request, or (idempotent requests) answered nothing, gets one more try on a fresh one.
+/// `t`: when the try began (the clock read it shares).
 async fn exchange_own(
     pool: &Rc<Pool>,
     addr: SocketAddr,
     cluster: &ClusterRt,
     req: Request<RequestBody>,
+    t: tokio::time::Instant,
 ) -> Result<Exchanged, Failure> {
-    let t = tokio::time::Instant::now();
     let mut fresh_tried = false;
     loop {
-        let (mut conn, reused) = match pool.checkout_own(addr, cluster).await {
+        let (mut conn, reused) = match pool.checkout_own(addr, cluster, t).await {
             Ok(x) => x,
             Err(e) => return Err(Failure::Unsent(e, req)),
         };

@@ -53,13 +53,17 @@ pub enum Upstream {
     H2(http2::SendRequest<RequestBody>),
 }
 
+/// A worker's idle upstream connections per endpoint address (looked up on every request,
+/// hence the cheap hasher).
 #[derive(Default)]
 pub struct Pool {
-    h1: RefCell<HashMap<SocketAddr, Vec<IdleConn>>>,
-    h2: RefCell<HashMap<SocketAddr, http2::SendRequest<RequestBody>>>,
+    h1: RefCell<AddrMap<Vec<IdleConn>>>,
+    h2: RefCell<AddrMap<http2::SendRequest<RequestBody>>>,
     /// Idle connections of sluice's own HTTP/1.1 client (`h1::client`, the fast path).
-    own: RefCell<HashMap<SocketAddr, Vec<(UpConn, Instant)>>>,
+    own: RefCell<AddrMap<Vec<(UpConn, Instant)>>>,
 }
+
+type AddrMap<V> = HashMap<SocketAddr, V, sluice_core::hash::FastBuild>;
 
 /// A cluster's open upstream connections across all workers, and its `max_connections`.
 #[derive(Debug, Default)]
@@ -186,11 +190,16 @@ impl Pool {
     }
 
     /// A fast-path connection to `addr`: the most recent idle one that is still open and
-    /// quiet, else a new one (within the cluster's connection limit).
-    pub async fn checkout_own(&self, addr: SocketAddr, rt: &ClusterRt) -> Result<(UpConn, bool), ProxyError> {
+    /// quiet (idle expiry judged at `now`), else a new one (within the cluster's connection
+    /// limit).
+    pub async fn checkout_own(
+        &self,
+        addr: SocketAddr,
+        rt: &ClusterRt,
+        now: Instant,
+    ) -> Result<(UpConn, bool), ProxyError> {
         let idle = {
             let mut map = self.own.borrow_mut();
-            let now = Instant::now();
             let list = map.entry(addr).or_default();
             std::iter::from_fn(|| list.pop()).find(|(c, expires)| *expires > now && c.is_reusable())
         };

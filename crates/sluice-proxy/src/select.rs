@@ -58,11 +58,13 @@ pub fn direct(route: &RouteRt) -> Response<ProxyBody> {
     resp
 }
 
-/// Limits, route match and endpoint pick; failures are logged with the request line.
+/// Limits, route match and endpoint pick (as of `now`, when the request arrived); failures
+/// are logged with the request line.
 pub fn select<'s>(
     ctx: &ConnCtx,
     listener: &'s ListenerRt,
     req: &Request<ClientBody>,
+    now: tokio::time::Instant,
 ) -> Result<Selected<'s>, ProxyError> {
     let picked = request::check(req, &listener.config.limits).and_then(|()| {
         let view = View::new(req);
@@ -73,7 +75,7 @@ pub fn select<'s>(
             return Ok(Selected::Direct(route, ask));
         }
         let cluster = pick_cluster(route, ctx.listener.worker.rng.next_u64()).ok_or(ProxyError::NoEndpoint)?;
-        let (idx, set_cookie) = pick_endpoint(ctx, cluster, &view).ok_or(ProxyError::NoEndpoint)?;
+        let (idx, set_cookie) = pick_endpoint(ctx, cluster, &view, now).ok_or(ProxyError::NoEndpoint)?;
         let target = Target { route, cluster, endpoint: &cluster.balancer.endpoints()[idx], set_cookie };
         Ok(Selected::Upstream(target, ask))
     });
@@ -131,6 +133,7 @@ fn pick_endpoint<'s>(
     ctx: &ConnCtx,
     cluster: &'s ClusterRt,
     view: &View<'_, ClientBody>,
+    now: tokio::time::Instant,
 ) -> Option<(usize, Option<&'s HeaderValue>)> {
     let eps = cluster.balancer.endpoints();
     if let Some(sticky) = &cluster.sticky {
@@ -144,7 +147,7 @@ fn pick_endpoint<'s>(
         r1: rng.next_u64(),
         r2: rng.next_u64(),
         hash: request_hash(cluster, view, ctx.peer.ip),
-        now_ns: clock::now_ns(),
+        now_ns: clock::ns_at(now),
     };
     let idx = cluster.balancer.pick(&pick)?;
     Some((idx, cluster.sticky.as_ref().and_then(|s| s.set_cookie(idx))))

@@ -14,7 +14,7 @@ use hyper::body::Body;
 use sluice_config::UpstreamProtocol;
 
 use crate::accesslog::{entry, Entry, RequestInfo, Trace};
-use crate::attempt::forward;
+use crate::attempt::{forward, Plan};
 use crate::body::{ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
 use crate::conn::{ActiveGuard, ConnCtx};
 use crate::errors::ProxyError;
@@ -43,7 +43,8 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
     };
     let m = &listener.metrics;
     m.responses.inc(resp.status().as_u16());
-    let elapsed = started.elapsed().as_nanos() as u64;
+    let head_at = trace.answered.unwrap_or_else(Instant::now);
+    let elapsed = head_at.saturating_duration_since(started).as_nanos() as u64;
     m.ttfb.observe_ns(elapsed);
     if matches!(resp.body(), ProxyBody::Full(_)) {
         m.duration.observe_ns(elapsed);
@@ -74,7 +75,7 @@ async fn proxy(
     trace: &mut Trace,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let worker = &ctx.listener.worker;
-    let (Target { route, cluster, endpoint, set_cookie }, ask) = match select(ctx, listener, &req)? {
+    let (Target { route, cluster, endpoint, set_cookie }, ask) = match select(ctx, listener, &req, started)? {
         Selected::Direct(route, asks) => {
             trace.route = Some(route.index);
             if asks.listener.is_some() || asks.route.is_some() {
@@ -110,7 +111,8 @@ async fn proxy(
         let tunnel = crate::upgrade::tunnel(ctx, listener, cluster, endpoint, up, upstream_req, guard);
         return Box::pin(tunnel).await;
     }
-    let forwarded = forward(ctx, cluster, endpoint, upstream_req, timeout, route.config.retry_non_idempotent).await;
+    let plan = Plan { timeout, any_method: route.config.retry_non_idempotent, started };
+    let forwarded = forward(ctx, cluster, endpoint, upstream_req, plan).await;
     let status = forwarded.as_ref().map_or_else(|e| e.status().as_u16(), |f| f.resp.status().as_u16());
     route.metrics.responses.inc(status);
     let f = forwarded?;
@@ -120,6 +122,7 @@ async fn proxy(
         connect_ns: f.connect_ns,
         queue_ns: f.queue_ns,
         upstream_ttfb_ns: f.ttfb_ns,
+        answered: Some(f.answered),
         ..std::mem::take(trace)
     };
     cluster.metrics.responses.inc(status);

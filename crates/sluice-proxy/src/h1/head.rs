@@ -6,8 +6,10 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Uri, Version};
+
+use super::names::header_name;
 
 /// Headers parsed on the stack; a larger `max_header_count` falls back to the heap.
 const STACK_HEADERS: usize = 128;
@@ -142,7 +144,7 @@ fn build(head: Bytes, method: Method, path: (usize, usize), version: Version, id
     let mut headers = HeaderMap::with_capacity(idx.len() + 4);
     for &(n, nl, v, vl) in idx {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
-        let name = HeaderName::from_bytes(&head[n..n + nl]).map_err(|_| HeadError::Bad("invalid header name"))?;
+        let name = header_name(&head[n..n + nl]).map_err(|_| HeadError::Bad("invalid header name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl))
             .map_err(|_| HeadError::Bad("invalid header value"))?;
         headers.append(name, value);

@@ -9,6 +9,7 @@
 pub mod client;
 mod decode;
 mod head;
+mod names;
 mod recv;
 mod resp;
 mod serve;

@@ -10,6 +10,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
 use super::head::Framing;
+use super::names::header_name;
 
 /// Most response header fields accepted.
 const MAX_HEADERS: usize = 100;
@@ -48,15 +49,14 @@ pub fn parse_response(buf: &mut BytesMut, head_req: bool) -> Result<Option<RespH
     let (mut chunked, mut length, mut close, mut keep, mut named) = (false, None, false, false, Vec::new());
     for &(n, nl, v, vl) in &idx[..count] {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
-        let name = HeaderName::from_bytes(&head[n..n + nl]).map_err(|_| "invalid upstream header name")?;
+        let name = header_name(&head[n..n + nl]).map_err(|_| "invalid upstream header name")?;
         let raw = &head[v..v + vl];
         if name == header::CONNECTION {
             for t in raw.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 let (c, k) = (t.eq_ignore_ascii_case(b"close"), t.eq_ignore_ascii_case(b"keep-alive"));
                 (close, keep) = (close || c, keep || k);
-                match HeaderName::from_bytes(t) {
-                    Ok(h) if !c && !k => named.push(h),
-                    _ => {}
+                if !c && !k {
+                    named.extend(HeaderName::from_bytes(t).ok());
                 }
             }
             continue;

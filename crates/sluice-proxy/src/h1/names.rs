@@ -1,0 +1,140 @@
+//! Header names off the wire: the fields nearly every request and response carry are
+//! recognised by length and a case-insensitive compare and given as `http`'s constants;
+//! anything else goes through `HeaderName::from_bytes` (which lowercases into a scratch
+//! buffer and matches the full standard table — several times the cost). Pure.
+
+use http::header::{self, HeaderName, InvalidHeaderName};
+
+/// The header name for `raw` (as sent, any case).
+pub fn header_name(raw: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
+    match common(raw) {
+        Some(n) => Ok(n.clone()),
+        None => HeaderName::from_bytes(raw),
+    }
+}
+
+type Known = (&'static [u8], &'static HeaderName);
+
+/// Candidates by length and first letter (folded), then an exact case-insensitive compare.
+fn common(raw: &[u8]) -> Option<&'static HeaderName> {
+    let candidates: &[Known] = match (raw.len(), raw.first()? | 0x20) {
+        (4, b'h') => &[(b"host", &header::HOST)],
+        (4, b'd') => &[(b"date", &header::DATE)],
+        (4, b'e') => &[(b"etag", &header::ETAG)],
+        (4, b'v') => &[(b"vary", &header::VARY)],
+        (6, b's') => &[(b"server", &header::SERVER)],
+        (6, b'a') => &[(b"accept", &header::ACCEPT)],
+        (6, b'c') => &[(b"cookie", &header::COOKIE)],
+        (6, b'e') => &[(b"expect", &header::EXPECT)],
+        (7, b'e') => &[(b"expires", &header::EXPIRES)],
+        (7, b'r') => &[(b"referer", &header::REFERER)],
+        (8, b'l') => &[(b"location", &header::LOCATION)],
+        (10, b'c') => &[(b"connection", &header::CONNECTION)],
+        (10, b'u') => &[(b"user-agent", &header::USER_AGENT)],
+        (10, b's') => &[(b"set-cookie", &header::SET_COOKIE)],
+        (12, b'c') => &[(b"content-type", &header::CONTENT_TYPE)],
+        (13, b'c') => &[(b"cache-control", &header::CACHE_CONTROL)],
+        (13, b'l') => &[(b"last-modified", &header::LAST_MODIFIED)],
+        (13, b'a') => &[(b"authorization", &header::AUTHORIZATION), (b"accept-ranges", &header::ACCEPT_RANGES)],
+        (14, b'c') => &[(b"content-length", &header::CONTENT_LENGTH)],
+        (15, b'a') => &[(b"accept-encoding", &header::ACCEPT_ENCODING), (b"accept-language", &header::ACCEPT_LANGUAGE)],
+        (16, b'c') => &[(b"content-encoding", &header::CONTENT_ENCODING)],
+        (17, b't') => &[(b"transfer-encoding", &header::TRANSFER_ENCODING)],
+        _ => return None,
+    };
+    candidates.iter().find(|(lower, _)| folded_eq(raw, lower)).map(|&(_, n)| n)
+}
+
+/// `raw == lower` ignoring ASCII case, where `lower` (4 bytes or more) is lowercase letters
+/// and `-`, compared a word at a time (overlapping words cover the tail): a letter's case
+/// bit is folded in, a `-` must match exactly.
+fn folded_eq(raw: &[u8], lower: &[u8]) -> bool {
+    fn word(b: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(w)
+    }
+    fn half(b: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&b[at..at + 4]);
+        u64::from(u32::from_le_bytes(w))
+    }
+    // Letters (0x61..=0x7a) have 0x40 set and `-` (0x2d) has not: 0x20 where a letter is.
+    let same = |r: u64, l: u64| r | ((l & 0x4040_4040_4040_4040) >> 1) == l;
+    let n = raw.len();
+    if n != lower.len() || n < 4 {
+        return false;
+    }
+    if n < 8 {
+        return same(half(raw, 0), half(lower, 0)) && same(half(raw, n - 4), half(lower, n - 4));
+    }
+    (0..n - 8).step_by(8).all(|at| same(word(raw, at), word(lower, at))) && same(word(raw, n - 8), word(lower, n - 8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_names_in_any_case_are_the_standard_constants() {
+        for raw in ["Content-Length", "content-length", "CONTENT-LENGTH", "cOnTeNt-LeNgTh"] {
+            assert_eq!(header_name(raw.as_bytes()).unwrap(), header::CONTENT_LENGTH);
+        }
+        assert_eq!(header_name(b"Server").unwrap(), header::SERVER);
+        assert_eq!(header_name(b"Transfer-Encoding").unwrap(), header::TRANSFER_ENCODING);
+        assert_eq!(header_name(b"Host").unwrap(), header::HOST);
+    }
+
+    #[test]
+    fn same_length_other_names_and_invalid_names_take_the_full_path() {
+        assert_eq!(header_name(b"X-Forwarded-Fo").unwrap().as_str(), "x-forwarded-fo");
+        assert_eq!(header_name(b"Hostx").unwrap().as_str(), "hostx");
+        assert_eq!(header_name(b"Hos\xff").is_err(), HeaderName::from_bytes(b"Hos\xff").is_err());
+        assert!(header_name(b"Con tent-Length").is_err());
+        assert!(header_name(b"").is_err());
+    }
+
+    #[test]
+    fn folding_touches_letters_only() {
+        assert!(!folded_eq(b"content\rlength", b"content-length"));
+        assert!(!folded_eq(b"content-lengtH\x00", b"content-length\x00"[..14].as_ref()));
+        assert!(!folded_eq(b"Content_Length", b"content-length"));
+        assert!(!folded_eq(b"content-lengt", b"content-length"));
+        assert!(folded_eq(b"HOST", b"host"));
+        assert!(!folded_eq(b"hos\x14", b"host"));
+    }
+
+    #[test]
+    fn every_candidate_matches_itself_only() {
+        let all = [
+            "host",
+            "date",
+            "etag",
+            "vary",
+            "server",
+            "accept",
+            "cookie",
+            "expect",
+            "expires",
+            "referer",
+            "location",
+            "connection",
+            "user-agent",
+            "set-cookie",
+            "content-type",
+            "cache-control",
+            "last-modified",
+            "authorization",
+            "accept-ranges",
+            "content-length",
+            "accept-encoding",
+            "accept-language",
+            "content-encoding",
+            "transfer-encoding",
+        ];
+        for a in all {
+            assert_eq!(common(a.as_bytes()).map(|n| n.as_str()), Some(a));
+            assert_eq!(header_name(a.to_uppercase().as_bytes()).unwrap().as_str(), a);
+        }
+    }
+}
