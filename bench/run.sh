@@ -6,7 +6,9 @@
 #
 #   bench/run.sh [rounds=3] [seconds=5] [workers=1]     # workers: a number or "all"
 #
-# Scenarios (HTTP/1.1 unless said): keepalive (wrk -c64, tiny responses), newconn (a new
+# Scenarios (HTTP/1.1 unless said): keepalive (wrk -c64, tiny responses; no proxy adds
+# forwarding headers — sluice runs with x_forwarded = false, the others' default), xff (the
+# same with all three setting X-Forwarded-For/-Proto/-Host, sluice's default), newconn (a new
 # client connection per request), 16k and 1m (response sizes), h2 (h2load, h2c
 # multiplexed), idle (10,000 idle keep-alive clients: RSS per connection), then TLS
 # (bench/tls.sh) and L4 (bench/l4.sh) when WITH_TLS_L4=1 (default).
@@ -55,6 +57,12 @@ frontend fe
   bind 127.0.0.1:18290
   bind 127.0.0.1:18295 proto h2
   default_backend be
+frontend fe_xff
+  bind 127.0.0.1:18286
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  default_backend be
 backend be
   balance roundrobin
   server s1 127.0.0.1:18281
@@ -66,14 +74,24 @@ events { worker_connections 12000; }
 http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
   upstream app { server 127.0.0.1:18281; server 127.0.0.1:18282; keepalive 64; }
   server { listen 127.0.0.1:18292; listen 127.0.0.1:18297 http2;
-    location / { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://app; proxy_buffering off; } } }
+    location / { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://app; proxy_buffering off; } }
+  server { listen 127.0.0.1:18288;
+    location / { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://app; proxy_buffering off;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host; } } }
 NG
 cat >"$work/sluice.toml" <<SL
 workers = $workers
 [listeners.web]
 bind = "127.0.0.1:18291"
+x_forwarded = false
 timeouts = { idle = "300s" }
 [[listeners.web.routes]]
+cluster = "app"
+[listeners.xff]
+bind = "127.0.0.1:18287"
+timeouts = { idle = "300s" }
+[[listeners.xff.routes]]
 cluster = "app"
 [clusters.app]
 endpoints = ["127.0.0.1:18281", "127.0.0.1:18282"]
@@ -83,11 +101,11 @@ haproxy -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 nginx -c "$work/nginx-proxy.conf" &
 RUST_LOG=warn target/release/sluice run -c "$work/sluice.toml" &
 sleep 1
-for p in 18290 18291 18292; do
+for p in 18290 18291 18292 18286 18287 18288; do
   (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "bench: nothing listens on $p" >&2; cat "$work"/*.log "$work"/*.err >&2; exit 1; }
 done
 
-names=(haproxy sluice nginx); ports=(18290 18291 18292); h2ports=(18295 18291 18297)
+names=(haproxy sluice nginx); ports=(18290 18291 18292); h2ports=(18295 18291 18297); xffports=(18286 18287 18288)
 
 declare -A rps p50 p99 cpu
 # One measured run: scenario, proxy index -> appends to the arrays.
@@ -96,6 +114,7 @@ measure() {
   t0=$(ticks "$n")
   case $s in
     keepalive) out=$(wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:$port/") ;;
+    xff)       out=$(wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:${xffports[$i]}/") ;;
     newconn)   out=$(wrk -t1 -c16 -d"${secs}s" --latency -H "Connection: close" "http://127.0.0.1:$port/") ;;
     16k)       out=$(wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:$port/16k") ;;
     1m)        out=$(wrk -t1 -c8 -d"${secs}s" --latency "http://127.0.0.1:$port/1m") ;;
@@ -118,7 +137,7 @@ measure() {
   cpu[$s.$n]+="$(echo "($t1 - $t0) * 1000000 / $hz / $reqs" | bc -l) "
 }
 
-read -r -a scenarios <<<"${SCENARIOS:-keepalive newconn 16k 1m h2}"
+read -r -a scenarios <<<"${SCENARIOS:-keepalive xff newconn 16k 1m h2}"
 for s in "${scenarios[@]}"; do
   for i in 0 1 2; do wrk -t1 -c64 -d1s "http://127.0.0.1:${ports[$i]}/" >/dev/null 2>&1; done   # warm pools
   for r in $(seq 1 "$rounds"); do for i in 0 1 2; do measure "$s" "$i"; done; done
@@ -145,6 +164,7 @@ file="bench/results/$(date +%F-%H%M)-$host-w$workers.md"
   echo
   echo "HAProxy $(haproxy -v | awk 'NR==1 {print $3}'), NGINX $(nginx -v 2>&1 | sed 's#.*/##'), sluice $(git rev-parse --short HEAD)."
   echo "Client, proxies and backends share the machine; ratios are against HAProxy in the same run."
+  echo "No proxy adds forwarding headers except in \`xff\`, where all three set X-Forwarded-For/-Proto/-Host."
   for s in "${scenarios[@]}"; do
     h=$(median <<<"${rps[$s.haproxy]}"); hp50=$(median <<<"${p50[$s.haproxy]}"); hp99=$(median <<<"${p99[$s.haproxy]}"); hc=$(median <<<"${cpu[$s.haproxy]}")
     lat=$([ "$s" = h2 ] && echo "mean ms | max ms" || echo "p50 ms | p99 ms")

@@ -46,6 +46,8 @@ pub struct FileListener {
     pub trusted_proxies: Option<Vec<S<String>>>,
     /// Also send an RFC 7239 `Forwarded` header upstream.
     pub forwarded: Option<bool>,
+    /// Set X-Forwarded-For/-Proto/-Host (default); `false` passes them through as received.
+    pub x_forwarded: Option<bool>,
     /// `"accept"`: read a PROXY v1/v2 header from peers in `trusted_proxies`.
     pub proxy_protocol: Option<S<String>>,
     /// The cluster of a `tcp` listener.

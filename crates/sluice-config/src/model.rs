@@ -72,6 +72,8 @@ pub struct ListenerConfig {
     /// Peers whose X-Forwarded-For is kept (appended to); others have it replaced.
     pub trusted_proxies: Vec<Cidr>,
     pub forwarded: bool,
+    /// Set X-Forwarded-For/-Proto/-Host (else they pass through as received).
+    pub x_forwarded: bool,
     /// Accept a PROXY v1/v2 header from `trusted_proxies`.
     pub proxy_protocol: bool,
     /// The cluster of a TCP listener.

@@ -205,6 +205,7 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
         protocol,
         trusted_proxies,
         forwarded: fl.forwarded.unwrap_or(false),
+        x_forwarded: fl.x_forwarded.unwrap_or(true),
         proxy_protocol,
         cluster,
         splice,

@@ -115,24 +115,26 @@ impl Replay {
     }
 }
 
-/// Sends `req` through the cluster's error-rate breaker; see `forward_inner`.
-pub async fn forward(
-    ctx: &ConnCtx,
-    cluster: &ClusterRt,
-    first: &Arc<EndpointState>,
-    req: Request<RequestBody>,
-    plan: Plan,
-) -> Result<Forwarded, ProxyError> {
+/// The cluster's error-rate breaker before a request (`None`: the cluster has none); a
+/// denied request fails fast. Sync, around `forward`, so no async layer is added for it.
+pub fn breaker_admit(cluster: &ClusterRt, plan: &Plan) -> Result<Option<Admission>, ProxyError> {
     let Some(policy) = &cluster.config.breaker else {
-        return forward_inner(ctx, cluster, first, req, plan).await;
+        return Ok(None);
     };
     let admission = cluster.breaker.admit(clock::ns_at(plan.started), policy);
     if admission == Admission::Deny {
         cluster.metrics.shed_breaker.fetch_add(1, Relaxed);
         return Err(ProxyError::BreakerOpen);
     }
-    let res = forward_inner(ctx, cluster, first, req, plan).await;
-    let failed = match &res {
+    Ok(Some(admission))
+}
+
+/// The breaker after the request: its outcome, and the state change if any.
+pub fn breaker_record(cluster: &ClusterRt, admission: Admission, res: &Result<Forwarded, ProxyError>) {
+    let Some(policy) = &cluster.config.breaker else {
+        return;
+    };
+    let failed = match res {
         Ok(f) => f.resp.status().is_server_error(),
         Err(e) => !matches!(e, ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout | ProxyError::CircuitBreaker),
     };
@@ -146,12 +148,12 @@ pub async fn forward(
     if before != after {
         tracing::warn!(cluster = %cluster.config.name, from = ?before, to = ?after, "circuit breaker changed state");
     }
-    res
 }
 
 /// Sends `req` to `first`, retrying per the cluster's policy within the plan's timeout
-/// (counted from when the request arrived).
-async fn forward_inner(
+/// (counted from when the request arrived). Callers wrap it in `breaker_admit` and
+/// `breaker_record`.
+pub async fn forward(
     ctx: &ConnCtx,
     cluster: &ClusterRt,
     first: &Arc<EndpointState>,

@@ -2,8 +2,11 @@
 //! says whether the request reached the upstream: an unsent request comes back to the
 //! caller, so a connect failure can be retried even for a POST with a streamed body.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
+
+use futures_util::future::Either;
 
 use http::{Request, Response};
 use http_body::Body as _;
@@ -37,10 +40,32 @@ impl Failure {
     }
 }
 
-/// Sends one request on a pooled (or new) connection. A reused HTTP/1.1 connection that
-/// the upstream closed while idle gives the request back unsent; it is retried once on a
-/// fresh connection, which is always safe because nothing reached the upstream.
-pub async fn exchange(
+/// Sends one request on a pooled (or new) connection, begun at `t`: bodyless requests to
+/// plain HTTP/1.1 upstreams on sluice's own client (`exchange_own`), the rest on hyper's
+/// (boxed, so that the fast path's future — moved at every layer above — stays small).
+pub fn exchange<'a>(
+    pool: &'a Rc<Pool>,
+    addr: SocketAddr,
+    cluster: &'a ClusterRt,
+    req: Request<RequestBody>,
+    proxy_header: Option<Vec<u8>>,
+    t: tokio::time::Instant,
+) -> impl Future<Output = Result<Exchanged, Failure>> + 'a {
+    let c = &cluster.config;
+    if c.protocol == UpstreamProtocol::Http1
+        && cluster.tls.is_none()
+        && proxy_header.is_none()
+        && req.body().is_end_stream()
+    {
+        return Either::Left(exchange_own(pool, addr, cluster, req, t));
+    }
+    Either::Right(Box::pin(exchange_hyper(pool, addr, cluster, req, proxy_header, t)))
+}
+
+/// hyper's client: a reused HTTP/1.1 connection that the upstream closed while idle gives
+/// the request back unsent; it is retried once on a fresh connection, which is always safe
+/// because nothing reached the upstream.
+async fn exchange_hyper(
     pool: &Rc<Pool>,
     addr: SocketAddr,
     cluster: &ClusterRt,
@@ -48,14 +73,6 @@ pub async fn exchange(
     proxy_header: Option<Vec<u8>>,
     t: tokio::time::Instant,
 ) -> Result<Exchanged, Failure> {
-    let c = &cluster.config;
-    if c.protocol == UpstreamProtocol::Http1
-        && cluster.tls.is_none()
-        && proxy_header.is_none()
-        && req.body().is_end_stream()
-    {
-        return exchange_own(pool, addr, cluster, req, t).await;
-    }
     let private = proxy_header.is_some();
     let (upstream, reused) = match pool.checkout(addr, cluster, proxy_header).await {
         Ok(x) => x,

@@ -78,9 +78,26 @@ fn is_hop_by_hop(k: &HeaderName) -> bool {
         || k.as_str().starts_with("proxy")
 }
 
-/// Sets X-Forwarded-For / -Proto / -Host (and RFC 7239 Forwarded when `forwarded`).
-/// From a trusted peer the incoming chain is kept and extended; otherwise it is replaced.
-pub fn add_forwarding(h: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>, forwarded: bool) {
+/// Which forwarding headers a listener sets: X-Forwarded-* (`x`), RFC 7239 `Forwarded`.
+#[derive(Clone, Copy)]
+pub struct Forwarding {
+    pub x: bool,
+    pub rfc7239: bool,
+}
+
+/// Sets X-Forwarded-For / -Proto / -Host (unless `x` is off: then they pass through as
+/// received) and RFC 7239 Forwarded when asked. From a trusted peer the incoming chain is
+/// kept and extended; otherwise it is replaced.
+pub fn add_forwarding(h: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>, which: Forwarding) {
+    if which.x {
+        add_x_forwarded(h, peer, host);
+    }
+    if which.rfc7239 {
+        add_rfc7239(h, peer, host);
+    }
+}
+
+fn add_x_forwarded(h: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>) {
     let xff = if peer.trusted { joined(h, &XFF) } else { None };
     match xff {
         Some(prev) => {
@@ -99,9 +116,6 @@ pub fn add_forwarding(h: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>
             Some(v) => h.insert(&XFH, v.clone()),
             None => h.remove(&XFH),
         };
-    }
-    if forwarded {
-        add_rfc7239(h, peer, host);
     }
 }
 

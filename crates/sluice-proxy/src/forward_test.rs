@@ -51,7 +51,12 @@ fn untrusted_peer_chain_is_replaced() {
     let mut h = HeaderMap::new();
     h.insert("x-forwarded-for", "6.6.6.6".parse().unwrap());
     h.insert("x-forwarded-proto", "https".parse().unwrap());
-    add_forwarding(&mut h, &peer(false), Some(&HeaderValue::from_static("a.test")), false);
+    add_forwarding(
+        &mut h,
+        &peer(false),
+        Some(&HeaderValue::from_static("a.test")),
+        Forwarding { x: true, rfc7239: false },
+    );
     assert_eq!(h["x-forwarded-for"], "10.1.2.3");
     assert_eq!(h["x-forwarded-proto"], "http");
     assert_eq!(h["x-forwarded-host"], "a.test");
@@ -63,7 +68,26 @@ fn trusted_peer_chain_is_extended() {
     h.append("x-forwarded-for", "1.1.1.1".parse().unwrap());
     h.append("x-forwarded-for", "2.2.2.2".parse().unwrap());
     h.insert("forwarded", "for=1.1.1.1".parse().unwrap());
-    add_forwarding(&mut h, &peer(true), Some(&HeaderValue::from_static("a.test")), true);
+    add_forwarding(
+        &mut h,
+        &peer(true),
+        Some(&HeaderValue::from_static("a.test")),
+        Forwarding { x: true, rfc7239: true },
+    );
     assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 10.1.2.3");
     assert_eq!(h["forwarded"], "for=1.1.1.1, for=10.1.2.3;proto=http;host=\"a.test\"");
+}
+
+#[test]
+fn x_forwarded_off_passes_the_incoming_headers_through() {
+    let mut h = HeaderMap::new();
+    h.insert("x-forwarded-for", "6.6.6.6".parse().unwrap());
+    let off = Forwarding { x: false, rfc7239: false };
+    add_forwarding(&mut h, &peer(false), Some(&HeaderValue::from_static("a.test")), off);
+    assert_eq!(h["x-forwarded-for"], "6.6.6.6");
+    assert!(!h.contains_key("x-forwarded-proto") && !h.contains_key("x-forwarded-host"));
+    let only_rfc = Forwarding { x: false, rfc7239: true };
+    add_forwarding(&mut h, &peer(false), None, only_rfc);
+    assert_eq!(h["forwarded"], "for=10.1.2.3;proto=http");
+    assert_eq!(h["x-forwarded-for"], "6.6.6.6");
 }

@@ -14,11 +14,11 @@ use hyper::body::Body;
 use sluice_config::UpstreamProtocol;
 
 use crate::accesslog::{entry, Entry, RequestInfo, Trace};
-use crate::attempt::{forward, Plan};
+use crate::attempt::{breaker_admit, breaker_record, forward, Plan};
 use crate::body::{ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
 use crate::conn::{ActiveGuard, ConnCtx};
 use crate::errors::ProxyError;
-use crate::forward::{add_forwarding, strip_hop_by_hop};
+use crate::forward::{add_forwarding, strip_hop_by_hop, Forwarding};
 use crate::h1::client::UpIncoming;
 use crate::h1::ClientBody;
 use crate::limitstore::settle;
@@ -36,7 +36,7 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
     let info = ctx.listener.worker.access_log.as_ref().map(|_| RequestInfo::of(&req));
     let mut trace = Trace::default();
     let grpc = crate::request::is_grpc(&req);
-    let mut resp = match proxy(&ctx, listener, req, guard, started, &mut trace).await {
+    let mut resp = match proxy(&ctx, listener, req, guard, (started, grpc), &mut trace).await {
         Ok(r) => r,
         Err(e) if grpc => e.grpc_response(),
         Err(e) => e.response(),
@@ -71,7 +71,7 @@ async fn proxy(
     listener: &ListenerRt,
     mut req: Request<ClientBody>,
     guard: ActiveGuard,
-    started: Instant,
+    (started, grpc): (Instant, bool),
     trace: &mut Trace,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let worker = &ctx.listener.worker;
@@ -100,7 +100,7 @@ async fn proxy(
         trace.endpoint = Some(endpoint.addr);
     }
     let configured = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
-    let timeout = crate::request::grpc_timeout(&req).unwrap_or(configured);
+    let timeout = grpc.then(|| crate::request::grpc_timeout(&req)).flatten().unwrap_or(configured);
     let http1 = cluster.config.protocol == UpstreamProtocol::Http1;
     let upgrade = (http1 && crate::upgrade::wants_upgrade(&req)).then(|| crate::upgrade::client_side(&mut req));
     let mut upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
@@ -112,7 +112,16 @@ async fn proxy(
         return Box::pin(tunnel).await;
     }
     let plan = Plan { timeout, any_method: route.config.retry_non_idempotent, started };
-    let forwarded = forward(ctx, cluster, endpoint, upstream_req, plan).await;
+    let forwarded = match breaker_admit(cluster, &plan) {
+        Ok(admission) => {
+            let res = forward(ctx, cluster, endpoint, upstream_req, plan).await;
+            if let Some(a) = admission {
+                breaker_record(cluster, a, &res);
+            }
+            res
+        }
+        Err(e) => Err(e),
+    };
     let status = forwarded.as_ref().map_or_else(|e| e.status().as_u16(), |f| f.resp.status().as_u16());
     route.metrics.responses.inc(status);
     let f = forwarded?;
@@ -176,7 +185,8 @@ fn rewrite_request(
         .cloned()
         .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
     strip_hop_by_hop(&mut parts.headers, h2);
-    add_forwarding(&mut parts.headers, &ctx.peer, host.as_ref(), listener.config.forwarded);
+    let which = Forwarding { x: listener.config.x_forwarded, rfc7239: listener.config.forwarded };
+    add_forwarding(&mut parts.headers, &ctx.peer, host.as_ref(), which);
     let rc = &route.config;
     for name in &rc.remove_request_headers {
         parts.headers.remove(name.as_str());
