@@ -196,6 +196,7 @@ fn rewrite_request(
             parts.headers.insert(n, v);
         }
     }
+    let rewritten = rc.host_rewrite.is_some();
     let host = match &rc.host_rewrite {
         Some(h) => HeaderValue::from_str(h).ok(),
         None => host,
@@ -212,9 +213,15 @@ fn rewrite_request(
         parts.headers.remove(header::HOST);
         parts.version = Version::HTTP_2;
     } else {
-        parts.uri = Uri::try_from(pq).map_err(|_| ProxyError::BadRequest("invalid request target"))?;
-        if let Some(h) = host {
-            parts.headers.insert(header::HOST, h);
+        // Origin-form (`/path?q`, nearly every HTTP/1.1 request) is already what goes out.
+        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+            parts.uri = Uri::try_from(pq).map_err(|_| ProxyError::BadRequest("invalid request target"))?;
+        }
+        match host {
+            Some(h) if rewritten || !parts.headers.contains_key(header::HOST) => {
+                parts.headers.insert(header::HOST, h);
+            }
+            _ => {}
         }
         parts.version = Version::HTTP_11;
     }

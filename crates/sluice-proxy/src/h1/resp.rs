@@ -28,7 +28,9 @@ pub struct RespHead {
 /// more bytes are needed. `head_req`: the request was HEAD (no body follows).
 pub fn parse_response(buf: &mut BytesMut, head_req: bool) -> Result<Option<RespHead>, &'static str> {
     let mut hs = [const { MaybeUninit::uninit() }; MAX_HEADERS];
-    let mut idx = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    // Offsets of each field's name and value; on the stack for the usual few fields.
+    let mut small = [(0u32, 0u32, 0u32, 0u32); 24];
+    let mut large = Vec::new();
     let (len, code, version, count) = {
         let mut resp = httparse::Response::new(&mut []);
         let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut resp, buf, &mut hs) {
@@ -38,6 +40,12 @@ pub fn parse_response(buf: &mut BytesMut, head_req: bool) -> Result<Option<RespH
         };
         let base = buf.as_ptr() as usize;
         let at = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
+        let idx: &mut [_] = if resp.headers.len() <= small.len() {
+            &mut small[..]
+        } else {
+            large.resize(resp.headers.len(), (0, 0, 0, 0));
+            &mut large[..]
+        };
         for (i, h) in idx.iter_mut().zip(resp.headers.iter()) {
             *i = (at(h.name.as_bytes()), h.name.len() as u32, at(h.value), h.value.len() as u32);
         }
@@ -47,7 +55,8 @@ pub fn parse_response(buf: &mut BytesMut, head_req: bool) -> Result<Option<RespH
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(count);
     let (mut chunked, mut length, mut close, mut keep, mut named) = (false, None, false, false, Vec::new());
-    for &(n, nl, v, vl) in &idx[..count] {
+    let idx = if count <= small.len() { &small[..count] } else { &large[..] };
+    for &(n, nl, v, vl) in idx {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
         let name = header_name(&head[n..n + nl]).map_err(|_| "invalid upstream header name")?;
         let raw = &head[v..v + vl];

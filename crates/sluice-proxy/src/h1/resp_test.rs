@@ -39,3 +39,14 @@ fn partial_and_garbage_heads() {
     assert!(parse_response(&mut BytesMut::from("HTTP/1.1 200 OK\r\nServer: x\r\n"), false).unwrap().is_none());
     assert!(parse_response(&mut BytesMut::from("SSH-2.0-OpenSSH\r\n\r\n"), false).is_err());
 }
+
+#[test]
+fn heads_with_more_fields_than_the_stack_holds_keep_every_field() {
+    for n in [23, 24, 25, 60] {
+        let fields: String = (0..n).map(|i| format!("X-F{i}: v{i}\r\n")).collect();
+        let r = one(&format!("HTTP/1.1 200 OK\r\n{fields}Content-Length: 0\r\n\r\n"), false);
+        assert_eq!(r.parts.headers.len(), n + 1, "{n} fields");
+        assert_eq!(r.parts.headers[format!("x-f{}", n - 1).as_str()], format!("v{}", n - 1));
+        assert_eq!(r.framing, Some(Framing::Length(0)));
+    }
+}
