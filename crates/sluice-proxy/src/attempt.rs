@@ -166,14 +166,19 @@ pub async fn forward(
     let retry = cluster.config.retries.as_ref();
     let replay = retry.and_then(|_| Replay::capture(&req, plan.any_method));
     let max = retry.map_or(0, |r| r.attempts);
+    // The request stays in this slot across tries: the fast path reads it in place, hyper's
+    // path takes it (and puts it back if unsent); a sent one is rebuilt from `replay`.
     let (mut req, mut ep, mut tried) = (Some(req), Arc::clone(first), Vec::new());
     let mut _retry_slot = None;
     for attempt in 0..=max {
-        let Some(r) = req.take().or_else(|| replay.as_ref().map(Replay::build)) else {
+        if req.is_none() {
+            req = replay.as_ref().map(Replay::build);
+        }
+        if req.is_none() {
             break;
-        };
+        }
         let tried_at = if attempt == 0 && queue_ns == 0 { plan.started } else { Instant::now() };
-        let (in_flight, res, answered) = try_once(ctx, cluster, &ep, r, deadline, tried_at).await;
+        let (in_flight, res, answered) = try_once(ctx, cluster, &ep, &mut req, deadline, tried_at).await;
         let again =
             attempt < max && answered < deadline && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
         // A request that never reached the upstream adds no load when sent elsewhere, so
@@ -204,9 +209,6 @@ pub async fn forward(
         if slot.is_some() {
             _retry_slot = slot;
         }
-        if let Err(Failure::Unsent(_, r)) = res {
-            req = Some(r);
-        }
         tried.push(ep.addr);
         cluster.metrics.retries.fetch_add(1, Relaxed);
         let pause = retry.map_or(Duration::ZERO, |p| {
@@ -229,7 +231,7 @@ async fn try_once(
     ctx: &ConnCtx,
     cluster: &ClusterRt,
     ep: &Arc<EndpointState>,
-    req: Request<RequestBody>,
+    req: &mut Option<Request<RequestBody>>,
     deadline: Instant,
     tried_at: Instant,
 ) -> (InFlight, Result<Exchanged, Failure>, Instant) {
@@ -237,7 +239,7 @@ async fn try_once(
     let per_try = cluster.config.retries.as_ref().and_then(|r| r.per_try_timeout);
     let until = per_try.map_or(deadline, |t| deadline.min(tried_at + t));
     let started = clock::ns_at(tried_at);
-    let header = cluster.config.send_proxy_protocol.map(|v| {
+    let header = cluster.config.send_proxy_protocol.zip(req.as_ref()).map(|(v, req)| {
         let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host());
         crate::proxyproto::header(v, ctx.client, ctx.local, host)
     });
@@ -302,7 +304,7 @@ fn wants_retry(p: &RetryConfig, res: &Result<Exchanged, Failure>, replayable: bo
             replayable
                 && ((p.on_5xx && s >= 500) || (p.on_gateway_error && matches!(s, 502..=504)) || p.statuses.contains(&s))
         }
-        Err(Failure::Unsent(e, _)) => match e {
+        Err(Failure::Unsent(e)) => match e {
             ProxyError::ConnectRefused | ProxyError::ConnectTimeout => p.on_connect_failure || p.on_gateway_error,
             ProxyError::UpstreamReset => p.on_reset || p.on_gateway_error,
             _ => false,

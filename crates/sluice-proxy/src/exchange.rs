@@ -1,6 +1,7 @@
-//! One upstream exchange: a pooled (or new) connection and one request on it. The result
-//! says whether the request reached the upstream: an unsent request comes back to the
-//! caller, so a connect failure can be retried even for a POST with a streamed body.
+//! One upstream exchange: a pooled (or new) connection and one request on it. The request
+//! stays in the caller's slot (the fast path reads it by reference; hyper's path takes it
+//! and puts it back if it was never sent), so a connect failure can be retried even for a
+//! POST with a streamed body, and the request is not moved through every layer.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,15 +28,15 @@ pub type Exchanged = (Response<UpIncoming>, Option<H1Back>, u64);
 
 /// Why an exchange failed, and whether the request can still be sent elsewhere.
 pub enum Failure {
-    /// Nothing reached the upstream (connect failed); the request is returned.
-    Unsent(ProxyError, Request<RequestBody>),
+    /// Nothing reached the upstream (connect failed); the request is back in its slot.
+    Unsent(ProxyError),
     Sent(ProxyError),
 }
 
 impl Failure {
     pub fn error(&self) -> ProxyError {
         match self {
-            Failure::Unsent(e, _) | Failure::Sent(e) => *e,
+            Failure::Unsent(e) | Failure::Sent(e) => *e,
         }
     }
 }
@@ -47,7 +48,7 @@ pub fn exchange<'a>(
     pool: &'a Rc<Pool>,
     addr: SocketAddr,
     cluster: &'a ClusterRt,
-    req: Request<RequestBody>,
+    req: &'a mut Option<Request<RequestBody>>,
     proxy_header: Option<Vec<u8>>,
     t: tokio::time::Instant,
 ) -> impl Future<Output = Result<Exchanged, Failure>> + 'a {
@@ -55,7 +56,7 @@ pub fn exchange<'a>(
     if c.protocol == UpstreamProtocol::Http1
         && cluster.tls.is_none()
         && proxy_header.is_none()
-        && req.body().is_end_stream()
+        && req.as_ref().is_some_and(|r| r.body().is_end_stream())
     {
         return Either::Left(exchange_own(pool, addr, cluster, req, t));
     }
@@ -69,14 +70,17 @@ async fn exchange_hyper(
     pool: &Rc<Pool>,
     addr: SocketAddr,
     cluster: &ClusterRt,
-    req: Request<RequestBody>,
+    slot: &mut Option<Request<RequestBody>>,
     proxy_header: Option<Vec<u8>>,
     t: tokio::time::Instant,
 ) -> Result<Exchanged, Failure> {
     let private = proxy_header.is_some();
     let (upstream, reused) = match pool.checkout(addr, cluster, proxy_header).await {
         Ok(x) => x,
-        Err(e) => return Err(Failure::Unsent(e, req)),
+        Err(e) => return Err(Failure::Unsent(e)),
+    };
+    let Some(req) = slot.take() else {
+        return Err(Failure::Sent(ProxyError::UpstreamReset));
     };
     let connect_ns = if reused { 0 } else { t.elapsed().as_nanos() as u64 };
     match upstream {
@@ -87,8 +91,11 @@ async fn exchange_hyper(
         Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
             Ok(resp) => Ok((resp.map(UpIncoming::Left), (!private).then_some((tx, uses + 1)), connect_ns)),
             Err(mut e) => match e.take_message() {
-                Some(req) if reused => Box::pin(retry_fresh(pool, addr, cluster, req)).await,
-                Some(req) => Err(Failure::Unsent(ProxyError::UpstreamReset, req)),
+                Some(req) if reused => Box::pin(retry_fresh(pool, addr, cluster, req, slot)).await,
+                Some(req) => {
+                    *slot = Some(req);
+                    Err(Failure::Unsent(ProxyError::UpstreamReset))
+                }
                 None => Err(Failure::Sent(classify(&e.into_error()))),
             },
         },
@@ -101,10 +108,14 @@ async fn retry_fresh(
     addr: SocketAddr,
     cluster: &ClusterRt,
     req: Request<RequestBody>,
+    slot: &mut Option<Request<RequestBody>>,
 ) -> Result<Exchanged, Failure> {
     let (up, _) = match pool.checkout(addr, cluster, None).await {
         Ok(x) => x,
-        Err(e) => return Err(Failure::Unsent(e, req)),
+        Err(e) => {
+            *slot = Some(req);
+            return Err(Failure::Unsent(e));
+        }
     };
     let Upstream::H1(mut tx, uses) = up else {
         return Err(Failure::Sent(ProxyError::UpstreamReset));
@@ -121,24 +132,27 @@ async fn exchange_own(
     pool: &Rc<Pool>,
     addr: SocketAddr,
     cluster: &ClusterRt,
-    req: Request<RequestBody>,
+    req: &Option<Request<RequestBody>>,
     t: tokio::time::Instant,
 ) -> Result<Exchanged, Failure> {
+    let Some(req) = req.as_ref() else {
+        return Err(Failure::Sent(ProxyError::UpstreamReset));
+    };
     let mut fresh_tried = false;
     loop {
         let (mut conn, reused) = match pool.checkout_own(addr, cluster, t).await {
             Ok(x) => x,
-            Err(e) => return Err(Failure::Unsent(e, req)),
+            Err(e) => return Err(Failure::Unsent(e)),
         };
         let connect_ns = if reused { 0 } else { t.elapsed().as_nanos() as u64 };
-        match conn.round_trip(&req).await {
+        match conn.round_trip(req).await {
             Ok(head) => {
                 let home =
                     head.keep_alive.then(|| client::Home { pool: Rc::clone(pool), addr, cfg: cluster.config.pool });
                 let body = UpIncoming::Right(Box::new(client::OwnBody::new(conn, head.framing, home)));
                 return Ok((Response::from_parts(head.parts, body), None, connect_ns));
             }
-            Err(TripError::Unsent) if !reused => return Err(Failure::Unsent(ProxyError::UpstreamReset, req)),
+            Err(TripError::Unsent) if !reused => return Err(Failure::Unsent(ProxyError::UpstreamReset)),
             // Nothing left, or nothing came back on a connection the upstream had closed
             // while idle; the latter could also be an upstream that died on the request,
             // so only an idempotent one is sent again.

@@ -109,7 +109,8 @@ async fn send_copy(
     let pick = PickCtx { r1: worker.rng.next_u64(), r2: worker.rng.next_u64(), hash: None, now_ns: clock::now_ns() };
     if let Some(i) = cluster.balancer.pick(&pick) {
         let addr = cluster.balancer.endpoints()[i].addr;
-        let send = exchange(&worker.pool, addr, &cluster, copy, None, tokio::time::Instant::now());
+        let mut slot = Some(copy);
+        let send = exchange(&worker.pool, addr, &cluster, &mut slot, None, tokio::time::Instant::now());
         if let Ok(Ok((resp, _, _))) = tokio::time::timeout(cluster.config.timeouts.response, send).await {
             let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
         }
