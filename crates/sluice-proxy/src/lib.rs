@@ -6,6 +6,7 @@
 pub mod accesslog;
 pub mod admin;
 mod attempt;
+mod batch;
 mod body;
 mod clock;
 mod conn;

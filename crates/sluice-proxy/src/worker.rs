@@ -193,6 +193,7 @@ async fn serve(spec: WorkerSpec) -> std::io::Result<()> {
     for (name, sock) in spec.sockets {
         listeners.add(name, sock)?;
     }
+    tokio::task::spawn_local(crate::batch::flusher());
     let pool = Rc::clone(&worker.pool);
     tokio::task::spawn_local(async move {
         loop {

@@ -63,6 +63,7 @@ impl UpConn {
     pub async fn round_trip(&mut self, req: &Request<RequestBody>) -> Result<RespHead, TripError> {
         let mut out = Vec::with_capacity(256);
         encode_request(req, &mut out);
+        crate::batch::before_send().await;
         self.w.write_all(&out).await.map_err(|_| TripError::Unsent)?;
         self.uses += 1;
         let mut any = false;
