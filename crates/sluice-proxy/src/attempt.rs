@@ -157,28 +157,28 @@ pub async fn forward(
     ctx: &ConnCtx,
     cluster: &ClusterRt,
     first: &Arc<EndpointState>,
-    req: Request<RequestBody>,
+    req: &mut Option<Request<RequestBody>>,
     plan: Plan,
 ) -> Result<Forwarded, ProxyError> {
     let (permit, queue_ns) = admit(cluster).await?;
     let _active = cluster.budget.request();
     let deadline = plan.started + plan.timeout;
     let retry = cluster.config.retries.as_ref();
-    let replay = retry.and_then(|_| Replay::capture(&req, plan.any_method));
+    let replay = retry.zip(req.as_ref()).and_then(|(_, r)| Replay::capture(r, plan.any_method));
     let max = retry.map_or(0, |r| r.attempts);
     // The request stays in this slot across tries: the fast path reads it in place, hyper's
     // path takes it (and puts it back if unsent); a sent one is rebuilt from `replay`.
-    let (mut req, mut ep, mut tried) = (Some(req), Arc::clone(first), Vec::new());
+    let (mut ep, mut tried) = (Arc::clone(first), Vec::new());
     let mut _retry_slot = None;
     for attempt in 0..=max {
         if req.is_none() {
-            req = replay.as_ref().map(Replay::build);
+            *req = replay.as_ref().map(Replay::build);
         }
         if req.is_none() {
             break;
         }
         let tried_at = if attempt == 0 && queue_ns == 0 { plan.started } else { Instant::now() };
-        let (in_flight, res, answered) = try_once(ctx, cluster, &ep, &mut req, deadline, tried_at).await;
+        let (in_flight, res, answered) = try_once(ctx, cluster, &ep, req, deadline, tried_at).await;
         let again =
             attempt < max && answered < deadline && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
         // A request that never reached the upstream adds no load when sent elsewhere, so

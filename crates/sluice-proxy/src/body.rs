@@ -103,7 +103,8 @@ where
 pub struct ResponseEnd {
     pub _in_flight: InFlight,
     pub _active: ActiveGuard,
-    pub pool_return: Option<PoolReturn>,
+    /// Boxed: only hyper's client path has one, and it would double every response's size.
+    pub pool_return: Option<Box<PoolReturn>>,
     /// The cluster bulkhead slot, held until the response is done.
     pub _permit: Option<tokio::sync::OwnedSemaphorePermit>,
     /// When the request started, and where its total duration is recorded.

@@ -114,7 +114,8 @@ async fn proxy(
     let plan = Plan { timeout, any_method: route.config.retry_non_idempotent, started };
     let forwarded = match breaker_admit(cluster, &plan) {
         Ok(admission) => {
-            let res = forward(ctx, cluster, endpoint, upstream_req, plan).await;
+            let mut slot = Some(upstream_req);
+            let res = forward(ctx, cluster, endpoint, &mut slot, plan).await;
             if let Some(a) = admission {
                 breaker_record(cluster, a, &res);
             }
@@ -135,12 +136,8 @@ async fn proxy(
         ..std::mem::take(trace)
     };
     cluster.metrics.responses.inc(status);
-    let pool_return = f.back.map(|(tx, uses)| PoolReturn {
-        pool: Rc::clone(&worker.pool),
-        addr: f.addr,
-        tx,
-        uses,
-        cfg: cluster.config.pool,
+    let pool_return = f.back.map(|(tx, uses)| {
+        Box::new(PoolReturn { pool: Rc::clone(&worker.pool), addr: f.addr, tx, uses, cfg: cluster.config.pool })
     });
     let timing = (started, Arc::clone(&listener.metrics));
     let end = ResponseEnd { _in_flight: f.in_flight, _active: guard, pool_return, _permit: f.permit, timing };
