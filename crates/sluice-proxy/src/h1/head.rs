@@ -142,16 +142,23 @@ fn build(head: Bytes, method: Method, path: (usize, usize), version: Version, id
         .map_err(|_| HeadError::Bad("invalid request target"))?;
     // Room for the forwarding headers the proxy adds, so the map never grows.
     let mut headers = HeaderMap::with_capacity(idx.len() + 4);
+    // Which fields that shape the exchange are present, noted while building the map, so a
+    // request without them (most) costs no lookups of absent names afterwards.
+    let (mut body, mut connection, mut expect) = (false, false, false);
     for &(n, nl, v, vl) in idx {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
         let name = header_name(&head[n..n + nl]).map_err(|_| HeadError::Bad("invalid header name"))?;
+        body |= name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING;
+        connection |= name == header::CONNECTION;
+        expect |= name == header::EXPECT;
         let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl))
             .map_err(|_| HeadError::Bad("invalid header value"))?;
         headers.append(name, value);
     }
-    let framing = framing(&headers, version)?;
-    let keep_alive = keep_alive(&headers, version);
-    let expect_continue = version == Version::HTTP_11
+    let framing = if body { framing(&headers, version)? } else { Framing::None };
+    let keep_alive = if connection { keep_alive(&headers, version) } else { version == Version::HTTP_11 };
+    let expect_continue = expect
+        && version == Version::HTTP_11
         && headers.get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = method;

@@ -48,10 +48,11 @@ pub fn encode_head(
     req: ReqFacts,
     out: &mut Vec<u8>,
 ) -> (Out, bool) {
-    let mut keep = req.keep_alive && !says_close(h);
+    let seen = Seen::of(h);
+    let mut keep = req.keep_alive && !seen.close;
     let framing = if req.head || status.is_informational() || status == 204 || status == 304 {
         Out::None
-    } else if let Some(n) = h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()) {
+    } else if let Some(n) = seen.length {
         Out::Length(n)
     } else if let Some(n) = hint {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
@@ -64,20 +65,20 @@ pub fn encode_head(
         Out::Close
     };
     if status != StatusCode::SWITCHING_PROTOCOLS {
-        if !keep && !says_close(h) {
+        if !keep && !seen.close {
             h.insert(header::CONNECTION, HeaderValue::from_static("close"));
         } else if keep && req.version == Version::HTTP_10 {
             h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
         }
     }
-    out.reserve(128 + h.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>());
+    out.reserve(192 + seen.bytes);
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
     put_fields(h, out);
-    if !h.contains_key(header::DATE) {
+    if !seen.date {
         out.extend_from_slice(b"date: ");
         with_date(|d| out.extend_from_slice(d));
         out.extend_from_slice(b"\r\n");
@@ -96,10 +97,35 @@ pub fn put_fields(h: &HeaderMap, out: &mut Vec<u8>) {
     }
 }
 
-fn says_close(h: &HeaderMap) -> bool {
-    h.get_all(header::CONNECTION)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))))
+/// What encoding a response head needs to know of its fields, from one pass over them
+/// (a few entries: cheaper than a hashed lookup per name).
+struct Seen {
+    /// `Connection: close`.
+    close: bool,
+    /// A valid `Content-Length`.
+    length: Option<u64>,
+    date: bool,
+    /// Bytes of `name: value\r\n` lines.
+    bytes: usize,
+}
+
+impl Seen {
+    fn of(h: &HeaderMap) -> Seen {
+        let mut s = Seen { close: false, length: None, date: false, bytes: 0 };
+        let mut first_length = true;
+        for (n, v) in h {
+            s.bytes += n.as_str().len() + v.len() + 4;
+            if n == header::CONNECTION {
+                s.close |= v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+            } else if n == header::CONTENT_LENGTH && first_length {
+                first_length = false;
+                s.length = v.to_str().ok().and_then(|v| v.parse::<u64>().ok());
+            } else if n == header::DATE {
+                s.date = true;
+            }
+        }
+        s
+    }
 }
 
 thread_local! {
