@@ -45,6 +45,20 @@ pub async fn before_send() {
 /// The worker's flusher: each time it runs (after the tasks that were runnable when the
 /// first sender parked), releases every parked sender.
 pub async fn flusher() {
+    // When the worker stops (its tasks dropped), senders on this thread must not wait for a
+    // flusher that is gone: forget it and release whoever is parked.
+    struct Gone;
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let parked = BATCH.with(|b| {
+                let mut b = b.borrow_mut();
+                b.flusher = None;
+                std::mem::take(&mut b.waiting)
+            });
+            parked.into_iter().for_each(Waker::wake);
+        }
+    }
+    let _gone = Gone;
     let mut ready = Vec::new();
     loop {
         poll_fn(|cx| {
@@ -102,6 +116,22 @@ mod tests {
                 let want: Vec<String> =
                     (0..4).map(|i| format!("read {i}")).chain((0..4).map(|i| format!("send {i}"))).collect();
                 assert_eq!(*log.borrow(), want);
+            })
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_stopped_flusher_holds_no_sender() {
+        std::thread::spawn(|| {
+            run_local(async {
+                let f = tokio::task::spawn_local(flusher());
+                tokio::task::yield_now().await;
+                f.abort();
+                let _ = f.await;
+                let sent = tokio::task::spawn_local(before_send());
+                tokio::time::timeout(std::time::Duration::from_secs(5), sent).await.unwrap().unwrap();
             })
         })
         .join()
