@@ -43,13 +43,15 @@ pub struct Forwarded {
 }
 
 /// How a request is to be forwarded: its overall timeout (from `started`, when the request
-/// arrived — the one clock read the try timings start from) and whether non-idempotent
-/// requests may be retried.
+/// arrived) and whether non-idempotent requests may be retried. `ready`: when forwarding
+/// began (`started` itself unless something was awaited first) — the first try's start, so
+/// one clock read serves the whole request.
 #[derive(Clone, Copy)]
 pub struct Plan {
     pub timeout: Duration,
     pub any_method: bool,
     pub started: Instant,
+    pub ready: Instant,
 }
 
 /// Takes a slot under the cluster's `max_requests`, waiting up to `pending_timeout` if
@@ -177,7 +179,7 @@ pub async fn forward(
         if req.is_none() {
             break;
         }
-        let tried_at = if attempt == 0 && queue_ns == 0 { plan.started } else { Instant::now() };
+        let tried_at = if attempt == 0 && queue_ns == 0 { plan.ready } else { Instant::now() };
         let (in_flight, res, answered) = try_once(ctx, cluster, &ep, req, deadline, tried_at).await;
         let again =
             attempt < max && answered < deadline && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));

@@ -87,8 +87,12 @@ async fn proxy(
         }
         Selected::Upstream(t, asks) => (t, asks),
     };
+    // When the first try starts: the request's arrival, unless a shared rate-limit store
+    // was asked first (that wait is no part of the upstream's time to first byte).
+    let mut ready = started;
     if ask.listener.is_some() || ask.route.is_some() {
         Box::pin(settle_all(worker, listener, route, ask)).await?;
+        ready = Instant::now();
     }
     let tee = match route.config.mirror {
         Some(_) => crate::mirror::maybe_mirror(ctx, &worker.snapshot(), route, &req),
@@ -111,7 +115,7 @@ async fn proxy(
         let tunnel = crate::upgrade::tunnel(ctx, listener, cluster, endpoint, up, upstream_req, guard);
         return Box::pin(tunnel).await;
     }
-    let plan = Plan { timeout, any_method: route.config.retry_non_idempotent, started };
+    let plan = Plan { timeout, any_method: route.config.retry_non_idempotent, started, ready };
     let forwarded = match breaker_admit(cluster, &plan) {
         Ok(admission) => {
             let mut slot = Some(upstream_req);
