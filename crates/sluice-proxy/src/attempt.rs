@@ -246,9 +246,10 @@ async fn try_once(
         crate::proxyproto::header(v, ctx.client, ctx.local, host)
     });
     let pool = &ctx.listener.worker.pool;
-    let res = match tokio::time::timeout_at(until, exchange(pool, ep.addr, cluster, req, header, tried_at)).await {
-        Ok(r) => r,
-        Err(_) => Err(Failure::Sent(ProxyError::ResponseTimeout)),
+    let exchanged = exchange(pool, ep.addr, cluster, req, header, tried_at);
+    let res = match crate::deadline::within(&ctx.timer, until, exchanged).await {
+        Some(r) => r,
+        None => Err(Failure::Sent(ProxyError::ResponseTimeout)),
     };
     let answered = Instant::now();
     let now = clock::ns_at(answered);

@@ -148,6 +148,8 @@ pub struct ConnCtx {
     pub client: SocketAddr,
     pub local: SocketAddr,
     pub timeouts: ListenerTimeouts,
+    /// The response timer its requests reuse (`deadline::within`).
+    pub timer: crate::deadline::SpareTimer,
 }
 
 /// Counts the connection as active (and accepted) while it lives.
@@ -208,6 +210,7 @@ fn context(a: &Accepted, listener: &Rc<ListenerCtx>, scheme: &'static str) -> Rc
         local: a.local,
         state: Arc::new(ConnState::new()),
         timeouts: a.timeouts,
+        timer: Default::default(),
     })
 }
 

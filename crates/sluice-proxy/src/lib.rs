@@ -11,6 +11,7 @@ mod body;
 mod clock;
 mod conn;
 pub mod control;
+mod deadline;
 mod errors;
 mod exchange;
 mod exec;
