@@ -6,10 +6,10 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Method, Uri, Version};
 
-use super::names::header_name;
+use super::names::{header_name, parsed_value};
 
 /// Headers parsed on the stack; a larger `max_header_count` falls back to the heap.
 const STACK_HEADERS: usize = 128;
@@ -151,8 +151,7 @@ fn build(head: Bytes, method: Method, path: (usize, usize), version: Version, id
         body |= name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING;
         connection |= name == header::CONNECTION;
         expect |= name == header::EXPECT;
-        let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl))
-            .map_err(|_| HeadError::Bad("invalid header value"))?;
+        let value = parsed_value(head.slice(v..v + vl));
         headers.append(name, value);
     }
     let framing = if body { framing(&headers, version)? } else { Framing::None };

@@ -3,7 +3,8 @@
 //! anything else goes through `HeaderName::from_bytes` (which lowercases into a scratch
 //! buffer and matches the full standard table — several times the cost). Pure.
 
-use http::header::{self, HeaderName, InvalidHeaderName};
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue, InvalidHeaderName};
 
 /// The header name for `raw` (as sent, any case).
 pub fn header_name(raw: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
@@ -11,6 +12,14 @@ pub fn header_name(raw: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
         Some(n) => Ok(n.clone()),
         None => HeaderName::from_bytes(raw),
     }
+}
+
+/// A field value httparse has already accepted, without checking its bytes again.
+pub fn parsed_value(raw: Bytes) -> HeaderValue {
+    // SAFETY: httparse accepts in a field value exactly the bytes `HeaderValue` allows —
+    // HTAB, SP to `~` and 0x80–0xFF (`is_header_value_token`; test
+    // `httparse_and_header_value_accept_the_same_bytes`) — so this cannot make an invalid value.
+    unsafe { HeaderValue::from_maybe_shared_unchecked(raw) }
 }
 
 type Known = (&'static [u8], &'static HeaderName);

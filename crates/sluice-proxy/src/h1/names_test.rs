@@ -65,3 +65,17 @@ fn every_candidate_matches_itself_only() {
         assert_eq!(header_name(a.to_uppercase().as_bytes()).unwrap().as_str(), a);
     }
 }
+
+#[test]
+fn httparse_and_header_value_accept_the_same_bytes() {
+    for b in 0u8..=255 {
+        if b == b'\r' || b == b'\n' {
+            continue;
+        }
+        let raw = [b"HTTP/1.1 200 OK\r\nx: a".as_slice(), &[b], b"a\r\n\r\n"].concat();
+        let mut hs = [httparse::EMPTY_HEADER; 4];
+        let by_httparse = httparse::Response::new(&mut hs).parse(&raw).is_ok();
+        let by_http = http::HeaderValue::from_bytes(&[b'a', b, b'a']).is_ok();
+        assert_eq!(by_httparse, by_http, "byte {b:#04x}");
+    }
+}

@@ -6,11 +6,11 @@
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName};
 use http::{StatusCode, Version};
 
 use super::head::Framing;
-use super::names::header_name;
+use super::names::{header_name, parsed_value};
 
 /// Most response header fields accepted.
 const MAX_HEADERS: usize = 100;
@@ -80,8 +80,7 @@ pub fn parse_response(buf: &mut BytesMut, head_req: bool) -> Result<Option<RespH
         if name == header::CONTENT_LENGTH {
             length = std::str::from_utf8(raw).ok().and_then(|s| s.trim().parse::<u64>().ok());
         }
-        let value =
-            HeaderValue::from_maybe_shared(head.slice(v..v + vl)).map_err(|_| "invalid upstream header value")?;
+        let value = parsed_value(head.slice(v..v + vl));
         headers.append(name, value);
     }
     for n in named {
