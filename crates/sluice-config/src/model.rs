@@ -381,6 +381,6 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig { max_idle: 64, idle_timeout: Duration::from_secs(60), max_requests: 0 }
+        PoolConfig { max_idle: 1024, idle_timeout: Duration::from_secs(60), max_requests: 0 }
     }
 }
