@@ -224,10 +224,11 @@ impl Pool {
     }
 
     /// Returns a fast-path connection whose response ended as framed.
-    pub fn checkin_own(&self, addr: SocketAddr, c: UpConn, cfg: PoolConfig) {
+    pub fn checkin_own(&self, addr: SocketAddr, mut c: UpConn, cfg: PoolConfig) {
         if (cfg.max_requests != 0 && c.uses >= cfg.max_requests) || cfg.max_idle == 0 {
             return;
         }
+        c.shed_buffer();
         let mut map = self.own.borrow_mut();
         let list = map.entry(addr).or_default();
         if list.len() < cfg.max_idle {

@@ -34,6 +34,8 @@ pub struct UpConn {
     r: OwnedReadHalf,
     w: OwnedWriteHalf,
     buf: BytesMut,
+    /// `buf` was grown past `READ_CHUNK` for a body.
+    grown: bool,
     pub uses: u64,
     _slot: ConnSlot,
 }
@@ -50,7 +52,19 @@ pub enum TripError {
 impl UpConn {
     pub fn new(s: tokio::net::TcpStream, slot: ConnSlot) -> Self {
         let (r, w) = s.into_split();
-        UpConn { r, w, buf: BytesMut::new(), uses: 0, _slot: slot }
+        UpConn { r, w, buf: BytesMut::new(), grown: false, uses: 0, _slot: slot }
+    }
+
+    /// Before idling in the pool: a read buffer grown for a large body (up to
+    /// `BODY_READ_MAX`; even an empty view keeps its whole allocation alive) is let go
+    /// when nothing is left in it — leftover bytes stay, they make the connection not
+    /// reusable. A small one is kept: allocating it afresh for every request costs ~300
+    /// instructions.
+    pub fn shed_buffer(&mut self) {
+        if self.grown && self.buf.is_empty() {
+            self.buf = BytesMut::new();
+            self.grown = false;
+        }
     }
 
     /// Still open and quiet while idle: a closed or chattering connection is not reused.
@@ -151,7 +165,9 @@ impl OwnBody {
                 }
                 Decoded::NeedMore => {
                     let want = self.decoder.as_ref().and_then(Decoder::remaining).map_or(BODY_READ_MAX, |n| n as usize);
-                    c.buf.reserve(want.clamp(READ_CHUNK, BODY_READ_MAX));
+                    let want = want.clamp(READ_CHUNK, BODY_READ_MAX);
+                    c.grown |= want > READ_CHUNK;
+                    c.buf.reserve(want);
                     let n = ready!(tokio_util::io::poll_read_buf(Pin::new(&mut c.r), cx, &mut c.buf))?;
                     if n == 0 {
                         self.conn = None;
@@ -208,3 +224,7 @@ impl Body for OwnBody {
 /// An upstream response body from either client: hyper's, or the fast path's (boxed: the
 /// response is moved through several layers on its way to the client).
 pub type UpIncoming = http_body_util::Either<Incoming, Box<OwnBody>>;
+
+#[cfg(test)]
+#[path = "client_test.rs"]
+mod tests;
