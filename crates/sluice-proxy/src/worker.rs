@@ -297,7 +297,7 @@ async fn accept_loop(
                     let _ = stream.set_nodelay(true);
                     let guard = tracker.enter();
                     let rx = stop.clone();
-                    tokio::task::spawn_local(async move {
+                    crate::exec::spawn_boxed(move || async move {
                         match ctx.protocol {
                             ListenerProtocol::Http => conn::serve(stream, peer, ctx, rx).await,
                             ListenerProtocol::Tcp | ListenerProtocol::Udp => crate::tcp::serve(stream, peer, ctx, rx).await,

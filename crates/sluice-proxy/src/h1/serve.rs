@@ -200,7 +200,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
         }
         // Boxed: the handler's future is large (6.8 KB) and must not sit in every idle
         // connection. A pool of warm boxes measured no faster (bench/ab.sh).
-        let mut fut = in_box(|| crate::service::handle(Rc::clone(&self.ctx), req));
+        let mut fut = crate::exec::in_box(|| crate::service::handle(Rc::clone(&self.ctx), req));
         let resp = match cont {
             None => fut.await,
             Some(c) => tokio::select! {
@@ -308,11 +308,4 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
         };
         let _ = tokio::time::timeout(LINGER, linger).await;
     }
-}
-
-/// Boxes the future `make` builds, allocating first so that the future (only its
-/// arguments are set before the first poll) is written straight into the box instead of
-/// being built on the stack and copied whole — the handler future is ~4.7 KB.
-fn in_box<F: Future>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
-    Box::into_pin(Box::write(Box::new_uninit(), make()))
 }
