@@ -78,7 +78,8 @@ pub fn maybe_mirror(ctx: &ConnCtx, snap: &Snapshot, route: &RouteRt, req: &Reque
         (Some(BodyTee { buf: BytesMut::new(), limit: m.max_body_bytes as usize, tx: Some(tx) }), Some(rx))
     };
     worker.mirrors.set(worker.mirrors.get() + 1);
-    tokio::task::spawn_local(send_copy(Rc::clone(worker), cluster, Arc::clone(&route.metrics), copy, body));
+    let (worker, metrics) = (Rc::clone(worker), Arc::clone(&route.metrics));
+    crate::exec::spawn_boxed(move || send_copy(worker, cluster, metrics, copy, body));
     tee
 }
 

@@ -287,7 +287,7 @@ async fn connect_h1(
 ) -> Result<Upstream, ProxyError> {
     let io = connect(addr, cluster.config.timeouts.connect, header, cluster.tls.as_deref()).await?;
     let (tx, conn) = http1::Builder::new().writev(false).handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
-    tokio::task::spawn_local(async move {
+    crate::exec::spawn_boxed(move || async move {
         let _slot = slot;
         if let Err(e) = conn.await {
             tracing::debug!(%addr, error = %e, "upstream connection ended");
@@ -306,7 +306,7 @@ pub async fn connect_tunnel(
 ) -> Result<http1::SendRequest<RequestBody>, ProxyError> {
     let io = connect(addr, cluster.config.timeouts.connect, header, cluster.tls.as_deref()).await?;
     let (tx, conn) = http1::Builder::new().handshake(io).await.map_err(|_| ProxyError::ConnectRefused)?;
-    tokio::task::spawn_local(async move {
+    crate::exec::spawn_boxed(move || async move {
         let _slot = slot;
         if let Err(e) = conn.with_upgrades().await {
             tracing::debug!(%addr, error = %e, "upstream upgrade connection ended");
@@ -328,7 +328,7 @@ async fn connect_h2(
         .handshake(io)
         .await
         .map_err(|_| ProxyError::ConnectRefused)?;
-    tokio::task::spawn_local(async move {
+    crate::exec::spawn_boxed(move || async move {
         let _slot = slot;
         if let Err(e) = conn.await {
             tracing::debug!(%addr, error = %e, "upstream h2 connection ended");

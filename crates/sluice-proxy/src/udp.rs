@@ -105,7 +105,7 @@ async fn open_flow(
     l.metrics.connections.fetch_add(1, Relaxed);
     let idle = lc.config.timeouts.idle;
     let pump = (Rc::clone(&up), Rc::clone(socket), Rc::clone(flows), Rc::clone(&last), Arc::clone(&lc.metrics));
-    tokio::task::spawn_local(async move {
+    crate::exec::spawn_boxed(move || async move {
         let (up, socket, flows, last, metrics) = pump;
         let _in_flight = ep.start_request();
         let mut buf = vec![0u8; DATAGRAM];

@@ -94,7 +94,7 @@ pub async fn tunnel(
     let metrics = Arc::clone(&listener.metrics);
     let idle = listener.config.timeouts.tunnel;
     metrics.upgrades.fetch_add(1, Relaxed);
-    tokio::task::spawn_local(async move {
+    crate::exec::spawn_boxed(move || async move {
         let _guard = guard;
         metrics.tunnels_active.fetch_add(1, Relaxed);
         let moved = relay(client, upstream, idle).await;

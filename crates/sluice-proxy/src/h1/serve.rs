@@ -198,7 +198,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
             upgrade = Some(tx);
             req.extensions_mut().insert(H1Upgrade(Arc::new(Mutex::new(Some(rx)))));
         }
-        // Boxed: the handler's future is large (6.8 KB) and must not sit in every idle
+        // Boxed: the handler's future is large (~4.7 KB) and must not sit in every idle
         // connection. A pool of warm boxes measured no faster (bench/ab.sh).
         let mut fut = crate::exec::in_box(|| crate::service::handle(Rc::clone(&self.ctx), req));
         let resp = match cont {
