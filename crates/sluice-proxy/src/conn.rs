@@ -235,9 +235,10 @@ pub async fn accept_proxy(
     }
 }
 
+/// Serves one accepted connection; `bound`: the listener's own address.
 pub async fn serve(
     mut stream: TcpStream,
-    peer: SocketAddr,
+    (peer, bound): (SocketAddr, Option<SocketAddr>),
     listener: Rc<ListenerCtx>,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -245,7 +246,7 @@ pub async fn serve(
     let Some((peer, prefix)) = accept_proxy(&mut stream, peer, &listener).await else {
         return;
     };
-    let local = stream.local_addr().unwrap_or(peer);
+    let local = crate::listen::local_of(&stream, bound).unwrap_or(peer);
     let (a, tls) = {
         let snap = listener.worker.snapshot();
         let Some(l) = snap.listener(&listener.name) else { return };

@@ -25,6 +25,15 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// The address a connection reached: the listener's own when it is bound to one address
+/// (no system call), else the kernel's answer (`getsockname`) for a wildcard bind.
+pub fn local_of(stream: &tokio::net::TcpStream, bound: Option<SocketAddr>) -> Option<SocketAddr> {
+    match bound {
+        Some(b) if !b.ip().is_unspecified() => Some(b),
+        _ => stream.local_addr().ok(),
+    }
+}
+
 /// A listening socket for one worker.
 #[derive(Debug)]
 pub enum Sock {

@@ -33,9 +33,10 @@ const BUF: usize = 32 * 1024;
 /// Endpoints tried before a connection is given up.
 const CONNECT_TRIES: usize = 3;
 
+/// Relays one accepted connection; `bound`: the listener's own address.
 pub async fn serve(
     mut stream: TcpStream,
-    peer: SocketAddr,
+    (peer, bound): (SocketAddr, Option<SocketAddr>),
     listener: Rc<ListenerCtx>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -57,8 +58,8 @@ pub async fn serve(
         tracing::warn!(listener = %listener.name, %client, cluster = %cluster.config.name, "no endpoint accepted the connection");
         return;
     };
-    let local = stream.local_addr().unwrap_or(peer);
     if let Some(v) = cluster.config.send_proxy_protocol {
+        let local = crate::listen::local_of(&stream, bound).unwrap_or(peer);
         if upstream.write_all(&crate::proxyproto::header(v, client, local, sni.as_deref())).await.is_err() {
             return;
         }

@@ -271,6 +271,7 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
     tracker: Tracker,
 ) {
+    let bound = listener.local_addr().ok();
     loop {
         tokio::select! {
             r = listener.accept() => match r {
@@ -299,8 +300,10 @@ async fn accept_loop(
                     let rx = stop.clone();
                     crate::exec::spawn_boxed(move || async move {
                         match ctx.protocol {
-                            ListenerProtocol::Http => conn::serve(stream, peer, ctx, rx).await,
-                            ListenerProtocol::Tcp | ListenerProtocol::Udp => crate::tcp::serve(stream, peer, ctx, rx).await,
+                            ListenerProtocol::Http => conn::serve(stream, (peer, bound), ctx, rx).await,
+                            ListenerProtocol::Tcp | ListenerProtocol::Udp => {
+                                crate::tcp::serve(stream, (peer, bound), ctx, rx).await
+                            }
                         }
                         drop((guard, admitted));
                     });

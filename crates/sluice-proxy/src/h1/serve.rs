@@ -70,6 +70,8 @@ struct Conn<W> {
     shutdown: watch::Receiver<bool>,
     /// The response head (and small bodies) on its way out; released while idle.
     out: Vec<u8>,
+    /// Whether closing reads and discards what the client still sends (`close`).
+    linger: bool,
 }
 
 /// Serves HTTP/1.1 requests on the connection until it closes.
@@ -85,7 +87,7 @@ pub async fn serve<W: AsyncWrite + Unpin + Send + 'static>(
     let mut stop_rx = shutdown.clone();
     let stop = stop_rx.changed();
     tokio::pin!(stop);
-    let mut c = Conn { ctx, reader: Some(reader), w: Some(w), timeouts, lim, shutdown, out: Vec::new() };
+    let mut c = Conn { ctx, reader: Some(reader), w: Some(w), timeouts, lim, shutdown, out: Vec::new(), linger: true };
     // One timer per connection, pushed out lazily: most requests never touch it.
     let timer = tokio::time::sleep(timeouts.header);
     tokio::pin!(timer);
@@ -177,6 +179,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
     async fn exchange(&mut self, head: Head) -> Next {
         let Head { parts, framing, keep_alive, expect_continue } = head;
         let facts = ReqFacts { head: parts.method == Method::HEAD, version: parts.version, keep_alive };
+        let bodyless = framing == Framing::None;
         let (mut home, mut cont) = (None, None);
         let body = match (framing, self.reader.take()) {
             (Framing::None, r) => {
@@ -214,7 +217,14 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
             },
         };
         let Ok(resp) = resp;
-        self.respond(resp, facts, home, upgrade).await
+        let next = self.respond(resp, facts, home, upgrade).await;
+        // The client said it would close, sent no body and nothing of its is left unread:
+        // nothing can turn the answer into a reset, so the socket closes at once (NGINX
+        // does the same).
+        if !keep_alive && bodyless && self.reader.as_ref().is_some_and(|r| r.buf.is_empty()) {
+            self.linger = false;
+        }
+        next
     }
 
     async fn respond(
@@ -291,11 +301,11 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
     }
 
     /// FIN, then read and drop what the client still sends for a moment, so the answer
-    /// isn't lost to a reset when unread request bytes remain.
+    /// isn't lost to a reset when unread request bytes remain (unless `linger` is off).
     async fn close(&mut self) {
         let Some(mut w) = self.w.take() else { return };
         let _ = tokio::time::timeout(LINGER, w.shutdown()).await;
-        let Some(mut r) = self.reader.take() else { return };
+        let Some(mut r) = self.reader.take().filter(|_| self.linger) else { return };
         let linger = async {
             let mut seen = 0;
             while seen < LINGER_BYTES {

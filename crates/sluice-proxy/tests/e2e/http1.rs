@@ -92,3 +92,26 @@ async fn refused_heads_get_their_own_status_and_never_reach_upstream() {
     assert_eq!(get(addr, "/", &[]).await.status, 200, "the listener still serves");
     stop(h);
 }
+
+#[tokio::test]
+async fn a_client_that_said_close_is_let_go_without_lingering() {
+    let b = Backend::start("a");
+    let h = proxy(CONFIG, &[("a", b.addr)]);
+    let mut s = TcpStream::connect(h.addr("web").unwrap()).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").await.unwrap();
+    let mut r = Vec::new();
+    tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut r)).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&r).starts_with("HTTP/1.1 200"));
+    // sluice closed its socket outright (no read-and-discard): bytes sent now are answered
+    // with a reset, and a write after it fails (well inside the 1 s a lingering close takes).
+    let mut reset = false;
+    for _ in 0..15 {
+        if s.write_all(b"late").await.is_err() {
+            reset = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reset, "the server socket is closed, not lingering");
+    stop(h);
+}
