@@ -246,7 +246,7 @@ async fn try_once(
         crate::proxyproto::header(v, ctx.client, ctx.local, host)
     });
     let pool = &ctx.listener.worker.pool;
-    let exchanged = exchange(pool, ep.addr, cluster, req, header, tried_at);
+    let exchanged = exchange(pool, ep.addr, cluster, req, header, (tried_at, !ctx.state.is_h2()));
     let res = match crate::deadline::within(&ctx.timer, until, exchanged).await {
         Some(r) => r,
         None => Err(Failure::Sent(ProxyError::ResponseTimeout)),

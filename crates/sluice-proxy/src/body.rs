@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::accesslog::{AccessLog, Entry};
 use crate::conn::ActiveGuard;
 use crate::h1::client::UpIncoming;
+use crate::h1::raw::RawFields;
 use crate::h1::ClientBody;
 use crate::metrics::ListenerMetrics;
 use crate::mirror::BodyTee;
@@ -129,6 +130,38 @@ pub enum ProxyBody {
 impl ProxyBody {
     pub fn full(b: Bytes) -> Self {
         ProxyBody::Full(Some(b))
+    }
+
+    /// The upstream's fields still in wire form (`h1::raw`): they are not in the
+    /// response's header map, and whoever writes the head must write these too.
+    pub fn raw_fields(&self) -> Option<&RawFields> {
+        match self {
+            ProxyBody::Upstream(u) => raw_of(&u.inner).as_ref(),
+            ProxyBody::Full(_) => None,
+        }
+    }
+
+    /// Takes the wire-form fields out (to put them in a header map).
+    pub fn take_raw_fields(&mut self) -> Option<RawFields> {
+        match self {
+            ProxyBody::Upstream(u) => take_raw(&mut u.inner),
+            ProxyBody::Full(_) => None,
+        }
+    }
+}
+
+fn raw_of(b: &UpIncoming) -> &Option<RawFields> {
+    match b {
+        http_body_util::Either::Right(own) => &own.raw,
+        http_body_util::Either::Left(_) => &None,
+    }
+}
+
+/// The wire-form fields of an upstream body, taken out.
+pub fn take_raw(b: &mut UpIncoming) -> Option<RawFields> {
+    match b {
+        http_body_util::Either::Right(own) => own.raw.take(),
+        http_body_util::Either::Left(_) => None,
     }
 }
 

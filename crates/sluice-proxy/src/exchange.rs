@@ -44,13 +44,15 @@ impl Failure {
 /// Sends one request on a pooled (or new) connection, begun at `t`: bodyless requests to
 /// plain HTTP/1.1 upstreams on sluice's own client (`exchange_own`), the rest on hyper's
 /// (boxed, so that the fast path's future — moved at every layer above — stays small).
+/// `raw`: the answer goes to an HTTP/1.1 client, so the fast path may leave its fields in
+/// wire form (`h1::raw`).
 pub fn exchange<'a>(
     pool: &'a Rc<Pool>,
     addr: SocketAddr,
     cluster: &'a ClusterRt,
     req: &'a mut Option<Request<RequestBody>>,
     proxy_header: Option<Vec<u8>>,
-    t: tokio::time::Instant,
+    (t, raw): (tokio::time::Instant, bool),
 ) -> impl Future<Output = Result<Exchanged, Failure>> + 'a {
     let c = &cluster.config;
     if c.protocol == UpstreamProtocol::Http1
@@ -58,7 +60,7 @@ pub fn exchange<'a>(
         && proxy_header.is_none()
         && req.as_ref().is_some_and(|r| r.body().is_end_stream())
     {
-        return Either::Left(exchange_own(pool, addr, cluster, req, t));
+        return Either::Left(exchange_own(pool, addr, cluster, req, (t, raw)));
     }
     Either::Right(Box::pin(exchange_hyper(pool, addr, cluster, req, proxy_header, t)))
 }
@@ -133,7 +135,7 @@ async fn exchange_own(
     addr: SocketAddr,
     cluster: &ClusterRt,
     req: &Option<Request<RequestBody>>,
-    t: tokio::time::Instant,
+    (t, raw): (tokio::time::Instant, bool),
 ) -> Result<Exchanged, Failure> {
     let Some(req) = req.as_ref() else {
         return Err(Failure::Sent(ProxyError::UpstreamReset));
@@ -145,12 +147,12 @@ async fn exchange_own(
             Err(e) => return Err(Failure::Unsent(e)),
         };
         let connect_ns = if reused { 0 } else { t.elapsed().as_nanos() as u64 };
-        match conn.round_trip(req).await {
+        match conn.round_trip(req, raw).await {
             Ok(head) => {
                 let home =
                     head.keep_alive.then(|| client::Home { pool: Rc::clone(pool), addr, cfg: cluster.config.pool });
-                let body = UpIncoming::Right(Box::new(client::OwnBody::new(conn, head.framing, home)));
-                return Ok((Response::from_parts(head.parts, body), None, connect_ns));
+                let (parts, body) = client::OwnBody::new(conn, head, home);
+                return Ok((Response::from_parts(parts, UpIncoming::Right(Box::new(body))), None, connect_ns));
             }
             Err(TripError::Unsent) if !reused => return Err(Failure::Unsent(ProxyError::UpstreamReset)),
             // Nothing left, or nothing came back on a connection the upstream had closed

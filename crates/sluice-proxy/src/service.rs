@@ -56,6 +56,13 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
             ProxyBody::Full(b) => log.log(Entry { bytes: b.as_ref().map_or(0, |b| b.len() as u64), ..e }),
         }
     }
+    if ctx.state.is_h2() {
+        // hyper writes only the map. Never asked for on HTTP/2 (`exchange`), wire-form
+        // fields (`h1::raw`) would join it here.
+        if let Some(raw) = resp.body_mut().take_raw_fields() {
+            raw.into_map(resp.headers_mut());
+        }
+    }
     let max = listener.config.limits.max_requests_per_connection;
     if max != 0 && nth >= max {
         if !ctx.state.is_h2() {
@@ -241,8 +248,15 @@ fn rewrite_response(
     body_idle: std::time::Duration,
     end: ResponseEnd,
 ) -> Response<ProxyBody> {
-    let (mut parts, body) = resp.into_parts();
+    let (mut parts, mut body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
+    let rc = &route.config;
+    if !rc.remove_response_headers.is_empty() || !rc.add_response_headers.is_empty() {
+        // Edits work on the map: wire-form fields (`h1::raw`) go into it first.
+        if let Some(raw) = crate::body::take_raw(&mut body) {
+            raw.into_map(&mut parts.headers);
+        }
+    }
     edit_response_headers(route, &mut parts.headers);
     parts.version = Version::HTTP_11;
     Response::from_parts(parts, ProxyBody::Upstream(UpstreamBody::new(body, body_idle, end)))

@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::decode::{Decoded, Decoder};
-use super::head::Framing;
+use super::raw::RawFields;
 use super::resp::{parse_response, RespHead};
 use crate::body::{BoxError, RequestBody};
 use crate::pool::{ConnSlot, Pool};
@@ -73,8 +73,9 @@ impl UpConn {
         self.buf.is_empty() && matches!(self.r.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
-    /// Writes the request head and reads the response head (skipping 1xx interim answers).
-    pub async fn round_trip(&mut self, req: &Request<RequestBody>) -> Result<RespHead, TripError> {
+    /// Writes the request head and reads the response head (skipping 1xx interim answers);
+    /// `raw`: its fields may stay in wire form (`RespHead::raw`).
+    pub async fn round_trip(&mut self, req: &Request<RequestBody>, raw: bool) -> Result<RespHead, TripError> {
         let mut out = Vec::with_capacity(256);
         encode_request(req, &mut out);
         crate::batch::before_send().await;
@@ -84,7 +85,7 @@ impl UpConn {
         loop {
             if !self.buf.is_empty() {
                 any = true;
-                match parse_response(&mut self.buf, req.method() == Method::HEAD) {
+                match parse_response(&mut self.buf, req.method() == Method::HEAD, raw) {
                     Ok(Some(p)) if p.parts.status.is_informational() => continue,
                     Ok(Some(p)) => return Ok(p),
                     Ok(None) if self.buf.len() < MAX_HEAD => {}
@@ -129,17 +130,19 @@ pub struct OwnBody {
     /// `None` when the connection is not to be reused (the upstream said close).
     home: Option<Home>,
     done: bool,
+    /// The response's fields in wire form, when the head left them so (`RespHead::raw`).
+    pub raw: Option<RawFields>,
 }
 
 impl OwnBody {
-    pub fn new(conn: UpConn, framing: Option<Framing>, home: Option<Home>) -> Self {
-        let decoder = framing.map(Decoder::new);
+    pub fn new(conn: UpConn, head: RespHead, home: Option<Home>) -> (http::response::Parts, Self) {
+        let decoder = head.framing.map(Decoder::new);
         let done = decoder.as_ref().is_some_and(Decoder::is_done);
-        let mut b = OwnBody { conn: Some(conn), decoder, home, done };
+        let mut b = OwnBody { conn: Some(conn), decoder, home, done, raw: head.raw };
         if done {
             b.go_home();
         }
-        b
+        (head.parts, b)
     }
 
     fn go_home(&mut self) {

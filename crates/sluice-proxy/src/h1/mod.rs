@@ -10,6 +10,7 @@ pub mod client;
 mod decode;
 mod head;
 mod names;
+pub mod raw;
 mod recv;
 mod resp;
 mod serve;
@@ -78,7 +79,8 @@ impl AsyncWrite for Upgraded {
 /// whatever the bytes, it returns (no panic, no endless loop: every step consumes input
 /// or stops).
 pub fn read_requests(data: &[u8]) -> usize {
-    let _ = resp::parse_response(&mut BytesMut::from(data), false);
+    let _ = resp::parse_response(&mut BytesMut::from(data), false, false);
+    let _ = resp::parse_response(&mut BytesMut::from(data), false, true);
     let lim = HeadLimits { max_bytes: 8192, max_headers: 100 };
     let mut buf = BytesMut::from(data);
     let mut n = 0;

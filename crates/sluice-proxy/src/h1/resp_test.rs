@@ -6,7 +6,7 @@ use super::parse_response;
 use crate::h1::head::Framing;
 
 fn one(raw: &str, head_req: bool) -> super::RespHead {
-    parse_response(&mut BytesMut::from(raw), head_req).unwrap().unwrap()
+    parse_response(&mut BytesMut::from(raw), head_req, false).unwrap().unwrap()
 }
 
 #[test]
@@ -36,8 +36,8 @@ fn hop_by_hop_fields_never_enter_the_map() {
 
 #[test]
 fn partial_and_garbage_heads() {
-    assert!(parse_response(&mut BytesMut::from("HTTP/1.1 200 OK\r\nServer: x\r\n"), false).unwrap().is_none());
-    assert!(parse_response(&mut BytesMut::from("SSH-2.0-OpenSSH\r\n\r\n"), false).is_err());
+    assert!(parse_response(&mut BytesMut::from("HTTP/1.1 200 OK\r\nServer: x\r\n"), false, true).unwrap().is_none());
+    assert!(parse_response(&mut BytesMut::from("SSH-2.0-OpenSSH\r\n\r\n"), false, true).is_err());
 }
 
 #[test]
@@ -49,4 +49,29 @@ fn heads_with_more_fields_than_the_stack_holds_keep_every_field() {
         assert_eq!(r.parts.headers[format!("x-f{}", n - 1).as_str()], format!("v{}", n - 1));
         assert_eq!(r.framing, Some(Framing::Length(0)));
     }
+}
+
+#[test]
+fn wire_form_fields_match_the_map() {
+    let raw = "HTTP/1.1 200 OK\r\nServer: up\r\nConnection: keep-alive\r\nContent-Length: 2\r\nKeep-Alive: timeout=5\r\nSet-Cookie: a=1\r\n\r\nok";
+    let mut buf = BytesMut::from(raw);
+    let r = parse_response(&mut buf, false, true).unwrap().unwrap();
+    assert!(r.parts.headers.is_empty(), "nothing in the map");
+    let f = r.raw.expect("wire form");
+    assert_eq!(f.lines(), b"Server: up\r\nContent-Length: 2\r\nSet-Cookie: a=1\r\n");
+    assert_eq!((f.length, r.framing, r.keep_alive), (Some(2), Some(Framing::Length(2)), true));
+    assert_eq!(&buf[..], b"ok", "the body stays in the buffer");
+    let mut h = http::HeaderMap::new();
+    f.into_map(&mut h);
+    assert_eq!(h, one(raw, false).parts.headers, "the same fields either way");
+}
+
+#[test]
+fn a_connection_header_naming_a_field_falls_back_to_the_map() {
+    let raw = "HTTP/1.1 200 OK\r\nConnection: x-secret\r\nX-Secret: 1\r\nServer: up\r\nContent-Length: 0\r\n\r\n";
+    let r = parse_response(&mut BytesMut::from(raw), false, true).unwrap().unwrap();
+    assert!(r.raw.is_none());
+    let mut names: Vec<&str> = r.parts.headers.keys().map(|k| k.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["content-length", "server"]);
 }

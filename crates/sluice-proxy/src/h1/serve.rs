@@ -248,7 +248,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
         }
         facts.keep_alive &= !*self.shutdown.borrow();
         let hint = http_body::Body::size_hint(&body).exact();
-        let (framing, keep) = encode_head(parts.status, &mut parts.headers, hint, facts, &mut self.out);
+        let fields = (&mut parts.headers, body.raw_fields());
+        let (framing, keep) = encode_head(parts.status, fields, hint, facts, &mut self.out);
         if parts.status == StatusCode::SWITCHING_PROTOCOLS {
             if let Some(tx) = upgrade {
                 return self.hand_over(tx).await;

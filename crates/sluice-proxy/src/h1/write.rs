@@ -1,5 +1,5 @@
-//! Responses on the wire for the HTTP/1.1 server (`h1`): the head is encoded into one
-//! buffer with the framing the body allows (`Content-Length` when known, chunked for an
+//! Responses on the wire for the HTTP/1.1 server (`h1`): the head (the upstream's
+//! wire-form fields, then the map's) is encoded into one buffer with the framing the body allows (`Content-Length` when known, chunked for an
 //! HTTP/1.1 client, close-delimited otherwise) and the `Date` and `Connection` headers; the
 //! first body bytes that are ready go out in the same write, larger ones straight from
 //! their buffers.
@@ -16,6 +16,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use super::raw::RawFields;
 use crate::body::ProxyBody;
 
 /// Body bytes copied into the head's buffer rather than written on their own.
@@ -40,15 +41,21 @@ pub struct ReqFacts {
     pub keep_alive: bool,
 }
 
-/// Encodes the head into `out`; returns the framing and whether the connection stays open.
+/// Encodes the head into `out` — the upstream's wire-form fields (`raw`) first, then the
+/// map's; returns the framing and whether the connection stays open.
 pub fn encode_head(
     status: StatusCode,
-    h: &mut HeaderMap,
+    (h, raw): (&mut HeaderMap, Option<&RawFields>),
     hint: Option<u64>,
     req: ReqFacts,
     out: &mut Vec<u8>,
 ) -> (Out, bool) {
-    let seen = Seen::of(h);
+    let mut seen = Seen::of(h);
+    if let Some(r) = raw {
+        seen.length = r.length.or(seen.length);
+        seen.date |= r.date;
+        seen.bytes += r.lines().len();
+    }
     let mut keep = req.keep_alive && !seen.close;
     let framing = if req.head || status.is_informational() || status == 204 || status == 304 {
         Out::None
@@ -77,6 +84,9 @@ pub fn encode_head(
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
+    if let Some(r) = raw {
+        out.extend_from_slice(r.lines());
+    }
     put_fields(h, out);
     if !seen.date {
         out.extend_from_slice(b"date: ");

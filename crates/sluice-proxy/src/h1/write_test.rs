@@ -8,7 +8,7 @@ const GET11: ReqFacts = ReqFacts { head: false, version: Version::HTTP_11, keep_
 
 fn head(status: u16, h: &mut HeaderMap, hint: Option<u64>, req: ReqFacts) -> (String, Out, bool) {
     let mut out = Vec::new();
-    let (f, keep) = encode_head(StatusCode::from_u16(status).unwrap(), h, hint, req, &mut out);
+    let (f, keep) = encode_head(StatusCode::from_u16(status).unwrap(), (h, None), hint, req, &mut out);
     (String::from_utf8(out).unwrap(), f, keep)
 }
 
@@ -57,4 +57,21 @@ fn close_is_announced_and_honoured() {
     let req10 = ReqFacts { version: Version::HTTP_10, ..GET11 };
     let (s, _, keep) = head(200, &mut HeaderMap::new(), Some(3), req10);
     assert!(s.contains("connection: keep-alive\r\n") && keep);
+}
+
+#[test]
+fn wire_form_fields_go_first_and_count_for_length_and_date() {
+    use crate::h1::raw::{kind, RawFields};
+    let mut raw = RawFields::default();
+    for (n, v) in [("Server", "up"), ("Content-Length", "5"), ("Date", "Sat, 28 Nov 2026 07:00:00 GMT")] {
+        raw.push(kind(n.as_bytes()), n.as_bytes(), v.as_bytes());
+    }
+    let mut h = HeaderMap::new();
+    h.insert("set-cookie", HeaderValue::from_static("s=1"));
+    let mut out = Vec::new();
+    let (f, keep) = encode_head(StatusCode::OK, (&mut h, Some(&raw)), Some(5), GET11, &mut out);
+    let s = String::from_utf8(out).unwrap();
+    let fields = "Server: up\r\nContent-Length: 5\r\nDate: Sat, 28 Nov 2026 07:00:00 GMT\r\nset-cookie: s=1\r\n\r\n";
+    assert_eq!(s, format!("HTTP/1.1 200 OK\r\n{fields}"), "no second length or date");
+    assert_eq!((f, keep), (Out::Length(5), true));
 }

@@ -46,6 +46,7 @@ async fn h2c_prior_knowledge_clients_are_served() {
         let req = http::Request::get(format!("http://h2.test/n{i}")).body(Full::new(Bytes::new())).unwrap();
         let r = collect(tx.send_request(req).await.unwrap()).await;
         assert_eq!(r.status, 200);
+        assert_eq!(r.headers["x-backend"], "a", "the upstream's fields reach an HTTP/2 client");
         let j = r.json();
         assert_eq!(j["path"], format!("/n{i}"));
         assert_eq!(j["version"], "HTTP/1.1", "upstream is HTTP/1.1 by default");
