@@ -103,4 +103,13 @@ mod tests {
             assert_eq!(s.local_addr().unwrap(), addr);
         }
     }
+
+    #[test]
+    fn accepted_connections_have_nagle_off_without_a_call_of_their_own() {
+        let (addr, socks) = bind_reuseport("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        socks[0].set_nonblocking(false).unwrap();
+        let (accepted, _) = socks[0].accept().unwrap();
+        assert!(accepted.nodelay().unwrap(), "TCP_NODELAY is inherited from the listener");
+    }
 }

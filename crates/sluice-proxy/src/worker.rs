@@ -295,7 +295,8 @@ async fn accept_loop(
                             continue;
                         }
                     };
-                    let _ = stream.set_nodelay(true);
+                    // TCP_NODELAY comes from the listening socket (`listen::bind_one`): Linux
+                    // copies it to every accepted one, so no setsockopt per connection.
                     let guard = tracker.enter();
                     let rx = stop.clone();
                     crate::exec::spawn_boxed(move || async move {
