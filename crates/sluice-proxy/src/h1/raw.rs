@@ -86,9 +86,22 @@ impl RawFields {
     }
 }
 
-/// A `Content-Length` value as a number (`None` when it is not one).
+/// A `Content-Length` value as a number; a list of equal numbers (`5, 5`) is that number.
+/// `None` when it is not one.
 pub fn parse_length(value: &[u8]) -> Option<u64> {
-    std::str::from_utf8(value).ok()?.trim().parse().ok()
+    let mut n = None;
+    for part in std::str::from_utf8(value).ok()?.split(',') {
+        let p = part.trim();
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let v: u64 = p.parse().ok()?;
+        if n.is_some_and(|n| n != v) {
+            return None;
+        }
+        n = Some(v);
+    }
+    n
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

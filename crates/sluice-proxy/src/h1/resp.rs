@@ -72,7 +72,10 @@ pub fn parse_response(buf: &mut BytesMut, head_req: bool, raw: bool) -> Result<O
             map_fields(&buf.split_to(len).freeze(), idx, &mut facts)?
         }
     };
-    let Facts { chunked, length, close, keep } = facts;
+    if facts.bad_length {
+        return Err("invalid upstream content-length");
+    }
+    let Facts { chunked, length, close, keep, .. } = facts;
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = StatusCode::from_u16(code).map_err(|_| "invalid upstream status")?;
     parts.version = version;
@@ -100,6 +103,10 @@ type Idx = (u32, u32, u32, u32);
 struct Facts {
     chunked: bool,
     length: Option<u64>,
+    /// A `Content-Length` was among the fields.
+    saw_length: bool,
+    /// One was not a number, or two disagreed (RFC 9112 §6.3: a 502, not a guess).
+    bad_length: bool,
     close: bool,
     keep: bool,
 }
@@ -123,7 +130,9 @@ impl Facts {
             Kind::TransferEncoding => self.chunked = value.trim_ascii_end().ends_with(b"chunked"),
             Kind::Hop => {}
             Kind::ContentLength => {
-                self.length = parse_length(value);
+                let n = parse_length(value);
+                self.bad_length |= n.is_none() || (self.saw_length && n != self.length);
+                (self.length, self.saw_length) = (n, true);
                 return false;
             }
             Kind::Date | Kind::Other => return false,
@@ -132,8 +141,8 @@ impl Facts {
     }
 }
 
-/// The end-to-end fields in wire form; `None` when `Connection` names a field to drop
-/// (rare: the map does that).
+/// The end-to-end fields in wire form; `None` when a field must be dropped (one that
+/// `Connection` names, a `Content-Length` beside chunked framing; rare: the map does that).
 fn raw_fields(head: &[u8], idx: &[Idx], facts: &mut Facts) -> Option<RawFields> {
     let mut out = RawFields::with_capacity(head.len());
     let mut names_one = false;
@@ -145,7 +154,9 @@ fn raw_fields(head: &[u8], idx: &[Idx], facts: &mut Facts) -> Option<RawFields> 
             out.push(k, name, value);
         }
     }
-    (!names_one).then_some(out)
+    // With chunked framing a Content-Length must not be passed on (RFC 9112 §6.3): the map
+    // drops it.
+    (!names_one && !(facts.chunked && facts.saw_length)).then_some(out)
 }
 
 /// The end-to-end fields in a map, values sliced from the head.
@@ -163,6 +174,9 @@ fn map_fields(head: &Bytes, idx: &[Idx], facts: &mut Facts) -> Result<HeaderMap,
     }
     for n in named {
         headers.remove(n);
+    }
+    if facts.chunked {
+        headers.remove(http::header::CONTENT_LENGTH);
     }
     Ok(headers)
 }

@@ -75,3 +75,25 @@ fn a_connection_header_naming_a_field_falls_back_to_the_map() {
     names.sort();
     assert_eq!(names, ["content-length", "server"]);
 }
+
+#[test]
+fn content_length_beside_chunked_is_dropped_and_a_bad_one_refused() {
+    let raw = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nServer: up\r\n\r\n";
+    for wire in [false, true] {
+        let r = parse_response(&mut BytesMut::from(raw), false, wire).unwrap().unwrap();
+        assert!(r.raw.is_none(), "the map drops it");
+        assert_eq!(r.framing, Some(Framing::Chunked));
+        assert!(!r.parts.headers.contains_key("content-length"), "chunked wins, the length goes");
+        assert_eq!(r.parts.headers["server"], "up");
+    }
+    for bad in
+        ["Content-Length: 5\r\nContent-Length: 6", "Content-Length: abc", "Content-Length: 5, 6", "Content-Length: -1"]
+    {
+        let head = format!("HTTP/1.1 200 OK\r\n{bad}\r\n\r\n");
+        for wire in [false, true] {
+            assert!(parse_response(&mut BytesMut::from(head.as_str()), false, wire).is_err(), "{bad}");
+        }
+    }
+    let r = one("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\n", false);
+    assert_eq!(r.framing, Some(Framing::Length(2)), "equal lengths are one length");
+}
