@@ -1,8 +1,8 @@
 //! Responses on the wire for the HTTP/1.1 server (`h1`): the head (the upstream's
-//! wire-form fields, then the map's) is encoded into one buffer with the framing the body allows (`Content-Length` when known, chunked for an
-//! HTTP/1.1 client, close-delimited otherwise) and the `Date` and `Connection` headers; the
-//! first body bytes that are ready go out in the same write, larger ones straight from
-//! their buffers.
+//! wire-form fields, then the map's) is encoded into one buffer with the framing the body
+//! allows (`Content-Length` when known, chunked for an HTTP/1.1 client, close-delimited
+//! otherwise) and the `Date` and `Connection` headers; the first body bytes that are ready
+//! go out in the same write, larger ones straight from their buffers.
 
 use std::cell::RefCell;
 use std::io::{self, Write as _};
