@@ -21,7 +21,7 @@ fn on_own_thread<F: Future<Output = ()>>(make: impl FnOnce() -> F + Send + 'stat
 
 /// A send started now completes (is not parked for good) within 5 s.
 async fn send_is_not_held() {
-    let sent = tokio::task::spawn_local(before_send());
+    let sent = tokio::task::spawn_local(before_send(Side::Client));
     tokio::time::timeout(Duration::from_secs(5), sent).await.unwrap().unwrap();
 }
 
@@ -36,7 +36,7 @@ fn a_rounds_sends_go_out_together_after_its_reads() {
                 let log = Rc::clone(&log);
                 tokio::task::spawn_local(async move {
                     log.borrow_mut().push(format!("read {i}"));
-                    before_send().await;
+                    before_send(Side::Client).await;
                     log.borrow_mut().push(format!("send {i}"));
                 })
             })
@@ -64,4 +64,29 @@ fn a_stopped_flusher_holds_no_sender() {
 #[test]
 fn without_a_flusher_sends_are_not_held() {
     on_own_thread(send_is_not_held);
+}
+
+#[test]
+fn upstream_requests_go_out_before_client_answers() {
+    on_own_thread(|| async {
+        tokio::task::spawn_local(flusher());
+        tokio::task::yield_now().await;
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let sides = [Side::Client, Side::Upstream, Side::Client, Side::Upstream];
+        let tasks: Vec<_> = sides
+            .into_iter()
+            .enumerate()
+            .map(|(i, side)| {
+                let log = Rc::clone(&log);
+                tokio::task::spawn_local(async move {
+                    before_send(side).await;
+                    log.borrow_mut().push(format!("{side:?} {i}"));
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*log.borrow(), ["Upstream 1", "Upstream 3", "Client 0", "Client 2"]);
+    });
 }

@@ -78,7 +78,7 @@ impl UpConn {
     pub async fn round_trip(&mut self, req: &Request<RequestBody>, raw: bool) -> Result<RespHead, TripError> {
         let mut out = Vec::with_capacity(256);
         encode_request(req, &mut out);
-        crate::batch::before_send().await;
+        crate::batch::before_send(crate::batch::Side::Upstream).await;
         self.w.write_all(&out).await.map_err(|_| TripError::Unsent)?;
         self.uses += 1;
         let mut any = false;

@@ -256,7 +256,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
             }
         }
         let Some(w) = self.w.as_mut() else { return Next::Close };
-        crate::batch::before_send().await;
+        crate::batch::before_send(crate::batch::Side::Client).await;
         let complete = send(w, &mut self.out, &mut body, framing).await.unwrap_or(false);
         drop(body);
         if !complete || !keep {
