@@ -1,10 +1,11 @@
 //! Spawning on the worker: the executor hyper uses for HTTP/2 streams and upstream
 //! connection tasks, and boxed spawns for sluice's own per-connection and per-request
-//! tasks (client and upstream connections, tunnels, UDP flows, mirror copies). Tasks stay on the worker's own
-//! current-thread runtime (`spawn_local`), so they may be `!Send`. Futures are boxed
-//! before tokio takes them: tokio moves a task's future several times while spawning it
-//! and writes its whole stage again when it ends (~7 copies of a ~4.9 KB connection
-//! future, 17 KB of memmove per new connection); boxed, those copies are of a pointer.
+//! tasks (client and upstream connections, tunnels, UDP flows, mirror copies). Tasks stay
+//! on the worker's own current-thread runtime (`spawn_local`), so they may be `!Send`.
+//! Futures are boxed before tokio takes them: tokio moves a task's future several times
+//! while spawning it and writes its whole stage again when it ends (~7 copies of a ~4.9 KB
+//! connection future, 17 KB of memmove per new connection); boxed, those copies are of a
+//! pointer.
 
 use std::future::Future;
 use std::pin::Pin;

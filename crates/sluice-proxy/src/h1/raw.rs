@@ -42,7 +42,8 @@ pub fn kind(name: &[u8]) -> Kind {
 pub struct RawFields {
     /// `name: value\r\n` per field; names as sent, values as httparse accepted them.
     lines: Vec<u8>,
-    /// The first valid `Content-Length` among them.
+    /// Their `Content-Length`, as the head's parser read it (`h1::resp`, which refuses
+    /// conflicting ones).
     pub length: Option<u64>,
     /// A `Date` is among them.
     pub date: bool,
@@ -55,11 +56,7 @@ impl RawFields {
 
     /// Adds a field of kind `k` (`name` and `value` as httparse accepted them).
     pub fn push(&mut self, k: Kind, name: &[u8], value: &[u8]) {
-        match k {
-            Kind::ContentLength if self.length.is_none() => self.length = parse_length(value),
-            Kind::Date => self.date = true,
-            _ => {}
-        }
+        self.date |= k == Kind::Date;
         self.lines.extend_from_slice(name);
         self.lines.extend_from_slice(b": ");
         self.lines.extend_from_slice(value);

@@ -25,13 +25,13 @@ fn names_are_classified_in_any_case() {
 }
 
 #[test]
-fn lines_keep_order_and_names_and_facts_are_noted() {
+fn lines_keep_order_and_names_and_a_date_is_noted() {
     let mut f = RawFields::with_capacity(64);
-    for (n, v) in [("Server", "up"), ("Content-Length", "12"), ("X-A", "1: two"), ("content-length", "99")] {
+    for (n, v) in [("Server", "up"), ("Content-Length", "12"), ("X-A", "1: two")] {
         f.push(kind(n.as_bytes()), n.as_bytes(), v.as_bytes());
     }
-    assert_eq!(f.lines(), b"Server: up\r\nContent-Length: 12\r\nX-A: 1: two\r\ncontent-length: 99\r\n");
-    assert_eq!((f.length, f.date), (Some(12), false), "the first length counts");
+    assert_eq!(f.lines(), b"Server: up\r\nContent-Length: 12\r\nX-A: 1: two\r\n");
+    assert!(!f.date);
     f.push(Kind::Date, b"Date", b"Sat, 28 Nov 2026 07:00:00 GMT");
     assert!(f.date);
 }

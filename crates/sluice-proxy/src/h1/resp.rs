@@ -154,6 +154,7 @@ fn raw_fields(head: &[u8], idx: &[Idx], facts: &mut Facts) -> Option<RawFields> 
             out.push(k, name, value);
         }
     }
+    out.length = facts.length;
     // With chunked framing a Content-Length must not be passed on (RFC 9112 §6.3): the map
     // drops it.
     (!names_one && !(facts.chunked && facts.saw_length)).then_some(out)

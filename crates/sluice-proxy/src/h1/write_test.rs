@@ -66,6 +66,7 @@ fn wire_form_fields_go_first_and_count_for_length_and_date() {
     for (n, v) in [("Server", "up"), ("Content-Length", "5"), ("Date", "Sat, 28 Nov 2026 07:00:00 GMT")] {
         raw.push(kind(n.as_bytes()), n.as_bytes(), v.as_bytes());
     }
+    raw.length = Some(5);
     let mut h = HeaderMap::new();
     h.insert("set-cookie", HeaderValue::from_static("s=1"));
     let mut out = Vec::new();
