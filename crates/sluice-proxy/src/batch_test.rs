@@ -10,7 +10,7 @@ use super::*;
 
 /// Runs the future `make` builds on a fresh thread's LocalSet: the batch is thread-local,
 /// so each test gets its own (with or without a flusher).
-fn on_own_thread<F: Future<Output = ()>>(make: impl FnOnce() -> F + Send + 'static) {
+pub(crate) fn on_own_thread<F: Future<Output = ()>>(make: impl FnOnce() -> F + Send + 'static) {
     std::thread::spawn(|| {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         tokio::task::LocalSet::new().block_on(&rt, make());

@@ -294,9 +294,10 @@ async fn serve_plain(
         }
         Some(false) => {
             let ctx = context(&a, &listener, "http");
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
             let (r, w) = stream.into_split();
             let reader = crate::h1::Reader { io: Box::new(r), buf };
-            crate::h1::serve(ctx, reader, w, head_limits(&listener), shutdown).await;
+            crate::h1::serve(ctx, (reader, w, Some(fd)), head_limits(&listener), shutdown).await;
         }
     }
 }
@@ -322,7 +323,7 @@ async fn serve_tls(
             let ctx = context(&a, &listener, "https");
             let (r, w) = tokio::io::split(tls);
             let reader = crate::h1::Reader { io: Box::new(r), buf };
-            crate::h1::serve(ctx, reader, w, head_limits(&listener), shutdown).await;
+            crate::h1::serve(ctx, (reader, w, None), head_limits(&listener), shutdown).await;
         }
     }
 }

@@ -23,6 +23,7 @@ mod limitstore;
 mod listen;
 pub mod metrics;
 mod mirror;
+mod outbox;
 mod pool;
 pub mod proxyproto;
 mod request;

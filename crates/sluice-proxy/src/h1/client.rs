@@ -5,7 +5,9 @@
 //! connection's own task: no connection task, channel or wake-up per request. The
 //! connection returns to the pool when the body ends as framed.
 
+use std::future::poll_fn;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
@@ -14,13 +16,14 @@ use bytes::{Bytes, BytesMut};
 use http::{header, Method, Request};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::decode::{Decoded, Decoder};
 use super::raw::RawFields;
 use super::resp::{parse_response, RespHead};
+use crate::batch::Side;
 use crate::body::{BoxError, RequestBody};
+use crate::outbox::Outbox;
 use crate::pool::{ConnSlot, Pool};
 
 const READ_CHUNK: usize = 8 * 1024;
@@ -33,6 +36,8 @@ const MAX_HEAD: usize = 64 * 1024;
 pub struct UpConn {
     r: OwnedReadHalf,
     w: OwnedWriteHalf,
+    /// The request on its way out (written by the worker's flusher).
+    out: Rc<Outbox>,
     buf: BytesMut,
     /// `buf` was grown past `READ_CHUNK` for a body.
     grown: bool,
@@ -51,8 +56,9 @@ pub enum TripError {
 
 impl UpConn {
     pub fn new(s: tokio::net::TcpStream, slot: ConnSlot) -> Self {
+        let out = Outbox::new(s.as_raw_fd(), Side::Upstream);
         let (r, w) = s.into_split();
-        UpConn { r, w, buf: BytesMut::new(), grown: false, uses: 0, _slot: slot }
+        UpConn { r, w, out, buf: BytesMut::new(), grown: false, uses: 0, _slot: slot }
     }
 
     /// Before idling in the pool: a read buffer grown for a large body (up to
@@ -70,16 +76,16 @@ impl UpConn {
     /// Still open and quiet while idle: a closed or chattering connection is not reused.
     pub fn is_reusable(&self) -> bool {
         let mut probe = [0u8; 1];
-        self.buf.is_empty() && matches!(self.r.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        self.buf.is_empty()
+            && self.out.is_idle()
+            && matches!(self.r.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
     /// Writes the request head and reads the response head (skipping 1xx interim answers);
     /// `raw`: its fields may stay in wire form (`RespHead::raw`).
     pub async fn round_trip(&mut self, req: &Request<RequestBody>, raw: bool) -> Result<RespHead, TripError> {
-        let mut out = Vec::with_capacity(256);
-        encode_request(req, &mut out);
-        crate::batch::before_send(crate::batch::Side::Upstream).await;
-        self.w.write_all(&out).await.map_err(|_| TripError::Unsent)?;
+        encode_request(req, &mut self.out.buf());
+        self.out.send();
         self.uses += 1;
         let mut any = false;
         loop {
@@ -93,12 +99,27 @@ impl UpConn {
                 }
             }
             self.buf.reserve(READ_CHUNK);
-            match tokio::io::AsyncReadExt::read_buf(&mut self.r, &mut self.buf).await {
+            let read = poll_fn(|cx| {
+                // The request first: the flusher's, unless it could not write it all.
+                if ready!(self.out.poll_drive(cx, &mut self.w)).is_err() {
+                    return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+                }
+                tokio_util::io::poll_read_buf(Pin::new(&mut self.r), cx, &mut self.buf)
+            });
+            match read.await {
+                Ok(0) | Err(_) if self.out.unsent() => return Err(TripError::Unsent),
                 Ok(0) | Err(_) if !any => return Err(TripError::Empty),
                 Ok(0) | Err(_) => return Err(TripError::Broken),
                 Ok(_) => {}
             }
         }
+    }
+}
+
+impl Drop for UpConn {
+    fn drop(&mut self) {
+        // Before the socket closes: the flusher must not write to its descriptor.
+        self.out.close();
     }
 }
 

@@ -8,10 +8,11 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -24,11 +25,12 @@ use tokio::time::{Instant, Sleep};
 use super::decode::Decoder;
 use super::head::{self, Framing, Head, HeadError, HeadLimits};
 use super::recv::{ClientBody, Reader, RecvBody, Returned};
-use super::write::{encode_head, send, ReqFacts};
+use super::write::{encode_head, gather, send, Out, ReqFacts, COALESCE};
 use super::{H1Upgrade, Upgraded};
 use crate::body::ProxyBody;
 use crate::conn::ConnCtx;
 use crate::errors::ProxyError;
+use crate::outbox::Outbox;
 
 /// How long a closing connection reads and discards what the client still sends.
 const LINGER: Duration = Duration::from_secs(1);
@@ -37,20 +39,31 @@ const LINGER_BYTES: usize = 1 << 20;
 /// Reads what the socket has into `buf` through a stack buffer, so a connection waiting
 /// for its next request holds no heap buffer. `Ok(0)` at end of stream.
 pub async fn read_unbuffered<R: AsyncRead + Unpin + ?Sized>(io: &mut R, buf: &mut BytesMut) -> io::Result<usize> {
-    poll_fn(|cx| {
-        // Uninitialized: zeroing 4 KiB per read costs more than the read's bookkeeping.
-        let mut tmp = [MaybeUninit::<u8>::uninit(); 4096];
-        let mut rb = ReadBuf::uninit(&mut tmp);
-        match Pin::new(&mut *io).poll_read(cx, &mut rb) {
-            Poll::Ready(Ok(())) => {
-                buf.extend_from_slice(rb.filled());
-                Poll::Ready(Ok(rb.filled().len()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
+    poll_fn(|cx| poll_read_unbuffered(io, buf, cx)).await
+}
+
+fn poll_read_unbuffered<R: AsyncRead + Unpin + ?Sized>(
+    io: &mut R,
+    buf: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    // Uninitialized: zeroing 4 KiB per read costs more than the read's bookkeeping.
+    let mut tmp = [MaybeUninit::<u8>::uninit(); 4096];
+    let mut rb = ReadBuf::uninit(&mut tmp);
+    match Pin::new(&mut *io).poll_read(cx, &mut rb) {
+        Poll::Ready(Ok(())) => {
+            buf.extend_from_slice(rb.filled());
+            Poll::Ready(Ok(rb.filled().len()))
         }
-    })
-    .await
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Before a read: what the flusher could not write of the last answer is finished first
+/// (`Pending` meanwhile); a failed send is the read's error.
+fn drive<W: AsyncWrite + Unpin>(ob: Option<&Outbox>, w: &mut W, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    ob.map_or(Poll::Ready(Ok(())), |o| o.poll_drive(cx, w))
 }
 
 /// What happens to the connection after an exchange.
@@ -72,13 +85,25 @@ struct Conn<W> {
     out: Vec<u8>,
     /// Whether closing reads and discards what the client still sends (`close`).
     linger: bool,
+    /// A plain TCP client's responses go out through the worker's flusher (`outbox`);
+    /// `None` for TLS.
+    outbox: Option<Rc<Outbox>>,
 }
 
-/// Serves HTTP/1.1 requests on the connection until it closes.
+impl<W> Drop for Conn<W> {
+    fn drop(&mut self) {
+        // Before the socket closes: the flusher must not write to its descriptor.
+        if let Some(o) = &self.outbox {
+            o.close();
+        }
+    }
+}
+
+/// Serves HTTP/1.1 requests on the connection until it closes; `fd`: the socket `w`
+/// writes to, when it is plain TCP.
 pub async fn serve<W: AsyncWrite + Unpin + Send + 'static>(
     ctx: Rc<ConnCtx>,
-    reader: Reader,
-    w: W,
+    (reader, w, fd): (Reader, W, Option<RawFd>),
     lim: HeadLimits,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -87,7 +112,9 @@ pub async fn serve<W: AsyncWrite + Unpin + Send + 'static>(
     let mut stop_rx = shutdown.clone();
     let stop = stop_rx.changed();
     tokio::pin!(stop);
-    let mut c = Conn { ctx, reader: Some(reader), w: Some(w), timeouts, lim, shutdown, out: Vec::new(), linger: true };
+    let outbox = fd.map(|fd| Outbox::new(fd, crate::batch::Side::Client));
+    let (reader, w) = (Some(reader), Some(w));
+    let mut c = Conn { ctx, reader, w, timeouts, lim, shutdown, out: Vec::new(), linger: true, outbox };
     // One timer per connection, pushed out lazily: most requests never touch it.
     let timer = tokio::time::sleep(timeouts.header);
     tokio::pin!(timer);
@@ -139,11 +166,20 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
         mut stop: Pin<&mut S>,
         idle_until: Instant,
     ) -> Result<Option<Head>, HeadError> {
-        let Some(r) = self.reader.as_mut() else { return Ok(None) };
+        let (Some(r), Some(w)) = (self.reader.as_mut(), self.w.as_mut()) else { return Ok(None) };
+        let ob = self.outbox.as_deref();
         let mut deadline = idle_until;
         let mut started = false;
         loop {
             if !r.buf.is_empty() {
+                // Before a head is taken, the last answer is out: the handler may write
+                // (`100 Continue`, a tunnel, a refusal). Only pipelined requests find it
+                // still queued.
+                if let Some(o) = ob.filter(|o| !o.is_idle()) {
+                    if o.flushed(w).await.is_err() {
+                        return Ok(None);
+                    }
+                }
                 if let Some(h) = head::parse(&mut r.buf, self.lim)? {
                     return Ok(Some(h));
                 }
@@ -158,16 +194,26 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
                 }
                 r.buf = BytesMut::new();
                 self.out = Vec::new();
+                if let Some(o) = ob {
+                    o.release();
+                }
                 let read = async {
                     tokio::select! {
-                        n = read_unbuffered(&mut r.io, &mut r.buf) => n,
+                        n = poll_fn(|cx| {
+                            ready!(drive(ob, w, cx))?;
+                            poll_read_unbuffered(&mut r.io, &mut r.buf, cx)
+                        }) => n,
                         // Fires once: the loop ends after it.
                         _ = stop.as_mut() => Ok(0),
                     }
                 };
                 before(timer.as_mut(), deadline, read).await
             } else {
-                before(timer.as_mut(), deadline, poll_fn(|cx| r.poll_fill(cx))).await
+                let fill = poll_fn(|cx| {
+                    ready!(drive(ob, w, cx))?;
+                    r.poll_fill(cx)
+                });
+                before(timer.as_mut(), deadline, fill).await
             };
             match n {
                 Some(Ok(n)) if n > 0 => {}
@@ -256,8 +302,30 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
             }
         }
         let Some(w) = self.w.as_mut() else { return Next::Close };
-        crate::batch::before_send(crate::batch::Side::Client).await;
-        let complete = send(w, &mut self.out, &mut body, framing).await.unwrap_or(false);
+        let mut sent = 0;
+        // The outbox is empty here (`next_head` saw to it); else the old way, behind it.
+        let whole = match (self.outbox.as_deref().filter(|o| o.is_idle()), framing) {
+            (Some(_), Out::None) => Some(true),
+            (Some(_), Out::Length(n)) if n <= COALESCE as u64 => gather(&mut self.out, &mut body, framing, &mut sent),
+            _ => None,
+        };
+        let complete = match (whole, &self.outbox) {
+            (Some(complete), Some(o)) => {
+                // Empty (the last answer is out): the buffers trade places.
+                std::mem::swap(&mut *o.buf(), &mut self.out);
+                o.send();
+                complete
+            }
+            _ => {
+                if let Some(o) = self.outbox.as_deref() {
+                    if Box::pin(o.flushed(w)).await.is_err() {
+                        return Next::Close;
+                    }
+                }
+                crate::batch::before_send(crate::batch::Side::Client).await;
+                send(w, &mut self.out, &mut body, framing, sent).await.unwrap_or(false)
+            }
+        };
         drop(body);
         if !complete || !keep {
             return Next::Close;
@@ -277,6 +345,11 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
 
     /// Writes the 101 head and gives the connection to the tunnel.
     async fn hand_over(&mut self, tx: oneshot::Sender<Upgraded>) -> Next {
+        if let (Some(o), Some(w)) = (self.outbox.as_deref(), self.w.as_mut()) {
+            if o.flushed(w).await.is_err() {
+                return Next::Close;
+            }
+        }
         let (Some(mut w), Some(reader)) = (self.w.take(), self.reader.take()) else { return Next::Close };
         if w.write_all(&self.out).await.is_err() || w.flush().await.is_err() {
             return Next::Close;
@@ -304,6 +377,10 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
     /// FIN, then read and drop what the client still sends for a moment, so the answer
     /// isn't lost to a reset when unread request bytes remain (unless `linger` is off).
     async fn close(&mut self) {
+        if let (Some(o), Some(w)) = (&self.outbox, self.w.as_mut()) {
+            let _ = o.flushed(w).await;
+            o.close();
+        }
         let Some(mut w) = self.w.take() else { return };
         let _ = tokio::time::timeout(LINGER, w.shutdown()).await;
         let Some(mut r) = self.reader.take().filter(|_| self.linger) else { return };

@@ -20,7 +20,7 @@ use super::raw::RawFields;
 use crate::body::ProxyBody;
 
 /// Body bytes copied into the head's buffer rather than written on their own.
-const COALESCE: usize = 16 * 1024;
+pub const COALESCE: usize = 16 * 1024;
 
 /// How the response body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,15 +155,40 @@ fn with_date(f: impl FnOnce(&[u8])) {
     });
 }
 
-/// Writes `out` (the head) and the body with `framing`; `Ok(true)` when the body ended
-/// as framed, so the connection can carry another request.
+/// Pulls a body of known length (at most `COALESCE` bytes) into `out` after its head,
+/// without waiting: `Some(true)` when all of it is there, `Some(false)` when it ended short
+/// or failed, `None` when the rest is not ready yet (what came stays in `out`, counted in
+/// `sent`, for `send` to go on from).
+pub fn gather(out: &mut Vec<u8>, body: &mut ProxyBody, framing: Out, sent: &mut u64) -> Option<bool> {
+    while framing != Out::None && !body.is_end_stream() {
+        match body.frame().now_or_never()? {
+            None => break,
+            Some(Ok(f)) => {
+                if let Ok(data) = f.into_data() {
+                    *sent += data.len() as u64;
+                    out.extend_from_slice(&data);
+                }
+            }
+            Some(Err(_)) => return Some(false),
+        }
+    }
+    Some(match framing {
+        Out::Length(n) => *sent == n,
+        Out::None => true,
+        Out::Chunked | Out::Close => false,
+    })
+}
+
+/// Writes `out` (the head, and `sent` body bytes already in it) and the rest of the body
+/// with `framing`; `Ok(true)` when the body ended as framed, so the connection can carry
+/// another request.
 pub async fn send<W: AsyncWrite + Unpin>(
     w: &mut W,
     out: &mut Vec<u8>,
     body: &mut ProxyBody,
     framing: Out,
+    mut sent: u64,
 ) -> io::Result<bool> {
-    let mut sent: u64 = 0;
     let mut trailers = None;
     while framing != Out::None && !body.is_end_stream() {
         let frame = match body.frame().now_or_never() {

@@ -1,8 +1,11 @@
-//! Response encoding: framing chosen from the body and the request, connection headers.
+//! Response encoding: framing chosen from the body and the request, connection headers;
+//! a small ready body gathered after its head.
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, Version};
 
-use super::{encode_head, Out, ReqFacts};
+use super::{encode_head, gather, Out, ReqFacts};
+use crate::body::ProxyBody;
 
 const GET11: ReqFacts = ReqFacts { head: false, version: Version::HTTP_11, keep_alive: true };
 
@@ -75,4 +78,15 @@ fn wire_form_fields_go_first_and_count_for_length_and_date() {
     let fields = "Server: up\r\nContent-Length: 5\r\nDate: Sat, 28 Nov 2026 07:00:00 GMT\r\nset-cookie: s=1\r\n\r\n";
     assert_eq!(s, format!("HTTP/1.1 200 OK\r\n{fields}"), "no second length or date");
     assert_eq!((f, keep), (Out::Length(5), true));
+}
+
+#[test]
+fn a_ready_body_of_known_length_is_gathered_after_its_head() {
+    let mut out = b"HEAD\r\n\r\n".to_vec();
+    let mut sent = 0;
+    let mut body = ProxyBody::full(Bytes::from_static(b"ok\n"));
+    assert_eq!(gather(&mut out, &mut body, Out::Length(3), &mut sent), Some(true));
+    assert_eq!((out.as_slice(), sent), (&b"HEAD\r\n\r\nok\n"[..], 3));
+    let mut short = ProxyBody::full(Bytes::from_static(b"ok"));
+    assert_eq!(gather(&mut Vec::new(), &mut short, Out::Length(3), &mut 0), Some(false), "ended short");
 }
