@@ -84,13 +84,6 @@ impl Outbox {
         self.state.get() == State::Idle
     }
 
-    /// Drops the buffer's memory while nothing waits in it (an idle connection).
-    pub fn release(&self) {
-        if self.state.get() == State::Idle {
-            *self.buf.borrow_mut() = Vec::new();
-        }
-    }
-
     /// The owner's part, called before it reads: `Ready(Ok)` when nothing is left for it
     /// to do (empty, or queued for the flusher), `Pending` while it writes what the flusher
     /// could not, an error when the send failed.
@@ -138,7 +131,7 @@ impl Outbox {
     fn poll_write_rest<W: AsyncWrite + Unpin>(&self, cx: &mut Context<'_>, w: &mut W) -> Poll<io::Result<()>> {
         let mut buf = self.buf.borrow_mut();
         while !buf.is_empty() {
-            match Pin::new(&mut *w).poll_write(cx, &buf) {
+            match Pin::new(&mut *w).poll_write(cx, &buf[..]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(self.fail(io::ErrorKind::WriteZero.into()))),
                 Poll::Ready(Ok(n)) => {
                     buf.drain(..n);
@@ -148,8 +141,19 @@ impl Outbox {
                 Poll::Pending => return Poll::Pending,
             }
         }
+        self.emptied(&mut buf);
         self.state.set(State::Idle);
         Poll::Ready(Ok(()))
+    }
+
+    /// Everything left: a client connection goes idle now and keeps no buffer (its next
+    /// answer brings one); an upstream one keeps it for the next request.
+    fn emptied(&self, buf: &mut Vec<u8>) {
+        if self.side == Side::Client {
+            *buf = Vec::new();
+        } else {
+            buf.clear();
+        }
     }
 
     fn fail(&self, e: io::Error) -> io::Error {
@@ -179,7 +183,7 @@ impl Outbox {
         };
         let state = match sent {
             Ok(n) if n == buf.len() => {
-                buf.clear();
+                self.emptied(&mut buf);
                 State::Idle
             }
             Ok(n) => {

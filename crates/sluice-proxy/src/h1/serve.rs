@@ -194,9 +194,6 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
                 }
                 r.buf = BytesMut::new();
                 self.out = Vec::new();
-                if let Some(o) = ob {
-                    o.release();
-                }
                 let read = async {
                     tokio::select! {
                         n = poll_fn(|cx| {
