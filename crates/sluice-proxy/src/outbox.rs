@@ -142,7 +142,8 @@ impl Outbox {
             }
         }
         self.emptied(&mut buf);
-        self.state.set(State::Idle);
+        drop(buf);
+        self.idle();
         Poll::Ready(Ok(()))
     }
 
@@ -153,6 +154,15 @@ impl Outbox {
             *buf = Vec::new();
         } else {
             buf.clear();
+        }
+    }
+
+    /// Idle again: an upstream connection's next user may be another task, so the waker
+    /// of the last one is not kept (it would hold that task's memory).
+    fn idle(&self) {
+        self.state.set(State::Idle);
+        if self.side == Side::Upstream {
+            self.waker.borrow_mut().take();
         }
     }
 
@@ -195,10 +205,14 @@ impl Outbox {
         };
         drop(buf);
         self.state.set(state);
-        if state != State::Idle || self.wake_on_done.take() {
+        let waited = self.wake_on_done.take();
+        if state != State::Idle || waited {
             if let Some(w) = self.waker.borrow().as_ref() {
                 w.wake_by_ref();
             }
+        }
+        if state == State::Idle {
+            self.idle();
         }
     }
 

@@ -1,5 +1,6 @@
 //! Unit tests of the outbox on loopback sockets: what the flusher writes, what it leaves
-//! to the owner (a full window, no flusher), and what it must not touch (a closed owner).
+//! to the owner (a full window, no flusher or a stopped one), and what it must not touch
+//! (a closed owner).
 
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -119,6 +120,23 @@ fn a_failed_send_reaches_the_owner() {
         assert!(o.unsent(), "nothing reached the peer");
         assert!(o.flushed(&mut ours).await.is_err());
         let _ = ours.shutdown().await;
+        o.close();
+    });
+}
+
+#[test]
+fn a_stopped_flusher_hands_queued_messages_back() {
+    on_own_thread(|| async {
+        let f = tokio::task::spawn_local(crate::batch::flusher());
+        tokio::task::yield_now().await;
+        let (mut ours, mut peer) = pair().await;
+        let o = Outbox::new(ours.as_raw_fd(), Side::Client);
+        o.buf().extend_from_slice(b"hello");
+        o.send();
+        f.abort();
+        let _ = f.await;
+        tokio::time::timeout(Duration::from_secs(5), o.flushed(&mut ours)).await.unwrap().unwrap();
+        assert_eq!(read_exact(&mut peer, 5).await, b"hello");
         o.close();
     });
 }

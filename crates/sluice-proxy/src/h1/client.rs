@@ -93,7 +93,12 @@ impl UpConn {
                 any = true;
                 match parse_response(&mut self.buf, req.method() == Method::HEAD, raw) {
                     Ok(Some(p)) if p.parts.status.is_informational() => continue,
-                    Ok(Some(p)) => return Ok(p),
+                    Ok(Some(mut p)) => {
+                        // Answered before the whole request left (the upstream did not
+                        // wait for it): the connection is not reused.
+                        p.keep_alive &= self.out.is_idle();
+                        return Ok(p);
+                    }
                     Ok(None) if self.buf.len() < MAX_HEAD => {}
                     _ => return Err(TripError::Broken),
                 }
