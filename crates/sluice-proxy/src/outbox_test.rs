@@ -19,6 +19,13 @@ async fn pair() -> (TcpStream, TcpStream) {
     (ours, peer)
 }
 
+/// A flusher running on this thread, and a connected pair.
+async fn flusher_and_pair() -> (TcpStream, TcpStream) {
+    tokio::task::spawn_local(crate::batch::flusher());
+    tokio::task::yield_now().await;
+    pair().await
+}
+
 async fn read_exact(peer: &mut TcpStream, n: usize) -> Vec<u8> {
     let mut got = vec![0; n];
     tokio::time::timeout(Duration::from_secs(5), peer.read_exact(&mut got)).await.unwrap().unwrap();
@@ -35,9 +42,7 @@ async fn round() {
 #[test]
 fn the_flusher_writes_queued_messages_in_order() {
     on_own_thread(|| async {
-        tokio::task::spawn_local(crate::batch::flusher());
-        tokio::task::yield_now().await;
-        let (ours, mut peer) = pair().await;
+        let (ours, mut peer) = flusher_and_pair().await;
         let o = Outbox::new(ours.as_raw_fd(), Side::Client);
         o.buf().extend_from_slice(b"first ");
         o.send();
@@ -69,9 +74,7 @@ fn without_a_flusher_the_owner_writes() {
 #[test]
 fn what_the_window_cannot_take_the_owner_finishes() {
     on_own_thread(|| async {
-        tokio::task::spawn_local(crate::batch::flusher());
-        tokio::task::yield_now().await;
-        let (mut ours, mut peer) = pair().await;
+        let (mut ours, mut peer) = flusher_and_pair().await;
         let o = Outbox::new(ours.as_raw_fd(), Side::Client);
         let big: Vec<u8> = (0..16 << 20).map(|i| (i % 251) as u8).collect();
         o.buf().extend_from_slice(&big);
@@ -88,9 +91,7 @@ fn what_the_window_cannot_take_the_owner_finishes() {
 #[test]
 fn a_closed_outbox_is_not_written() {
     on_own_thread(|| async {
-        tokio::task::spawn_local(crate::batch::flusher());
-        tokio::task::yield_now().await;
-        let (ours, mut peer) = pair().await;
+        let (ours, mut peer) = flusher_and_pair().await;
         let o = Outbox::new(ours.as_raw_fd(), Side::Client);
         o.buf().extend_from_slice(b"stale");
         o.send();
@@ -106,9 +107,7 @@ fn a_closed_outbox_is_not_written() {
 #[test]
 fn a_failed_send_reaches_the_owner() {
     on_own_thread(|| async {
-        tokio::task::spawn_local(crate::batch::flusher());
-        tokio::task::yield_now().await;
-        let (mut ours, peer) = pair().await;
+        let (mut ours, peer) = flusher_and_pair().await;
         // The peer resets the connection: lingering on with a zero timeout sends RST.
         peer.set_zero_linger().unwrap();
         drop(peer);
