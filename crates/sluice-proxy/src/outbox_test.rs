@@ -96,8 +96,10 @@ fn a_closed_outbox_is_not_written() {
         o.buf().extend_from_slice(b"stale");
         o.send();
         o.close();
-        drop(ours);
+        // The socket is still open while the flusher runs: had it sent, the peer would
+        // read the bytes below.
         round().await;
+        drop(ours);
         let mut got = Vec::new();
         peer.read_to_end(&mut got).await.unwrap();
         assert!(got.is_empty(), "nothing after the owner closed");
