@@ -1,5 +1,6 @@
 //! sluice's own HTTP/1.1 server on the wire: pipelining, `Expect: 100-continue`,
-//! HTTP/1.0 and HEAD framing, and the answers to heads it refuses.
+//! HTTP/1.0 and HEAD framing, and the answers to heads it refuses (also behind an answer
+//! still queued for the flusher).
 
 use std::time::Duration;
 
@@ -49,6 +50,36 @@ async fn expect_100_continue_gets_the_interim_answer_before_the_body() {
     let _ = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut rest)).await;
     let rest = String::from_utf8_lossy(&rest);
     assert!(rest.starts_with("HTTP/1.1 200") && rest.contains("x-body-len: 5"), "{rest}");
+    stop(h);
+}
+
+/// An answer the worker's flusher still holds goes out before anything the next pipelined
+/// request makes sluice write itself: a `100 Continue`, or the refusal of a bad head.
+#[tokio::test]
+async fn a_queued_answer_goes_out_before_an_interim_answer_or_a_refusal() {
+    let b = Backend::start("a");
+    let h = proxy(CONFIG, &[("a", b.addr)]);
+    let addr = h.addr("web").unwrap();
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let put = b"PUT /up HTTP/1.1\r\nhost: t\r\ncontent-length: 5\r\nexpect: 100-continue\r\nconnection: close\r\n\r\n";
+    s.write_all(&[&b"GET /first HTTP/1.1\r\nhost: t\r\n\r\n"[..], put].concat()).await.unwrap();
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("100 Continue") {
+        let mut buf = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "closed before the interim answer: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert!(text.find("/first").unwrap() < text.find("100 Continue").unwrap(), "{text}");
+    s.write_all(b"hello").await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut rest)).await;
+    assert!(String::from_utf8_lossy(&rest).contains("x-body-len: 5"), "the PUT is answered after its body");
+    let r = raw(addr, b"GET /ok HTTP/1.1\r\nhost: t\r\n\r\nGET / HTTP/3.0\r\nhost: t\r\n\r\n", Duration::from_secs(2))
+        .await;
+    let (ok, refused) = (r.find("HTTP/1.1 200").unwrap(), r.find("HTTP/1.1 505").unwrap());
+    assert!(ok < refused && r[ok..refused].contains("/ok"), "the answer, then the refusal: {r}");
     stop(h);
 }
 
