@@ -298,7 +298,9 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
                 return self.hand_over(tx).await;
             }
         }
-        let Some(w) = self.w.as_mut() else { return Next::Close };
+        if self.w.is_none() {
+            return Next::Close;
+        }
         let mut sent = 0;
         // The outbox is empty here (`next_head` saw to it); else the old way, behind it.
         let whole = match (self.outbox.as_deref().filter(|o| o.is_idle()), framing) {
@@ -314,11 +316,11 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
                 complete
             }
             _ => {
-                if let Some(o) = self.outbox.as_deref() {
-                    if Box::pin(o.flushed(w)).await.is_err() {
-                        return Next::Close;
-                    }
+                // Boxed: a cold wait that would otherwise widen every `respond` future.
+                if Box::pin(self.outbox_out()).await.is_err() {
+                    return Next::Close;
                 }
+                let Some(w) = self.w.as_mut() else { return Next::Close };
                 crate::batch::before_send(crate::batch::Side::Client).await;
                 send(w, &mut self.out, &mut body, framing, sent).await.unwrap_or(false)
             }
@@ -340,12 +342,18 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
         Next::KeepAlive
     }
 
+    /// Waits until what the outbox holds is on the wire (at once when it is empty).
+    async fn outbox_out(&mut self) -> io::Result<()> {
+        match (self.outbox.as_deref(), self.w.as_mut()) {
+            (Some(o), Some(w)) => o.flushed(w).await,
+            _ => Ok(()),
+        }
+    }
+
     /// Writes the 101 head and gives the connection to the tunnel.
     async fn hand_over(&mut self, tx: oneshot::Sender<Upgraded>) -> Next {
-        if let (Some(o), Some(w)) = (self.outbox.as_deref(), self.w.as_mut()) {
-            if o.flushed(w).await.is_err() {
-                return Next::Close;
-            }
+        if self.outbox_out().await.is_err() {
+            return Next::Close;
         }
         let (Some(mut w), Some(reader)) = (self.w.take(), self.reader.take()) else { return Next::Close };
         if w.write_all(&self.out).await.is_err() || w.flush().await.is_err() {
@@ -374,8 +382,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
     /// FIN, then read and drop what the client still sends for a moment, so the answer
     /// isn't lost to a reset when unread request bytes remain (unless `linger` is off).
     async fn close(&mut self) {
-        if let (Some(o), Some(w)) = (&self.outbox, self.w.as_mut()) {
-            let _ = o.flushed(w).await;
+        let _ = self.outbox_out().await;
+        if let Some(o) = &self.outbox {
             o.close();
         }
         let Some(mut w) = self.w.take() else { return };
