@@ -105,6 +105,8 @@ pub struct FileListenerLimits {
     pub max_body_bytes: Option<S<SizeValue>>,
     pub max_requests_per_connection: Option<S<i64>>,
     pub max_concurrent_streams: Option<S<i64>>,
+    /// HTTP/2 protocol glitches a connection may commit before GOAWAY(ENHANCE_YOUR_CALM).
+    pub h2_max_glitches: Option<S<i64>>,
     pub max_connections: Option<S<i64>>,
     pub max_connections_per_ip: Option<S<i64>>,
     /// New connections per source address, as a rate: `"50/s"`, `"600/m"`.

@@ -120,6 +120,10 @@ pub struct ListenerLimits {
     /// 0 means unlimited.
     pub max_requests_per_connection: u64,
     pub max_concurrent_streams: u32,
+    /// HTTP/2 protocol glitches (client resets of streams already forwarded, empty DATA
+    /// frames, tiny CONTINUATION frames, control-frame floods) one connection may commit
+    /// before it gets GOAWAY(ENHANCE_YOUR_CALM) and is closed; 0: no limit.
+    pub h2_max_glitches: u32,
     /// Open client connections on this listener (all workers); 0: unlimited.
     pub max_connections: u32,
     /// Open client connections per source address; 0: unlimited.
@@ -136,6 +140,7 @@ impl Default for ListenerLimits {
             max_body_bytes: 10 << 20,
             max_requests_per_connection: 0,
             max_concurrent_streams: 100,
+            h2_max_glitches: 100,
             max_connections: 0,
             max_connections_per_ip: 0,
             accept_rate_per_ip: None,

@@ -337,5 +337,6 @@ fn listener_limits(v: &mut V, l: Option<&FileListenerLimits>, path: &str) -> Lis
             1 << 20,
             d.max_concurrent_streams as i64,
         ) as u32,
+        h2_max_glitches: v.int(&l.h2_max_glitches, &p("h2_max_glitches"), 0, 1 << 20, d.h2_max_glitches as i64) as u32,
     }
 }

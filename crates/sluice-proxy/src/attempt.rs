@@ -138,7 +138,7 @@ pub fn breaker_record(cluster: &ClusterRt, admission: Admission, res: &Result<Fo
     };
     let failed = match res {
         Ok(f) => f.resp.status().is_server_error(),
-        Err(e) => !matches!(e, ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout | ProxyError::CircuitBreaker),
+        Err(e) => !e.is_client_fault() && *e != ProxyError::CircuitBreaker,
     };
     let before = cluster.breaker.state();
     let now = res.as_ref().map_or_else(|_| clock::now_ns(), |f| clock::ns_at(f.answered));
@@ -266,10 +266,8 @@ fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, span: (u64, u6
     let outcome = match res {
         Ok((resp, _, _)) if resp.status().is_server_error() => Some(Outcome::Status5xx),
         Ok(_) => Some(Outcome::Success),
-        Err(f) => match f.error() {
-            ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout => None,
-            _ => Some(Outcome::Gateway),
-        },
+        Err(f) if f.error().is_client_fault() => None,
+        Err(_) => Some(Outcome::Gateway),
     };
     let failed = outcome != Some(Outcome::Success);
     if matches!(outcome, Some(Outcome::Success | Outcome::Status5xx)) {
@@ -279,7 +277,7 @@ fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, span: (u64, u6
     if outcome == Some(Outcome::Status5xx) {
         ep.record_failure();
     }
-    if let Err(f) = res {
+    if let (Err(f), Some(_)) = (res, outcome) {
         ep.record_failure();
         tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, cluster = %cluster.config.name,
             endpoint = %ep.addr, error = f.error().code(), "{}", f.error().reason());

@@ -50,6 +50,17 @@ impl fmt::Display for BodyIdle {
 }
 impl StdError for BodyIdle {}
 
+/// The client's request body broke its framing (chunked grammar, RFC 9112 §7.1): a 400.
+#[derive(Debug)]
+pub struct BadFraming(pub &'static str);
+
+impl fmt::Display for BadFraming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+impl StdError for BadFraming {}
+
 /// A lazily armed idle timer: no allocation unless a poll actually has to wait.
 pub struct IdleTimer {
     dur: Duration,

@@ -25,6 +25,8 @@ use crate::forward::Peer;
 use crate::h1::ClientBody;
 use crate::service;
 use crate::worker::ListenerCtx;
+use h2guard::Guarded;
+pub use h2guard::PrematureReset;
 pub use io::{Prefixed, Tracked};
 
 /// What the connection task and the request handler share about one connection. Atomics
@@ -41,6 +43,8 @@ pub struct ConnState {
     h2: AtomicBool,
     /// Set by the handler when the connection must close after the current response.
     pub close_requested: Notify,
+    /// HTTP/2 glitch score (`h2guard`).
+    pub calm: h2guard::Calm,
 }
 
 /// Marks one request in flight on the connection until dropped (with the response body).
@@ -63,6 +67,7 @@ impl ConnState {
             requests: AtomicU64::new(0),
             h2: AtomicBool::new(false),
             close_requested: Notify::new(),
+            calm: h2guard::Calm::new(sluice_config::ListenerLimits::default().h2_max_glitches),
         }
     }
 
@@ -208,7 +213,7 @@ fn context(a: &Accepted, listener: &Rc<ListenerCtx>, scheme: &'static str) -> Rc
         peer: Peer::new(a.peer.ip(), a.trusted, scheme),
         client: a.peer,
         local: a.local,
-        state: Arc::new(ConnState::new()),
+        state: Arc::new(ConnState { calm: h2guard::Calm::new(listener.limits.h2_max_glitches), ..ConnState::new() }),
         timeouts: a.timeouts,
         timer: Default::default(),
     })
@@ -341,7 +346,9 @@ async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     scheme: &'static str,
 ) {
     let ctx = context(&a, &listener, scheme);
-    let io = TokioIo::new(Tracked::new(io, Arc::clone(&ctx.state)));
+    let io =
+        Guarded::new(Tracked::new(io, Arc::clone(&ctx.state)), Arc::clone(&ctx.state), Arc::clone(&listener.metrics));
+    let io = TokioIo::new(io);
     let (peer, timeouts) = (a.peer, a.timeouts);
     let state = Arc::clone(&ctx.state);
     let svc = service_fn(move |req: Request<Incoming>| service::handle(Rc::clone(&ctx), req.map(ClientBody::Hyper)));
@@ -353,6 +360,8 @@ async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     // by all workers).
     let close_requested = state.close_requested.notified();
     tokio::pin!(close_requested);
+    let calm = state.calm.tripped_now.notified();
+    tokio::pin!(calm);
     let stop = shutdown.changed();
     tokio::pin!(stop);
     let mut phase = Phase::Open;
@@ -373,6 +382,13 @@ async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
                 Action::Shutdown => true,
             },
             _ = close_requested.as_mut(), if phase == Phase::Open => true,
+            // Over the glitch limit: polling the connection again lets `Guarded` send the
+            // GOAWAY(ENHANCE_YOUR_CALM) and end it; the grace timer drops a stuck one.
+            _ = calm.as_mut(), if phase == Phase::Open => {
+                phase = Phase::Closing { grace: Some(Instant::now() + CLOSE_GRACE) };
+                timer.as_mut().reset(Instant::now() + CLOSE_GRACE);
+                false
+            }
             _ = stop.as_mut(), if phase == Phase::Open => true,
         };
         if begin_close {
@@ -383,6 +399,7 @@ async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     }
 }
 
+mod h2guard;
 mod io;
 #[cfg(test)]
 mod tests;

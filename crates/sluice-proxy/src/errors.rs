@@ -73,6 +73,12 @@ impl ProxyError {
         }
     }
 
+    /// The client caused it (a malformed or oversized request, a stalled upload): it says
+    /// nothing about the upstream, so outlier detection and breakers do not count it.
+    pub fn is_client_fault(self) -> bool {
+        matches!(self, ProxyError::BadRequest(_) | ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout)
+    }
+
     /// The response sluice sends: status, `text/plain` body "<code> <reason>\n".
     pub fn response(self) -> Response<ProxyBody> {
         let status = self.status();

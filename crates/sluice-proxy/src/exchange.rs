@@ -14,7 +14,7 @@ use http_body::Body as _;
 use hyper::client::conn::http1;
 use sluice_config::UpstreamProtocol;
 
-use crate::body::{is_body_too_large, BodyIdle, RequestBody};
+use crate::body::{is_body_too_large, BadFraming, BodyIdle, RequestBody};
 use crate::errors::ProxyError;
 use crate::h1::client::{self, TripError, UpIncoming};
 use crate::pool::{Pool, Upstream};
@@ -173,6 +173,9 @@ fn classify(e: &hyper::Error) -> ProxyError {
     while let Some(err) = cur {
         if err.is::<BodyIdle>() {
             return ProxyError::ClientBodyTimeout;
+        }
+        if let Some(BadFraming(why)) = err.downcast_ref::<BadFraming>() {
+            return ProxyError::BadRequest(why);
         }
         cur = err.source();
     }

@@ -102,6 +102,10 @@ pub struct ListenerMetrics {
     /// Upgraded connections (WebSocket): started, and open now.
     pub upgrades: AtomicU64,
     pub tunnels_active: AtomicI64,
+    /// HTTP/2 protocol glitches counted (`h2_max_glitches`), and the connections closed
+    /// with GOAWAY(ENHANCE_YOUR_CALM) for them.
+    pub h2_glitches: AtomicU64,
+    pub h2_calm_closes: AtomicU64,
     /// The listener's own rate limit.
     pub limit: Arc<LimitCounters>,
 }
@@ -279,6 +283,18 @@ impl prometheus_client::collector::Collector for Collector {
             "listener_rate_limit_store_errors",
             "Shared listener rate-limit checks answered by the fallback because the store failed",
             ls.iter().map(|(n, m)| (l(n), m.limit.store_errors.load(Relaxed))),
+        )?;
+        counter(
+            &mut e,
+            "h2_glitches",
+            "HTTP/2 protocol glitches (premature resets, empty DATA, tiny CONTINUATION, control floods)",
+            ls.iter().map(|(n, m)| (l(n), m.h2_glitches.load(Relaxed))),
+        )?;
+        counter(
+            &mut e,
+            "h2_glitch_closes",
+            "HTTP/2 connections closed with GOAWAY(ENHANCE_YOUR_CALM) past h2_max_glitches",
+            ls.iter().map(|(n, m)| (l(n), m.h2_calm_closes.load(Relaxed))),
         )?;
         counter(
             &mut e,

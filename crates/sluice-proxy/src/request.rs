@@ -20,13 +20,20 @@ impl<'a, B> View<'a, B> {
     }
 }
 
-/// Host from the Host header (HTTP/1.1) or the URI authority (HTTP/2), without the port.
+/// The request's authority, the one value routing, forwarding (Host, X-Forwarded-Host)
+/// and caching use: the URI's (HTTP/2 `:authority`, an HTTP/1.1 absolute-form target —
+/// RFC 9112 §3.2.2 says it wins over Host), else the Host header. `check` has refused an
+/// HTTP/2 request whose two disagree.
+pub fn authority_of<B>(req: &Request<B>) -> Option<&str> {
+    match req.uri().authority() {
+        Some(a) => Some(a.as_str()),
+        None => req.headers().get(header::HOST).and_then(|v| v.to_str().ok()),
+    }
+}
+
+/// `authority_of` without the port.
 pub fn host_of<B>(req: &Request<B>) -> Option<&str> {
-    let raw = match req.headers().get(header::HOST).and_then(|v| v.to_str().ok()) {
-        Some(h) => h,
-        None => req.uri().authority()?.as_str(),
-    };
-    Some(strip_port(raw))
+    authority_of(req).map(strip_port)
 }
 
 fn strip_port(h: &str) -> &str {
@@ -65,13 +72,12 @@ impl<B> RequestView for View<'_, B> {
     }
 }
 
-/// Rejects what must never reach an upstream: missing Host on HTTP/1.1, header section
-/// over the size or count limit, a declared body over the body limit.
+/// Rejects what must never reach an upstream: a missing, repeated or contradicted
+/// authority, header section over the size or count limit, a declared body over the body
+/// limit.
 pub fn check<B>(req: &Request<B>, limits: &ListenerLimits) -> Result<(), ProxyError> {
     let h = req.headers();
-    if req.version() == Version::HTTP_11 && !h.contains_key(header::HOST) {
-        return Err(ProxyError::BadRequest("missing Host header"));
-    }
+    check_authority(req)?;
     if !req.uri().path().starts_with('/') && req.uri().path() != "*" {
         return Err(ProxyError::BadRequest("request target must be an absolute path"));
     }
@@ -95,6 +101,28 @@ pub fn check<B>(req: &Request<B>, limits: &ListenerLimits) -> Result<(), ProxyEr
         }
     }
     Ok(())
+}
+
+/// One authority per request (RFC 9112 §3.2, RFC 9113 §8.3.1): HTTP/1.1 needs exactly
+/// one Host header; an HTTP/2 request needs `:authority` or Host, and both must agree
+/// (NGINX refuses the same). Otherwise routing could see one name and the upstream another.
+fn check_authority<B>(req: &Request<B>) -> Result<(), ProxyError> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(ProxyError::BadRequest("more than one Host header"));
+    }
+    match req.version() {
+        Version::HTTP_11 if host.is_none() => Err(ProxyError::BadRequest("missing Host header")),
+        Version::HTTP_2 => match (req.uri().authority(), host) {
+            (None, None) => Err(ProxyError::BadRequest("missing :authority")),
+            (Some(a), Some(h)) if !a.as_str().as_bytes().eq_ignore_ascii_case(h.as_bytes()) => {
+                Err(ProxyError::BadRequest(":authority and Host disagree"))
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
 }
 
 /// A gRPC request (`content-type: application/grpc[+proto|...]`): its errors are answered

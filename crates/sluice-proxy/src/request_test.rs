@@ -34,3 +34,29 @@ fn grpc_requests_and_deadlines() {
     assert_eq!(ms("99999999H"), Some(3_600_000), "capped at an hour");
     assert_eq!((ms("S"), ms("10"), ms("123456789m"), ms("-1S"), ms("1x")), (None, None, None, None, None));
 }
+
+#[test]
+fn one_authority_per_request() {
+    let limits = ListenerLimits::default();
+    let h2 = |uri: &str, host: Option<&str>| {
+        let mut b = Request::builder().version(Version::HTTP_2).uri(uri);
+        if let Some(h) = host {
+            b = b.header("host", h);
+        }
+        b.body(()).unwrap()
+    };
+    assert_eq!(check(&h2("https://a.test/", None), &limits), Ok(()));
+    assert_eq!(check(&h2("/", Some("a.test")), &limits), Ok(()), "Host alone stands for :authority");
+    assert_eq!(check(&h2("https://a.test/", Some("A.test")), &limits), Ok(()), "names compare without case");
+    assert_eq!(
+        check(&h2("https://a.test/", Some("b.test")), &limits),
+        Err(ProxyError::BadRequest(":authority and Host disagree"))
+    );
+    assert_eq!(check(&h2("/", None), &limits), Err(ProxyError::BadRequest("missing :authority")));
+    let two = Request::builder().uri("/").header("host", "a").header("host", "b").body(()).unwrap();
+    assert_eq!(check(&two, &limits), Err(ProxyError::BadRequest("more than one Host header")));
+    let absolute = Request::builder().uri("http://a.test:81/p").header("host", "b.test").body(()).unwrap();
+    assert_eq!(check(&absolute, &limits), Ok(()));
+    assert_eq!(host_of(&absolute), Some("a.test"), "an absolute-form target wins over Host (RFC 9112 3.2.2)");
+    assert_eq!(authority_of(&h2("/", Some("c.test:8443"))), Some("c.test:8443"));
+}

@@ -16,7 +16,7 @@ use sluice_config::UpstreamProtocol;
 use crate::accesslog::{entry, Entry, RequestInfo, Trace};
 use crate::attempt::{breaker_admit, breaker_record, forward, Plan};
 use crate::body::{ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
-use crate::conn::{ActiveGuard, ConnCtx};
+use crate::conn::{ActiveGuard, ConnCtx, PrematureReset};
 use crate::errors::ProxyError;
 use crate::forward::{add_forwarding, strip_hop_by_hop, Forwarding};
 use crate::h1::client::UpIncoming;
@@ -33,6 +33,18 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
     let Some(listener) = snap.listener(&ctx.listener.name) else {
         return Ok(ProxyError::NoRoute.response());
     };
+    let max = listener.config.limits.max_requests_per_connection;
+    if ctx.state.is_h2() {
+        // Counted when a stream starts, not when it is answered: a client that resets
+        // every stream would never be answered (NGINX counts the same way).
+        if max != 0 && nth >= max {
+            ctx.state.close_requested.notify_one();
+        }
+        if ctx.state.calm.is_tripped() || (max != 0 && nth > max) {
+            return Ok(ProxyError::BadRequest("connection is closing: request or HTTP/2 glitch limit").response());
+        }
+    }
+    let reset = PrematureReset::arm(&ctx.state, &ctx.listener.metrics);
     let info = ctx.listener.worker.access_log.as_ref().map(|_| RequestInfo::of(&req));
     let mut trace = Trace::default();
     let grpc = crate::request::is_grpc(&req);
@@ -41,6 +53,7 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
         Err(e) if grpc => e.grpc_response(),
         Err(e) => e.response(),
     };
+    reset.disarm();
     let m = &listener.metrics;
     m.responses.inc(resp.status().as_u16());
     let head_at = trace.answered.unwrap_or_else(Instant::now);
@@ -63,11 +76,8 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
             raw.into_map(resp.headers_mut());
         }
     }
-    let max = listener.config.limits.max_requests_per_connection;
-    if max != 0 && nth >= max {
-        if !ctx.state.is_h2() {
-            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
+    if max != 0 && nth >= max && !ctx.state.is_h2() {
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         ctx.state.close_requested.notify_one();
     }
     Ok(resp)
@@ -187,11 +197,11 @@ fn rewrite_request(
 ) -> Result<Request<RequestBody>, ProxyError> {
     let (mut parts, body) = req.into_parts();
     let h2 = cluster.config.protocol == UpstreamProtocol::H2;
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .cloned()
-        .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+    // The one authority (`request::authority_of`): the URI's when it has one, so an
+    // absolute-form target's Host header is replaced, not passed on beside it.
+    let from_uri = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    let replace_host = from_uri.is_some();
+    let host = from_uri.or_else(|| parts.headers.get(header::HOST).cloned());
     strip_hop_by_hop(&mut parts.headers, h2);
     let which = Forwarding { x: listener.config.x_forwarded, rfc7239: listener.config.forwarded };
     add_forwarding(&mut parts.headers, &ctx.peer, host.as_ref(), which);
@@ -226,7 +236,7 @@ fn rewrite_request(
             parts.uri = Uri::try_from(pq).map_err(|_| ProxyError::BadRequest("invalid request target"))?;
         }
         match host {
-            Some(h) if rewritten || !parts.headers.contains_key(header::HOST) => {
+            Some(h) if rewritten || replace_host || !parts.headers.contains_key(header::HOST) => {
                 parts.headers.insert(header::HOST, h);
             }
             _ => {}

@@ -101,31 +101,92 @@ enum Step {
     Out(Decoded),
 }
 
-/// Takes one line (without its CRLF / LF) off the front of `buf`.
+/// Takes one line (without its CRLF) off the front of `buf`. A bare LF ends nothing: it
+/// is refused, as HAProxy does (RFC 9112 §7.1 frames chunks with CRLF only; a lenient
+/// reader and a strict one behind it would split the body differently).
 fn line(buf: &mut BytesMut, max: usize) -> Result<Option<BytesMut>, &'static str> {
     let Some(pos) = buf.iter().position(|&b| b == b'\n') else {
         return if buf.len() > max { Err("chunked framing line too long") } else { Ok(None) };
     };
-    let mut l = buf.split_to(pos + 1);
-    l.truncate(pos);
-    if l.last() == Some(&b'\r') {
-        l.truncate(pos - 1);
+    if pos == 0 || buf[pos - 1] != b'\r' {
+        return Err("bare LF in chunked framing");
     }
+    let mut l = buf.split_to(pos + 1);
+    l.truncate(pos - 1);
     Ok(Some(l))
 }
 
+/// `chunk-size [ chunk-ext ]` (RFC 9112 §7.1.1): 1–15 hex digits, then nothing or
+/// extensions; any other byte (spaces after the size, control bytes, a bare CR) is refused.
 fn chunk_size(line: &[u8]) -> Result<u64, &'static str> {
-    let end = line.iter().position(|&b| b == b';').unwrap_or(line.len());
-    let digits = line[..end].trim_ascii_end();
-    if digits.is_empty() || digits.len() > 15 {
+    let end = line.iter().position(|b| !b.is_ascii_hexdigit()).unwrap_or(line.len());
+    if end == 0 || end > 15 {
         return Err("invalid chunk size");
     }
+    chunk_ext(&line[end..])?;
     let mut n: u64 = 0;
-    for &b in digits {
-        let d = (b as char).to_digit(16).ok_or("invalid chunk size")?;
-        n = n * 16 + d as u64;
+    for &b in &line[..end] {
+        n = n * 16 + (b as char).to_digit(16).unwrap_or(0) as u64;
     }
     Ok(n)
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn skip_bws(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    &s[n..]
+}
+
+fn token(s: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
+    let n = s.iter().take_while(|&&b| is_tchar(b)).count();
+    if n == 0 {
+        return Err("invalid chunk extension");
+    }
+    Ok(s.split_at(n))
+}
+
+/// The rest of a quoted-string after its opening quote: qdtext and quoted-pairs.
+fn quoted(mut s: &[u8]) -> Result<&[u8], &'static str> {
+    loop {
+        match s {
+            [b'"', rest @ ..] => return Ok(rest),
+            [b'\\', c, rest @ ..] if *c == b'\t' || (0x20..0x7f).contains(c) || *c >= 0x80 => s = rest,
+            [c, rest @ ..] if *c == b'\t' || (*c >= 0x20 && *c != 0x7f && *c != b'\\') => s = rest,
+            _ => return Err("invalid chunk extension"),
+        }
+    }
+}
+
+/// `*( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] )`. Extensions are
+/// checked and then ignored, as RFC 9112 lets a recipient do.
+fn chunk_ext(mut s: &[u8]) -> Result<(), &'static str> {
+    loop {
+        if s.is_empty() {
+            return Ok(());
+        }
+        let [b';', rest @ ..] = skip_bws(s) else { return Err("invalid chunk size") };
+        let (_, rest) = token(skip_bws(rest))?;
+        let after = skip_bws(rest);
+        s = match after {
+            [b'=', v @ ..] => match skip_bws(v) {
+                [b'"', q @ ..] => quoted(q)?,
+                v => token(v)?.1,
+            },
+            _ => rest,
+        };
+    }
+}
+
+/// Fields a trailer section may not carry (RFC 9110 §6.5.1): framing, routing and
+/// connection control. Dropped rather than passed on, as a recipient may.
+fn forbidden_trailer(name: &HeaderName) -> bool {
+    use http::header::*;
+    [CONTENT_LENGTH, TRANSFER_ENCODING, HOST, TE, TRAILER, CONNECTION, UPGRADE].contains(name)
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
 }
 
 impl Chunk {
@@ -149,8 +210,8 @@ impl Chunk {
                 Ok(Step::Out(Decoded::Data(buf.split_to(k).freeze())))
             }
             Chunk::DataEnd => {
-                if buf.starts_with(b"\r\n") || buf.starts_with(b"\n") {
-                    let _ = buf.split_to(if buf[0] == b'\r' { 2 } else { 1 });
+                if buf.starts_with(b"\r\n") {
+                    let _ = buf.split_to(2);
                     *self = Chunk::Size;
                     Ok(Step::Again)
                 } else if buf.is_empty() || buf[..] == b"\r"[..] {
@@ -171,7 +232,9 @@ impl Chunk {
                 let colon = l.iter().position(|&b| b == b':').ok_or("malformed trailer")?;
                 let name = HeaderName::from_bytes(&l[..colon]).map_err(|_| "malformed trailer")?;
                 let value = HeaderValue::from_bytes(l[colon + 1..].trim_ascii()).map_err(|_| "malformed trailer")?;
-                map.get_or_insert_with(Box::default).append(name, value);
+                if !forbidden_trailer(&name) {
+                    map.get_or_insert_with(Box::default).append(name, value);
+                }
                 Ok(Step::Again)
             }
         }

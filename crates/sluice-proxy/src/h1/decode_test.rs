@@ -63,3 +63,57 @@ fn a_chunk_size_line_without_end_is_bounded() {
     let mut buf = BytesMut::from(&[b'1'; 2000][..]);
     assert!(d.decode(&mut buf).is_err());
 }
+
+#[test]
+fn a_bare_lf_anywhere_in_chunked_framing_is_refused() {
+    for raw in [
+        &b"5\nhello\r\n0\r\n\r\n"[..],
+        b"5\r\nhello\n0\r\n\r\n",
+        b"5\r\nhello\r\n0\n\r\n",
+        b"5\r\nhello\r\n0\r\n\n",
+        b"5\r\nhello\r\n0\r\nx-a: 1\n\r\n",
+    ] {
+        assert_eq!(
+            trickle(Framing::Chunked, raw).err(),
+            Some(if raw.starts_with(b"5\r\nhello\n") {
+                "missing CRLF after chunk data"
+            } else {
+                "bare LF in chunked framing"
+            }),
+            "{:?}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+}
+
+#[test]
+fn chunk_sizes_follow_the_grammar() {
+    let ok = |line: &str| trickle(Framing::Chunked, format!("{line}\r\nabc\r\n0\r\n\r\n").as_bytes()).map(|r| r.0);
+    assert_eq!(ok("3").unwrap(), b"abc");
+    assert_eq!(ok("003").unwrap(), b"abc", "leading zeros are hex digits");
+    assert_eq!(ok("3;a").unwrap(), b"abc");
+    assert_eq!(ok("3 ; a = b ;c=\"q \\\" d\"").unwrap(), b"abc", "BWS, tokens, quoted strings");
+    assert!(ok("3;a ").is_err(), "whitespace only before \";\" or \"=\"");
+    for bad in
+        ["", " 3", "3 ", "+3", "-3", "0x3", "3;", "3;=a", "3;a=", "3;a=\"open", "3;a b", "3\x00", "3\r", "3;a=\"\x01\""]
+    {
+        assert!(ok(bad).is_err(), "{bad:?} is accepted");
+    }
+}
+
+#[test]
+fn sizes_beyond_fifteen_hex_digits_are_refused() {
+    assert!(trickle(Framing::Chunked, b"1000000000000000\r\n").is_err());
+}
+
+#[test]
+fn the_last_chunk_and_trailers_need_crlf_and_lose_framing_fields() {
+    let raw = b"0;done\r\nx-sum: 42\r\ncontent-length: 9\r\ntransfer-encoding: chunked\r\n\r\n";
+    let (_, trailers, _) = trickle(Framing::Chunked, raw).unwrap();
+    let t = trailers.unwrap();
+    assert_eq!(t["x-sum"], "42");
+    assert!(t.get("content-length").is_none() && t.get("transfer-encoding").is_none());
+    for bad in [&b"0\r\n folded: x\r\n\r\n"[..], b"0\r\nname : x\r\n\r\n", b"0\r\nx: a\rb\r\n\r\n"] {
+        assert!(trickle(Framing::Chunked, bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+    }
+}

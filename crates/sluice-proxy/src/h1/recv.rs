@@ -85,7 +85,7 @@ impl Body for RecvBody {
             let Some(r) = this.reader.as_mut() else { return Poll::Ready(None) };
             let step = match this.decoder.decode(&mut r.buf) {
                 Ok(s) => s,
-                Err(e) => return this.fail(e.into()),
+                Err(e) => return this.fail(Box::new(crate::body::BadFraming(e))),
             };
             let frame = match step {
                 Decoded::Data(b) => Frame::data(b),

@@ -5,8 +5,10 @@ mod support;
 
 mod balancing;
 mod control;
+mod dying;
 mod forwarding;
 mod grpc;
+mod h2raw;
 mod http1;
 mod l4;
 mod lifecycle;
@@ -15,6 +17,7 @@ mod policy;
 mod redis;
 mod resilience;
 mod routing;
+mod security;
 mod timeouts;
 mod tls;
 mod tlsutil;
