@@ -12,7 +12,7 @@ use http::{Method, Request, Response, Uri, Version};
 use sluice_config::RetryConfig;
 use sluice_core::breaker::Admission;
 use sluice_core::endpoint::InFlight;
-use sluice_core::outlier::{self, Outcome};
+use sluice_core::outlier::Outcome;
 use sluice_core::retry::backoff;
 use sluice_core::{EndpointState, PickCtx};
 use tokio::sync::OwnedSemaphorePermit;
@@ -183,13 +183,21 @@ pub async fn forward(
         let (in_flight, res, answered) = try_once(ctx, cluster, &ep, req, deadline, tried_at).await;
         let again =
             attempt < max && answered < deadline && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
-        // A request that never reached the upstream adds no load when sent elsewhere, so
-        // only retries of sent requests draw on the budget.
-        let unsent = matches!(res, Err(Failure::Unsent(..)));
+        // A request that never reached the upstream adds no load when sent elsewhere, and
+        // one whose connection died without an answer met a dying endpoint, not an
+        // overloaded one: only retries of answered or timed-out requests draw on the budget.
+        let unsent = matches!(res, Err(Failure::Unsent(..) | Failure::Dropped(..)));
         let slot = match (again, unsent) {
             (false, _) => None,
             (true, true) => Some(None),
-            (true, false) => budget_slot(cluster).map(Some),
+            (true, false) => {
+                let slot = budget_slot(cluster);
+                if slot.is_none() {
+                    cluster.metrics.retry_overflow.fetch_add(1, Relaxed);
+                    tracing::warn!(cluster = %cluster.config.name, endpoint = %ep.addr, "retry refused: retry budget exhausted");
+                }
+                slot.map(Some)
+            }
         };
         let Some(slot) = slot else {
             return match res {
@@ -217,7 +225,11 @@ pub async fn forward(
             backoff(p.backoff, p.max_backoff, attempt + 1, ctx.listener.worker.rng.next_u64())
         });
         tokio::time::sleep(pause).await;
-        ep = repick(ctx, cluster, &tried).unwrap_or(ep);
+        let rng = &ctx.listener.worker.rng;
+        let pick = PickCtx { r1: rng.next_u64(), r2: rng.next_u64(), hash: None, now_ns: clock::now_ns() };
+        if let Some(i) = cluster.balancer.pick_avoiding(&pick, |e| tried.contains(&e.addr)) {
+            ep = Arc::clone(&cluster.balancer.endpoints()[i]);
+        }
     }
     Err(ProxyError::UpstreamReset)
 }
@@ -269,7 +281,10 @@ fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, span: (u64, u6
         Err(f) if f.error().is_client_fault() => None,
         Err(_) => Some(Outcome::Gateway),
     };
-    let failed = outcome != Some(Outcome::Success);
+    let Some(o) = outcome else {
+        return; // the client's fault says nothing about the endpoint
+    };
+    let failed = o != Outcome::Success;
     if matches!(outcome, Some(Outcome::Success | Outcome::Status5xx)) {
         ep.recent.record(now.saturating_sub(started));
     }
@@ -277,24 +292,16 @@ fn record(ctx: &ConnCtx, cluster: &ClusterRt, ep: &EndpointState, span: (u64, u6
     if outcome == Some(Outcome::Status5xx) {
         ep.record_failure();
     }
-    if let (Err(f), Some(_)) = (res, outcome) {
+    if let Err(f) = res {
         ep.record_failure();
         tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer.ip, cluster = %cluster.config.name,
             endpoint = %ep.addr, error = f.error().code(), "{}", f.error().reason());
     }
-    let (Some(o), Some(policy)) = (outcome, cluster.config.outlier.as_ref()) else {
-        return;
-    };
-    if policy.slow_p95_ns.is_some() && o != Outcome::Gateway {
+    let slow_p95 = cluster.config.outlier.as_ref().is_some_and(|p| p.slow_p95_ns.is_some());
+    if slow_p95 && o != Outcome::Gateway {
         ep.latency.record(now.saturating_sub(started));
     }
-    if outlier::record(ep, o, policy) {
-        if let Some(until) = outlier::try_eject(ep, cluster.balancer.endpoints(), now, policy) {
-            cluster.metrics.ejections.fetch_add(1, Relaxed);
-            tracing::warn!(cluster = %cluster.config.name, endpoint = %ep.addr, ejections = ep.ejections(),
-                for_ms = (until - now) / 1_000_000, "outlier ejected");
-        }
-    }
+    crate::outcome::feed_outlier(cluster, ep, o, now);
 }
 
 /// Whether the policy retries this result (a sent request needs a replayable head).
@@ -310,7 +317,7 @@ fn wants_retry(p: &RetryConfig, res: &Result<Exchanged, Failure>, replayable: bo
             ProxyError::UpstreamReset => p.on_reset || p.on_gateway_error,
             _ => false,
         },
-        Err(Failure::Sent(e)) => {
+        Err(Failure::Sent(e) | Failure::Dropped(e)) => {
             replayable
                 && match e {
                     ProxyError::UpstreamReset => p.on_reset || p.on_gateway_error || p.on_5xx,
@@ -319,20 +326,4 @@ fn wants_retry(p: &RetryConfig, res: &Result<Exchanged, Failure>, replayable: bo
                 }
         }
     }
-}
-
-/// Another endpoint for a retry, avoiding those already tried when possible.
-fn repick(ctx: &ConnCtx, cluster: &ClusterRt, tried: &[SocketAddr]) -> Option<Arc<EndpointState>> {
-    let rng = &ctx.listener.worker.rng;
-    let eps = cluster.balancer.endpoints();
-    let mut last = None;
-    for _ in 0..4 {
-        let pick = PickCtx { r1: rng.next_u64(), r2: rng.next_u64(), hash: None, now_ns: clock::now_ns() };
-        let i = cluster.balancer.pick(&pick)?;
-        if !tried.contains(&eps[i].addr) {
-            return Some(Arc::clone(&eps[i]));
-        }
-        last = Some(i);
-    }
-    last.map(|i| Arc::clone(&eps[i]))
 }

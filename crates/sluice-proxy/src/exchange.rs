@@ -30,13 +30,18 @@ pub type Exchanged = (Response<UpIncoming>, Option<H1Back>, u64);
 pub enum Failure {
     /// Nothing reached the upstream (connect failed); the request is back in its slot.
     Unsent(ProxyError),
+    /// Sent, but the upstream closed or reset the connection without a byte of answer
+    /// (an endpoint dying under the request; HAProxy's `empty-response`), or refused the
+    /// h2 stream: a replayable request may go elsewhere without drawing on the retry
+    /// budget, like a connect failure.
+    Dropped(ProxyError),
     Sent(ProxyError),
 }
 
 impl Failure {
     pub fn error(&self) -> ProxyError {
         match self {
-            Failure::Unsent(e) | Failure::Sent(e) => *e,
+            Failure::Unsent(e) | Failure::Dropped(e) | Failure::Sent(e) => *e,
         }
     }
 }
@@ -87,7 +92,10 @@ async fn exchange_hyper(
     let connect_ns = if reused { 0 } else { t.elapsed().as_nanos() as u64 };
     match upstream {
         Upstream::H2(mut tx) => {
-            let r = tx.send_request(req).await.map_err(|e| Failure::Sent(classify(&e)))?;
+            let r = tx.send_request(req).await.map_err(|e| match refused_stream(&e) {
+                true => Failure::Dropped(ProxyError::UpstreamReset),
+                false => Failure::Sent(classify(&e)),
+            })?;
             Ok((r.map(UpIncoming::Left), None, connect_ns))
         }
         Upstream::H1(mut tx, uses) => match tx.try_send_request(req).await {
@@ -160,9 +168,23 @@ async fn exchange_own(
             // so only an idempotent one is sent again.
             Err(TripError::Unsent) if reused && !fresh_tried => fresh_tried = true,
             Err(TripError::Empty) if reused && !fresh_tried && req.method().is_idempotent() => fresh_tried = true,
+            Err(TripError::Empty) => return Err(Failure::Dropped(ProxyError::UpstreamReset)),
             Err(_) => return Err(Failure::Sent(ProxyError::UpstreamReset)),
         }
     }
+}
+
+/// An h2 upstream refused the stream (RST_STREAM or GOAWAY with REFUSED_STREAM): RFC 9113
+/// §8.7 says it did no processing, so it may be retried like a connect failure.
+fn refused_stream(e: &hyper::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h2e) = err.downcast_ref::<h2::Error>() {
+            return h2e.reason() == Some(h2::Reason::REFUSED_STREAM);
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn classify(e: &hyper::Error) -> ProxyError {

@@ -24,6 +24,7 @@ mod listen;
 pub mod metrics;
 mod mirror;
 mod outbox;
+mod outcome;
 mod pool;
 pub mod proxyproto;
 mod request;

@@ -136,6 +136,8 @@ pub struct ClusterMetrics {
     pub connections_created: AtomicU64,
     pub connections_reused: AtomicU64,
     pub retries: AtomicU64,
+    /// Retries the policy wanted but the retry budget (or `max_retries`) refused.
+    pub retry_overflow: AtomicU64,
     pub ejections: AtomicU64,
     pub breaker_opens: AtomicU64,
     pub shed_limit: AtomicU64,
@@ -338,6 +340,12 @@ impl prometheus_client::collector::Collector for Collector {
             cc(|m| &m.connections_reused),
         )?;
         counter(&mut e, "retries", "Retries sent", cc(|m| &m.retries))?;
+        counter(
+            &mut e,
+            "retry_overflow",
+            "Retries refused by the retry budget or max_retries",
+            cc(|m| &m.retry_overflow),
+        )?;
         counter(&mut e, "outlier_ejections", "Outlier ejections", cc(|m| &m.ejections))?;
         counter(&mut e, "breaker_opens", "Error-rate breaker openings", cc(|m| &m.breaker_opens))?;
         let shed = cs.iter().flat_map(|(n, m)| {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use sluice_core::endpoint::InFlight;
 use sluice_core::hash::hash_key;
-use sluice_core::outlier::{self, Outcome};
+use sluice_core::outlier::Outcome;
 use sluice_core::{EndpointState, PickCtx};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -142,27 +142,18 @@ async fn connect_any(
             hash: if attempt == 0 { Some(key) } else { hash },
             now_ns: clock::now_ns(),
         };
-        let i = (0..4)
-            .filter_map(|_| cluster.balancer.pick(&ctx))
-            .find(|i| !tried.contains(&eps[*i].addr))
-            .or_else(|| cluster.balancer.pick(&ctx))?;
+        let i = cluster.balancer.pick_avoiding(&ctx, |e| tried.contains(&e.addr))?;
         let ep = Arc::clone(&eps[i]);
         let guard = ep.start_request();
         match tokio::time::timeout(cluster.config.timeouts.connect, TcpStream::connect(ep.addr)).await {
             Ok(Ok(s)) => {
                 let _ = s.set_nodelay(true);
-                if let Some(p) = &cluster.config.outlier {
-                    outlier::record(&ep, Outcome::Success, p);
-                }
+                crate::outcome::feed_outlier(cluster, &ep, Outcome::Success, clock::now_ns());
                 return Some((s, ep, guard));
             }
             _ => {
                 ep.record_failure();
-                if let Some(p) = &cluster.config.outlier {
-                    if outlier::record(&ep, Outcome::Gateway, p) {
-                        outlier::try_eject(&ep, eps, clock::now_ns(), p);
-                    }
-                }
+                crate::outcome::feed_outlier(cluster, &ep, Outcome::Gateway, clock::now_ns());
                 tracing::warn!(cluster = %cluster.config.name, endpoint = %ep.addr, "tcp connect failed; trying another endpoint");
                 tried.push(ep.addr);
             }

@@ -165,6 +165,24 @@ impl Balancer {
             .or_else(|| self.panic_pick(ctx))
     }
 
+    /// A pick for a retry: the balancer's own when it is not to be avoided (`avoid`: the
+    /// endpoints already tried), else the first available primary (then backup) that is
+    /// not avoided, scanning from a random offset; else the balancer's pick after all (a
+    /// cluster of one tries its endpoint again). One answer for L7 and L4 retries.
+    pub fn pick_avoiding(&self, ctx: &PickCtx, avoid: impl Fn(&EndpointState) -> bool) -> Option<usize> {
+        let first = self.pick(ctx)?;
+        if !avoid(&self.endpoints[first]) {
+            return Some(first);
+        }
+        let eps = &self.endpoints;
+        let fresh = |set: &[usize]| {
+            let n = set.len().max(1);
+            let start = (ctx.r2 % n as u64) as usize;
+            (0..set.len()).map(|k| set[(start + k) % n]).find(|&i| eps[i].is_available() && !avoid(&eps[i]))
+        };
+        fresh(&self.primary).or_else(|| fresh(&self.backup)).or(Some(first))
+    }
+
     /// Panic mode: a random endpoint ignoring health checks and ejections.
     fn panic_pick(&self, ctx: &PickCtx) -> Option<usize> {
         let usable = |i: &usize| !self.endpoints[*i].is_draining() && self.endpoints[*i].weight() > 0;

@@ -113,3 +113,27 @@ fn least_request_on_a_large_cluster_still_avoids_loaded_endpoints() {
     // Best of 8 samples: all 8 busy has probability 2^-8.
     assert!(to_busy < 40, "{to_busy} of 2000 went to loaded endpoints");
 }
+
+#[test]
+fn a_retry_pick_avoids_every_endpoint_already_tried_when_it_can() {
+    let mut rng = SmallRng::seed_from_u64(7);
+    for kind in Balance::ALL.iter().copied() {
+        let b = Balancer::build(kind, eps(&[1, 1, 1, 1]));
+        let tried = [b.endpoints()[0].addr, b.endpoints()[2].addr];
+        for _ in 0..2_000 {
+            let ctx = PickCtx { r1: rng.gen(), r2: rng.gen(), hash: Some(rng.gen()), now_ns: 0 };
+            let i = b.pick_avoiding(&ctx, |e| tried.contains(&e.addr)).unwrap();
+            assert!(i == 1 || i == 3, "{kind:?} picked {i}, already tried");
+        }
+    }
+}
+
+#[test]
+fn a_retry_pick_falls_back_to_a_tried_endpoint_when_nothing_else_is_left() {
+    let b = Balancer::build(Balance::P2c, eps(&[1, 1]));
+    let ctx = PickCtx { r1: 1, r2: 2, ..Default::default() };
+    assert!(b.pick_avoiding(&ctx, |_| true).is_some(), "a cluster of tried endpoints is tried again");
+    b.endpoints()[1].set_health(Health::Unhealthy);
+    let i = b.pick_avoiding(&ctx, |e| e.addr == b.endpoints()[0].addr).unwrap();
+    assert_eq!(i, 0, "an unhealthy endpoint is not a better retry than the tried one");
+}
