@@ -15,11 +15,11 @@ use sluice_core::endpoint::InFlight;
 use sluice_core::outlier::Outcome;
 use sluice_core::retry::backoff;
 use sluice_core::{EndpointState, PickCtx};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use crate::body::RequestBody;
 use crate::clock;
+use crate::cluster_state::BulkheadPermit;
 use crate::conn::ConnCtx;
 use crate::errors::ProxyError;
 use crate::exchange::{exchange, Exchanged, Failure, H1Back};
@@ -32,7 +32,7 @@ pub struct Forwarded {
     pub back: Option<H1Back>,
     pub in_flight: InFlight,
     pub addr: SocketAddr,
-    pub permit: Option<OwnedSemaphorePermit>,
+    pub permit: Option<BulkheadPermit>,
     /// Tries made (1 without retries), and the timing of the one that answered.
     pub attempts: u32,
     pub connect_ns: u64,
@@ -57,26 +57,26 @@ pub struct Plan {
 /// Takes a slot under the cluster's `max_requests`, waiting up to `pending_timeout` if
 /// fewer than `max_pending` requests already wait; otherwise a fast 503. With the time
 /// spent waiting (ns).
-pub async fn admit(cluster: &ClusterRt) -> Result<(Option<OwnedSemaphorePermit>, u64), ProxyError> {
-    let Some(sem) = &cluster.bulkhead else {
+pub async fn admit(cluster: &ClusterRt) -> Result<(Option<BulkheadPermit>, u64), ProxyError> {
+    let Some(bulkhead) = &cluster.bulkhead else {
         return Ok((None, 0));
     };
-    if let Ok(p) = Arc::clone(sem).try_acquire_owned() {
+    if let Some(p) = bulkhead.try_acquire() {
         return Ok((Some(p), 0));
     }
     let limits = &cluster.config.limits;
-    if cluster.pending.fetch_add(1, Relaxed) >= limits.max_pending {
-        cluster.pending.fetch_sub(1, Relaxed);
+    if bulkhead.pending.fetch_add(1, Relaxed) >= limits.max_pending {
+        bulkhead.pending.fetch_sub(1, Relaxed);
         cluster.metrics.shed_limit.fetch_add(1, Relaxed);
         return Err(ProxyError::CircuitBreaker);
     }
     let since = Instant::now();
-    let waited = tokio::time::timeout(limits.pending_timeout, Arc::clone(sem).acquire_owned()).await;
-    cluster.pending.fetch_sub(1, Relaxed);
+    let waited = tokio::time::timeout(limits.pending_timeout, bulkhead.acquire()).await;
+    bulkhead.pending.fetch_sub(1, Relaxed);
     let queue_ns = since.elapsed().as_nanos() as u64;
     cluster.metrics.queue_wait.observe_ns(queue_ns);
     match waited {
-        Ok(Ok(p)) => Ok((Some(p), queue_ns)),
+        Ok(Some(p)) => Ok((Some(p), queue_ns)),
         _ => {
             cluster.metrics.shed_limit.fetch_add(1, Relaxed);
             Err(ProxyError::CircuitBreaker)
@@ -123,7 +123,7 @@ pub fn breaker_admit(cluster: &ClusterRt, plan: &Plan) -> Result<Option<Admissio
     let Some(policy) = &cluster.config.breaker else {
         return Ok(None);
     };
-    let admission = cluster.breaker.admit(clock::ns_at(plan.started), policy);
+    let admission = cluster.state.breaker.admit(clock::ns_at(plan.started), policy);
     if admission == Admission::Deny {
         cluster.metrics.shed_breaker.fetch_add(1, Relaxed);
         return Err(ProxyError::BreakerOpen);
@@ -140,10 +140,11 @@ pub fn breaker_record(cluster: &ClusterRt, admission: Admission, res: &Result<Fo
         Ok(f) => f.resp.status().is_server_error(),
         Err(e) => !e.is_client_fault() && *e != ProxyError::CircuitBreaker,
     };
-    let before = cluster.breaker.state();
+    let breaker = &cluster.state.breaker;
+    let before = breaker.state();
     let now = res.as_ref().map_or_else(|_| clock::now_ns(), |f| clock::ns_at(f.answered));
-    cluster.breaker.record(admission, failed, now, policy);
-    let after = cluster.breaker.state();
+    breaker.record(admission, failed, now, policy);
+    let after = breaker.state();
     if after == sluice_core::breaker::State::Open && before != after {
         cluster.metrics.breaker_opens.fetch_add(1, Relaxed);
     }
@@ -163,7 +164,7 @@ pub async fn forward(
     plan: Plan,
 ) -> Result<Forwarded, ProxyError> {
     let (permit, queue_ns) = admit(cluster).await?;
-    let _active = cluster.budget.request();
+    let _active = cluster.state.budget.request();
     let deadline = plan.started + plan.timeout;
     let retry = cluster.config.retries.as_ref();
     let replay = retry.zip(req.as_ref()).and_then(|(_, r)| Replay::capture(r, plan.any_method));
@@ -236,7 +237,7 @@ pub async fn forward(
 
 fn budget_slot(cluster: &ClusterRt) -> Option<sluice_core::retry::Active<'_>> {
     let p = cluster.config.retries.as_ref()?;
-    cluster.budget.try_retry(p.budget_percent, p.min_retry_concurrency, cluster.config.limits.max_retries)
+    cluster.state.budget.try_retry(p.budget_percent, p.min_retry_concurrency, cluster.config.limits.max_retries)
 }
 
 /// One try (begun at `tried_at`) with its timeout; its outcome feeds peak-EWMA and outlier

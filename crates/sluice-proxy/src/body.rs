@@ -118,7 +118,7 @@ pub struct ResponseEnd {
     /// Boxed: only hyper's client path has one, and it would double every response's size.
     pub pool_return: Option<Box<PoolReturn>>,
     /// The cluster bulkhead slot, held until the response is done.
-    pub _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    pub _permit: Option<crate::cluster_state::BulkheadPermit>,
     /// When the request started, and where its total duration is recorded.
     pub timing: (Instant, Arc<ListenerMetrics>),
 }

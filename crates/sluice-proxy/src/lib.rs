@@ -9,6 +9,7 @@ mod attempt;
 mod batch;
 mod body;
 mod clock;
+mod cluster_state;
 mod conn;
 pub mod control;
 mod deadline;

@@ -156,6 +156,7 @@ pub struct Store {
     clusters: Mutex<BTreeMap<String, Arc<ClusterMetrics>>>,
     gates: Mutex<BTreeMap<String, Arc<crate::gate::Gate>>>,
     tls: Mutex<BTreeMap<String, Arc<crate::tls::TlsSessions>>>,
+    cluster_states: Mutex<BTreeMap<String, Arc<crate::cluster_state::ClusterState>>>,
 }
 
 fn get<K: Ord + Clone, V: Default>(m: &Mutex<BTreeMap<K, Arc<V>>>, k: &K) -> Arc<V> {
@@ -176,6 +177,10 @@ impl Store {
     /// A listener's connection-limit state (kept across reloads like the metrics).
     pub fn gate(&self, listener: &str) -> Arc<crate::gate::Gate> {
         get(&self.gates, &listener.to_string())
+    }
+    /// A cluster's breaker, retry budget, bulkhead and connection count (kept across reloads).
+    pub fn cluster_state(&self, name: &str) -> Arc<crate::cluster_state::ClusterState> {
+        get(&self.cluster_states, &name.to_string())
     }
     /// A listener's TLS ticket keys and session cache (kept across reloads).
     pub fn tls_sessions(&self, listener: &str) -> Arc<crate::tls::TlsSessions> {

@@ -88,6 +88,11 @@ impl ConnLimit {
         ConnLimit { open: Arc::default(), max }
     }
 
+    /// A limit over a count kept elsewhere (`ClusterState::conns_open`, across reloads).
+    pub fn shared(open: Arc<AtomicU32>, max: Option<u32>) -> Self {
+        ConnLimit { open, max }
+    }
+
     /// A slot for a new connection, or the circuit breaker when the cluster is at its cap.
     pub fn acquire(&self) -> Result<ConnSlot, ProxyError> {
         let n = self.open.fetch_add(1, Relaxed);

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,10 +13,7 @@ use sluice_config::{ClusterConfig, Config, ListenerConfig, RouteConfig, RouteTar
 use sluice_core::split::WeightedChoice;
 use sluice_core::{Balancer, EndpointState};
 
-use sluice_core::breaker::Breaker;
-use sluice_core::retry::RetryBudget;
-use tokio::sync::Semaphore;
-
+use crate::cluster_state::{Bulkhead, ClusterState};
 use crate::metrics::{ClusterMetrics, ListenerMetrics, RouteMetrics, Store};
 use crate::pool::ConnLimit;
 use crate::sticky::Sticky;
@@ -67,13 +63,12 @@ pub struct ClusterRt {
     pub metrics: Arc<ClusterMetrics>,
     pub balancer: Balancer,
     pub sticky: Option<Sticky>,
-    /// `limits.max_requests` as permits shared by all workers.
-    pub bulkhead: Option<Arc<Semaphore>>,
-    /// Requests waiting for a bulkhead permit.
-    pub pending: AtomicU32,
-    pub budget: RetryBudget,
-    pub breaker: Breaker,
-    /// Open upstream connections and `limits.max_connections`.
+    /// Breaker, retry budget, bulkhead: kept across snapshots (`cluster_state`).
+    pub state: Arc<ClusterState>,
+    /// `limits.max_requests` as permits shared by all workers (the state's bulkhead,
+    /// sized to the config), when set.
+    pub bulkhead: Option<Arc<Bulkhead>>,
+    /// Open upstream connections (counted in `state`) and `limits.max_connections`.
     pub conn_limit: ConnLimit,
     /// TLS to the endpoints (`protocol = "https"` / `"h2"`).
     pub tls: Option<Arc<crate::upstream_tls::Connector>>,
@@ -98,7 +93,10 @@ impl Snapshot {
         let clusters: HashMap<String, Arc<ClusterRt>> = config
             .clusters
             .values()
-            .map(|c| (c.name.clone(), Arc::new(cluster(c, registry, keep_weights, metrics.cluster(&c.name)))))
+            .map(|c| {
+                let shared = (metrics.cluster(&c.name), metrics.cluster_state(&c.name));
+                (c.name.clone(), Arc::new(cluster(c, registry, keep_weights, shared)))
+            })
             .collect();
         let listeners = config
             .listeners
@@ -136,7 +134,7 @@ fn cluster(
     c: &ClusterConfig,
     registry: &mut EndpointRegistry,
     keep_weights: bool,
-    metrics: Arc<ClusterMetrics>,
+    (metrics, state): (Arc<ClusterMetrics>, Arc<ClusterState>),
 ) -> ClusterRt {
     let endpoints: Vec<Arc<EndpointState>> = c
         .endpoints
@@ -159,11 +157,12 @@ fn cluster(
         metrics,
         balancer: Balancer::build_with(c.balance, c.balance_options, endpoints),
         sticky,
-        bulkhead: c.limits.max_requests.map(|n| Arc::new(Semaphore::new(n as usize))),
-        pending: AtomicU32::new(0),
-        budget: RetryBudget::default(),
-        breaker: Breaker::default(),
-        conn_limit: ConnLimit::new(c.limits.max_connections),
+        bulkhead: c.limits.max_requests.map(|n| {
+            state.bulkhead.resize(n);
+            Arc::clone(&state.bulkhead)
+        }),
+        conn_limit: ConnLimit::shared(Arc::clone(&state.conns_open), c.limits.max_connections),
+        state,
         tls: c.tls.as_ref().and_then(|t| {
             crate::upstream_tls::Connector::build(t, c.protocol == sluice_config::UpstreamProtocol::H2)
                 .map(Arc::new)

@@ -15,6 +15,7 @@ mod lifecycle;
 mod limits;
 mod policy;
 mod redis;
+mod reload_state;
 mod resilience;
 mod routing;
 mod security;

@@ -34,6 +34,8 @@ pub struct Backend {
     pub bytes_in: Arc<AtomicUsize>,
     /// What `/healthz` answers: 200 while true, 503 while false.
     pub healthy: Arc<AtomicBool>,
+    /// The most requests (health checks aside) this backend has had in flight at once.
+    pub peak: Arc<AtomicUsize>,
     kill: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -65,8 +67,10 @@ impl Backend {
         let hits = Arc::new(AtomicUsize::new(0));
         let bytes_in = Arc::new(AtomicUsize::new(0));
         let healthy = Arc::new(AtomicBool::new(true));
+        let peak = Arc::new(AtomicUsize::new(0));
         let (kill, killed) = tokio::sync::oneshot::channel::<()>();
         let (c, h, ok, bin) = (conns.clone(), hits.clone(), healthy.clone(), bytes_in.clone());
+        let (pk, now) = (peak.clone(), Arc::new(AtomicUsize::new(0)));
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
@@ -74,12 +78,20 @@ impl Backend {
                 let serve = async {
                     while let Ok((s, _)) = l.accept().await {
                         c.fetch_add(1, Ordering::SeqCst);
-                        let (h, ok, bin) = (h.clone(), ok.clone(), bin.clone());
+                        let (h, ok, bin, pk, now) = (h.clone(), ok.clone(), bin.clone(), pk.clone(), now.clone());
                         tokio::spawn(async move {
-                            let svc = service_fn(move |req| {
-                                let (h, ok, bin) = (h.clone(), ok.clone(), bin.clone());
+                            let svc = service_fn(move |req: Request<Incoming>| {
+                                let (h, ok, bin, pk, now) =
+                                    (h.clone(), ok.clone(), bin.clone(), pk.clone(), now.clone());
                                 async move {
+                                    let counted = req.uri().path() != "/healthz";
+                                    if counted {
+                                        pk.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                                    }
                                     let r = handle(name, mode, &h, &ok, req).await;
+                                    if counted {
+                                        now.fetch_sub(1, Ordering::SeqCst);
+                                    }
                                     let len = r.as_ref().ok().and_then(|r| r.headers().get("x-body-len"));
                                     let len = len.and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
                                     bin.fetch_add(len, Ordering::SeqCst);
@@ -96,7 +108,7 @@ impl Backend {
             });
             // Dropping the runtime closes the listener and every open connection.
         });
-        Backend { addr, name, conns, hits, bytes_in, healthy, kill: Some(kill) }
+        Backend { addr, name, conns, hits, bytes_in, healthy, peak, kill: Some(kill) }
     }
 
     /// Kills the backend: its port refuses connections, open connections are reset.
