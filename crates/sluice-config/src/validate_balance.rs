@@ -74,7 +74,7 @@ fn maglev_size(v: &mut V, c: &FileCluster, path: &str, default: usize) -> usize 
 }
 
 fn is_prime(n: usize) -> bool {
-    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| !n.is_multiple_of(d))
 }
 
 fn ewma(

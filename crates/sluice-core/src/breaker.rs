@@ -87,10 +87,8 @@ impl Breaker {
         match (a, self.state()) {
             (Admission::Allow, State::Closed) => self.record_closed(failed, now_ns, p),
             (Admission::Probe, State::HalfOpen) if failed => self.set(State::Open, now_ns),
-            (Admission::Probe, State::HalfOpen) => {
-                if self.probe_ok.fetch_add(1, Relaxed) + 1 >= p.half_open_probes {
-                    self.set(State::Closed, now_ns);
-                }
+            (Admission::Probe, State::HalfOpen) if self.probe_ok.fetch_add(1, Relaxed) + 1 >= p.half_open_probes => {
+                self.set(State::Closed, now_ns);
             }
             _ => {}
         }

@@ -112,9 +112,9 @@ mod tests {
             w.record(800 * MS);
         }
         let p95 = w.quantile_ns(0.95).unwrap();
-        assert!(p95 >= 800 * MS && p95 <= 1200 * MS, "{p95}");
+        assert!((800 * MS..=1200 * MS).contains(&p95), "{p95}");
         let p50 = w.quantile_ns(0.5).unwrap();
-        assert!(p50 >= 10 * MS && p50 <= 15 * MS, "{p50}");
+        assert!((10 * MS..=15 * MS).contains(&p50), "{p50}");
         assert_eq!(w.count(), 100);
         w.reset();
         assert_eq!(w.quantile_ns(0.95), None);

@@ -74,10 +74,10 @@ pub struct RouteMatch {
 impl RouteMatch {
     pub fn matches(&self, req: &impl RequestView) -> bool {
         let path = req.path();
-        self.host.as_ref().map_or(true, |h| req.host().is_some_and(|x| h.matches(x)))
-            && self.path.as_ref().map_or(true, |p| p == path)
-            && self.path_prefix.as_ref().map_or(true, |p| path.starts_with(p.as_str()))
-            && self.path_regex.as_ref().map_or(true, |r| r.is_match(path))
+        self.host.as_ref().is_none_or(|h| req.host().is_some_and(|x| h.matches(x)))
+            && self.path.as_ref().is_none_or(|p| p == path)
+            && self.path_prefix.as_ref().is_none_or(|p| path.starts_with(p.as_str()))
+            && self.path_regex.as_ref().is_none_or(|r| r.is_match(path))
             && (self.methods.is_empty() || self.methods.iter().any(|m| m == req.method()))
             && self.headers.iter().all(|(n, m)| m.matches(req.header(n)))
             && self.cookies.iter().all(|(n, m)| m.matches(req.cookie(n)))

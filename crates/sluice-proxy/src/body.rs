@@ -312,7 +312,7 @@ impl Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0.as_ref().map_or(true, |s| s.is_end_stream())
+        self.0.as_ref().is_none_or(|s| s.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {

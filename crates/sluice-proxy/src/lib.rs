@@ -24,6 +24,7 @@ mod limitstore;
 mod listen;
 pub mod metrics;
 mod mirror;
+#[allow(unsafe_code)] // one non-blocking send(2) on the owner's open socket
 mod outbox;
 mod outcome;
 mod pool;
@@ -35,6 +36,7 @@ mod server;
 mod service;
 pub mod snapshot;
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // pipe2/splice/fcntl on descriptors owned by live objects
 mod splice;
 mod status;
 mod sticky;

@@ -21,18 +21,21 @@ use tokio_rustls::server::TlsStream;
 use crate::conn::Prefixed;
 use crate::metrics::ListenerMetrics;
 
+/// A ticketer and a session cache.
+type Resumption = (Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions>);
+
 /// A listener's resumption state, kept across reloads (one per listener name and rotation).
 #[derive(Debug, Default)]
 pub struct TlsSessions {
-    state: std::sync::Mutex<Option<(u64, Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions>)>>,
+    state: std::sync::Mutex<Option<(u64, Resumption)>>,
 }
 
 impl TlsSessions {
     /// The ticketer and cache for these settings; new ones if the settings changed.
-    fn get(&self, cfg: &TlsConfig) -> Result<(Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions>), rustls::Error> {
+    fn get(&self, cfg: &TlsConfig) -> Result<Resumption, rustls::Error> {
         let key = cfg.ticket_rotation.as_secs() ^ ((cfg.session_cache as u64) << 32);
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, t, c)) = st.as_ref().filter(|(k, _, _)| *k == key) {
+        if let Some((_, (t, c))) = st.as_ref().filter(|(k, _)| *k == key) {
             return Ok((Arc::clone(t), Arc::clone(c)));
         }
         let lifetime = cfg.ticket_rotation.as_secs().clamp(1, u64::from(u32::MAX)) as u32;
@@ -43,7 +46,7 @@ impl TlsSessions {
         } else {
             rustls::server::ServerSessionMemoryCache::new(cfg.session_cache)
         };
-        *st = Some((key, Arc::clone(&ticketer), Arc::clone(&cache)));
+        *st = Some((key, (Arc::clone(&ticketer), Arc::clone(&cache))));
         Ok((ticketer, cache))
     }
 }

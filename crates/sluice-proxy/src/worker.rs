@@ -32,6 +32,9 @@ pub struct WorkerCtx {
     /// Shadow copies in flight on this worker.
     pub mirrors: Cell<u32>,
     shared: Arc<ArcSwap<Snapshot>>,
+    /// The worker's own handle on the current snapshot: an `Rc` clone per request is a
+    /// plain increment, where an `Arc` clone would be an atomic on a shared cache line.
+    #[allow(clippy::redundant_allocation)]
     cached: RefCell<Rc<Arc<Snapshot>>>,
     pub pool: Rc<Pool>,
     pub rng: WorkerRng,
@@ -41,6 +44,7 @@ pub struct WorkerCtx {
 
 impl WorkerCtx {
     /// The current snapshot; a cheap `Rc` clone unless a reload swapped it.
+    #[allow(clippy::redundant_allocation)]
     pub fn snapshot(&self) -> Rc<Arc<Snapshot>> {
         let cur = self.shared.load();
         let mut cached = self.cached.borrow_mut();

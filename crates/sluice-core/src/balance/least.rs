@@ -40,7 +40,7 @@ pub fn least_request(eps: &[Arc<EndpointState>], set: &[usize], r: u64) -> Optio
         if !eps[i].is_available() {
             continue;
         }
-        if best.map_or(true, |b| lighter(&eps[i], &eps[b])) {
+        if best.is_none_or(|b| lighter(&eps[i], &eps[b])) {
             best = Some(i);
         }
     }
@@ -56,7 +56,7 @@ fn least_of_sample(eps: &[Arc<EndpointState>], set: &[usize], r: u64) -> Option<
     for _ in 0..SAMPLES {
         x = crate::hash::rehash(x, 1);
         let i = set[(x % n) as usize];
-        if eps[i].is_available() && best.map_or(true, |b| lighter(&eps[i], &eps[b])) {
+        if eps[i].is_available() && best.is_none_or(|b| lighter(&eps[i], &eps[b])) {
             best = Some(i);
         }
     }

@@ -177,7 +177,7 @@ fn framing(h: &HeaderMap, version: Version) -> Result<Framing, HeadError> {
         if h.contains_key(header::CONTENT_LENGTH) {
             return Err(HeadError::Bad("both content-length and transfer-encoding"));
         }
-        let last = h.get_all(header::TRANSFER_ENCODING).iter().last().and_then(|v| v.to_str().ok());
+        let last = h.get_all(header::TRANSFER_ENCODING).iter().next_back().and_then(|v| v.to_str().ok());
         let chunked_last =
             last.and_then(|v| v.rsplit(',').next()).is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"));
         return if chunked_last { Ok(Framing::Chunked) } else { Err(HeadError::Bad("unsupported transfer-encoding")) };

@@ -15,6 +15,7 @@ pub fn header_name(raw: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
 }
 
 /// A field value httparse has already accepted, without checking its bytes again.
+#[allow(unsafe_code)]
 pub fn parsed_value(raw: Bytes) -> HeaderValue {
     // SAFETY: httparse accepts in a field value exactly the bytes `HeaderValue` allows —
     // HTAB, SP to `~` and 0x80–0xFF (`is_header_value_token`; test

@@ -157,7 +157,7 @@ fn raw_fields(head: &[u8], idx: &[Idx], facts: &mut Facts) -> Option<RawFields> 
     out.length = facts.length;
     // With chunked framing a Content-Length must not be passed on (RFC 9112 §6.3): the map
     // drops it.
-    (!names_one && !(facts.chunked && facts.saw_length)).then_some(out)
+    (!(names_one || facts.chunked && facts.saw_length)).then_some(out)
 }
 
 /// The end-to-end fields in a map, values sliced from the head.

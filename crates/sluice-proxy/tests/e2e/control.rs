@@ -2,7 +2,7 @@
 //! admin API (status, config, reload, drain, weight, token).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use sluice_proxy::{Server, ServerHandle};
 
 use crate::support::*;
 
-fn write(dir: &PathBuf, text: &str, subs: &[(&str, SocketAddr)]) -> PathBuf {
+fn write(dir: &Path, text: &str, subs: &[(&str, SocketAddr)]) -> PathBuf {
     let mut t = text.to_string();
     for (k, v) in subs {
         t = t.replace(&format!("{{{k}}}"), &v.to_string());
@@ -22,9 +22,9 @@ fn write(dir: &PathBuf, text: &str, subs: &[(&str, SocketAddr)]) -> PathBuf {
     p
 }
 
-fn start(path: &PathBuf) -> ServerHandle {
+fn start(path: &Path) -> ServerHandle {
     let cfg = sluice_config::load(path).unwrap_or_else(|d| panic!("{d}"));
-    Server::start_from(cfg, Some(path.clone())).unwrap()
+    Server::start_from(cfg, Some(path.to_path_buf())).unwrap()
 }
 
 fn tempdir(tag: &str) -> PathBuf {

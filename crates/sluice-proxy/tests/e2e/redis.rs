@@ -13,6 +13,7 @@ struct Redis {
 }
 
 impl Redis {
+    #[allow(clippy::zombie_processes)] // killed and waited for in Drop
     fn start() -> Redis {
         let addr = closed_port();
         let child = Command::new("redis-server")

@@ -79,7 +79,8 @@ async fn every_match_field_routes() {
     let subs: Vec<(&str, _)> = names.iter().zip(&backends).map(|(n, b)| (*n, b.addr)).collect();
     let h = proxy(CONFIG, &subs);
     let addr = h.addr("web").unwrap();
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         ("/", &[("host", "api.example.test:8080")], "a"),
         ("/", &[("host", "x.y.wild.test")], "b"),
         ("/exact", &[], "c"),
