@@ -17,14 +17,14 @@ use tokio::time::{Instant, Sleep};
 
 use std::sync::Arc;
 
-use crate::accesslog::{AccessLog, Entry};
-use crate::conn::ActiveGuard;
+use crate::downstream::conn::ActiveGuard;
 use crate::h1::client::UpIncoming;
 use crate::h1::raw::RawFields;
 use crate::h1::ClientBody;
+use crate::handler::accesslog::{AccessLog, Entry};
+use crate::handler::mirror::BodyTee;
 use crate::metrics::ListenerMetrics;
-use crate::mirror::BodyTee;
-use crate::pool::PoolReturn;
+use crate::upstream::pool::PoolReturn;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -118,7 +118,7 @@ pub struct ResponseEnd {
     /// Boxed: only hyper's client path has one, and it would double every response's size.
     pub pool_return: Option<Box<PoolReturn>>,
     /// The cluster bulkhead slot, held until the response is done.
-    pub _permit: Option<crate::cluster_state::BulkheadPermit>,
+    pub _permit: Option<crate::runtime::cluster_state::BulkheadPermit>,
     /// When the request started, and where its total duration is recorded.
     pub timing: (Instant, Arc<ListenerMetrics>),
 }

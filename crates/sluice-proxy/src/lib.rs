@@ -1,52 +1,36 @@
-//! sluice-proxy: the data plane. Binds listeners, runs thread-per-core workers (each a
-//! current-thread tokio runtime with its own SO_REUSEPORT sockets and upstream pools), and
-//! proxies HTTP/1.1 and h2c through the routes and clusters of the current `Snapshot`.
-//! The admin listener (status JSON) lives here until the control crate takes it (issue 7).
+//! sluice-proxy: the data plane. Thread-per-core workers (each a current-thread tokio
+//! runtime with its own SO_REUSEPORT sockets and upstream pools) proxy HTTP/1.1, h2 and L4
+//! TCP/UDP through the routes and clusters of the current `Snapshot`. Layers, each
+//! importing only those below it (docs/architecture.md walks a request through them):
+//!
+//! - `control/`    reload orchestration, the admin API and status (the control plane; to
+//!                 move into its own crate)
+//! - `runtime/`    server start, workers, listening sockets, spawning, clocks, the snapshot
+//!                 and the state kept across reloads
+//! - `downstream/` client connections: accept, protocol sniffing, TLS, PROXY protocol,
+//!                 HTTP/2 through hyper
+//! - `l4/`         TCP and UDP balancing
+//! - `handler/`    the proxy handler: route, limits, rate limits, headers, sticky, mirror,
+//!                 upgrades, errors, access log
+//! - `upstream/`   resilience (bulkhead, breaker, retries), one exchange, pools, upstream
+//!                 TLS, health checks, outcome feedback
+//! - `h1/`         sluice's own HTTP/1.1: codec, server side, client side
+//! - `io/`         the outbox and send batching, splice
+//! - `body.rs`, `metrics.rs`: body types and counters every layer shares
 
-pub mod accesslog;
-pub mod admin;
-mod attempt;
-mod batch;
 mod body;
-mod clock;
-mod cluster_state;
-mod conn;
 pub mod control;
-mod deadline;
-mod errors;
-mod exchange;
-mod exec;
-mod forward;
-mod gate;
+mod downstream;
 mod h1;
-mod health;
-mod limitstore;
-mod listen;
+mod handler;
+mod io;
+mod l4;
 pub mod metrics;
-mod mirror;
-#[allow(unsafe_code)] // one non-blocking send(2) on the owner's open socket
-mod outbox;
-mod outcome;
-mod pool;
-pub mod proxyproto;
-mod request;
-mod rng;
-mod select;
-mod server;
-mod service;
-pub mod snapshot;
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)] // pipe2/splice/fcntl on descriptors owned by live objects
-mod splice;
-mod status;
-mod sticky;
-mod tcp;
-pub mod tls;
-mod udp;
-mod upgrade;
-mod upstream_tls;
-mod worker;
+mod runtime;
+mod upstream;
 
+pub use downstream::{proxyproto, tls};
 pub use h1::read_requests as read_h1_requests;
-pub use server::{Server, ServerHandle};
-pub use snapshot::Snapshot;
+pub use handler::accesslog;
+pub use runtime::server::{Server, ServerHandle};
+pub use runtime::snapshot::{self, Snapshot};

@@ -154,9 +154,9 @@ pub struct Store {
     listeners: Mutex<BTreeMap<String, Arc<ListenerMetrics>>>,
     routes: Mutex<BTreeMap<(String, usize), Arc<RouteMetrics>>>,
     clusters: Mutex<BTreeMap<String, Arc<ClusterMetrics>>>,
-    gates: Mutex<BTreeMap<String, Arc<crate::gate::Gate>>>,
-    tls: Mutex<BTreeMap<String, Arc<crate::tls::TlsSessions>>>,
-    cluster_states: Mutex<BTreeMap<String, Arc<crate::cluster_state::ClusterState>>>,
+    gates: Mutex<BTreeMap<String, Arc<crate::runtime::gate::Gate>>>,
+    tls: Mutex<BTreeMap<String, Arc<crate::downstream::tls::TlsSessions>>>,
+    cluster_states: Mutex<BTreeMap<String, Arc<crate::runtime::cluster_state::ClusterState>>>,
 }
 
 fn get<K: Ord + Clone, V: Default>(m: &Mutex<BTreeMap<K, Arc<V>>>, k: &K) -> Arc<V> {
@@ -175,15 +175,15 @@ impl Store {
         get(&self.clusters, &name.to_string())
     }
     /// A listener's connection-limit state (kept across reloads like the metrics).
-    pub fn gate(&self, listener: &str) -> Arc<crate::gate::Gate> {
+    pub fn gate(&self, listener: &str) -> Arc<crate::runtime::gate::Gate> {
         get(&self.gates, &listener.to_string())
     }
     /// A cluster's breaker, retry budget, bulkhead and connection count (kept across reloads).
-    pub fn cluster_state(&self, name: &str) -> Arc<crate::cluster_state::ClusterState> {
+    pub fn cluster_state(&self, name: &str) -> Arc<crate::runtime::cluster_state::ClusterState> {
         get(&self.cluster_states, &name.to_string())
     }
     /// A listener's TLS ticket keys and session cache (kept across reloads).
-    pub fn tls_sessions(&self, listener: &str) -> Arc<crate::tls::TlsSessions> {
+    pub fn tls_sessions(&self, listener: &str) -> Arc<crate::downstream::tls::TlsSessions> {
         get(&self.tls, &listener.to_string())
     }
 

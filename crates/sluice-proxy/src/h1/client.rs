@@ -21,10 +21,10 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use super::decode::{Decoded, Decoder};
 use super::raw::RawFields;
 use super::resp::{parse_response, RespHead};
-use crate::batch::Side;
 use crate::body::{BoxError, RequestBody};
-use crate::outbox::Outbox;
-use crate::pool::{ConnSlot, Pool};
+use crate::io::batch::Side;
+use crate::io::outbox::Outbox;
+use crate::upstream::pool::{ConnSlot, Pool};
 
 const READ_CHUNK: usize = 8 * 1024;
 /// Largest read for a body: big bodies move in big reads (and big writes to the client).

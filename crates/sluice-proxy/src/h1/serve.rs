@@ -28,9 +28,9 @@ use super::recv::{ClientBody, Reader, RecvBody, Returned};
 use super::write::{encode_head, gather, send, Out, ReqFacts, COALESCE};
 use super::{H1Upgrade, Upgraded};
 use crate::body::ProxyBody;
-use crate::conn::ConnCtx;
-use crate::errors::ProxyError;
-use crate::outbox::Outbox;
+use crate::downstream::conn::ConnCtx;
+use crate::handler::errors::ProxyError;
+use crate::io::outbox::Outbox;
 
 /// How long a closing connection reads and discards what the client still sends.
 const LINGER: Duration = Duration::from_secs(1);
@@ -112,7 +112,7 @@ pub async fn serve<W: AsyncWrite + Unpin + Send + 'static>(
     let mut stop_rx = shutdown.clone();
     let stop = stop_rx.changed();
     tokio::pin!(stop);
-    let outbox = fd.map(|fd| Outbox::new(fd, crate::batch::Side::Client));
+    let outbox = fd.map(|fd| Outbox::new(fd, crate::io::batch::Side::Client));
     let (reader, w) = (Some(reader), Some(w));
     let mut c = Conn { ctx, reader, w, timeouts, lim, shutdown, out: Vec::new(), linger: true, outbox };
     // One timer per connection, pushed out lazily: most requests never touch it.
@@ -239,14 +239,14 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
         };
         let mut req = Request::from_parts(parts, body);
         let mut upgrade = None;
-        if home.is_none() && crate::upgrade::wants_upgrade(&req) {
+        if home.is_none() && crate::handler::upgrade::wants_upgrade(&req) {
             let (tx, rx) = oneshot::channel();
             upgrade = Some(tx);
             req.extensions_mut().insert(H1Upgrade(Arc::new(Mutex::new(Some(rx)))));
         }
         // Boxed: the handler's future is large (~4.7 KB) and must not sit in every idle
         // connection. A pool of warm boxes measured no faster (bench/ab.sh).
-        let mut fut = crate::exec::in_box(|| crate::service::handle(Rc::clone(&self.ctx), req));
+        let mut fut = crate::runtime::exec::in_box(|| crate::handler::proxy::handle(Rc::clone(&self.ctx), req));
         let resp = match cont {
             None => fut.await,
             Some(c) => tokio::select! {
@@ -321,7 +321,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
                     return Next::Close;
                 }
                 let Some(w) = self.w.as_mut() else { return Next::Close };
-                crate::batch::before_send(crate::batch::Side::Client).await;
+                crate::io::batch::before_send(crate::io::batch::Side::Client).await;
                 send(w, &mut self.out, &mut body, framing, sent).await.unwrap_or(false)
             }
         };

@@ -1,0 +1,268 @@
+//! The control plane's one object: the active config (and its file), the snapshot swap,
+//! the endpoint registry, the workers' command channels and the health thread. Hot reload
+//! (SIGHUP, POST /reload) and the admin operations (drain, weight) go through it; all of
+//! it runs off the request path, under one mutex.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use arc_swap::ArcSwap;
+use sluice_config::diff::diff;
+use sluice_config::Config;
+use tokio::sync::{mpsc, watch};
+
+use crate::metrics::Store;
+use crate::runtime::listen::bind_listener;
+use crate::runtime::snapshot::{EndpointRegistry, Snapshot};
+use crate::runtime::worker::WorkerCmd;
+
+/// The outcome of the last reload, for `/status`.
+#[derive(Debug, Clone, Default)]
+pub struct ReloadStatus {
+    pub count: u64,
+    pub ok: bool,
+    pub message: String,
+}
+
+pub struct Control {
+    path: Option<PathBuf>,
+    pub shared: Arc<ArcSwap<Snapshot>>,
+    pub metrics: Arc<Store>,
+    state: Mutex<State>,
+}
+
+struct State {
+    registry: EndpointRegistry,
+    workers: Vec<mpsc::UnboundedSender<WorkerCmd>>,
+    /// (listener, configured bind, bound address).
+    bound: Vec<(String, SocketAddr, SocketAddr)>,
+    health: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    last: ReloadStatus,
+    /// Split weights set through the admin API (blue/green switches), re-applied after
+    /// reloads while the route still splits over the same clusters.
+    splits: std::collections::BTreeMap<(String, usize), Vec<(String, u32)>>,
+}
+
+impl Control {
+    pub fn new(
+        path: Option<PathBuf>,
+        shared: Arc<ArcSwap<Snapshot>>,
+        metrics: Arc<Store>,
+        registry: EndpointRegistry,
+        workers: Vec<mpsc::UnboundedSender<WorkerCmd>>,
+        bound: Vec<(String, SocketAddr, SocketAddr)>,
+    ) -> std::io::Result<Arc<Control>> {
+        let c = Arc::new(Control {
+            path,
+            shared,
+            metrics,
+            state: Mutex::new(State {
+                registry,
+                workers,
+                bound,
+                health: None,
+                last: ReloadStatus::default(),
+                splits: Default::default(),
+            }),
+        });
+        c.restart_health(&mut c.lock())?;
+        Ok(c)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn addr(&self, name: &str) -> Option<SocketAddr> {
+        self.lock().bound.iter().find(|(n, _, _)| n == name).map(|(_, _, a)| *a)
+    }
+
+    pub fn listeners(&self) -> Vec<(String, SocketAddr)> {
+        self.lock().bound.iter().map(|(n, _, a)| (n.clone(), *a)).collect()
+    }
+
+    pub fn last_reload(&self) -> ReloadStatus {
+        self.lock().last.clone()
+    }
+
+    /// The config file's text (for `GET /config`), if sluice runs from a file.
+    pub fn source(&self) -> Option<String> {
+        self.path.as_ref().and_then(|p| std::fs::read_to_string(p).ok())
+    }
+
+    /// Re-reads the config file; on any error the old config keeps serving.
+    pub fn reload(&self) -> Result<String, String> {
+        let Some(path) = &self.path else { return Err("no config file to reload (sluice demo)".into()) };
+        match sluice_config::load(path) {
+            Ok(cfg) => self.apply(cfg),
+            Err(d) => {
+                let msg = d.to_string();
+                self.record(false, format!("rejected, old config kept:\n{msg}"));
+                tracing::error!("reload rejected, old config kept:\n{msg}");
+                Err(msg)
+            }
+        }
+    }
+
+    fn record(&self, ok: bool, message: String) {
+        let mut st = self.lock();
+        st.last = ReloadStatus { count: st.last.count + 1, ok, message };
+    }
+
+    /// Applies a validated config: binds new sockets first (so a bind error changes
+    /// nothing), swaps the snapshot, then tells workers and the health thread.
+    pub fn apply(&self, cfg: Config) -> Result<String, String> {
+        let old = self.shared.load_full();
+        let d = diff(&old.config, &cfg);
+        let mut st = self.lock();
+        let workers = st.workers.len();
+        let mut fresh = Vec::new();
+        for l in cfg
+            .listeners
+            .iter()
+            .filter(|l| d.listeners_added.contains(&l.name) || d.listeners_rebound.contains(&l.name))
+        {
+            match bind_listener(l, workers) {
+                Ok((addr, socks)) => fresh.push((l.name.clone(), l.bind, addr, socks)),
+                Err(e) => {
+                    drop(st);
+                    let msg = format!("reload failed, old config kept: {e}");
+                    self.record(false, msg.clone());
+                    return Err(msg);
+                }
+            }
+        }
+        let mut cfg = cfg;
+        cfg.workers = old.config.workers;
+        cfg.admin = old.config.admin.clone();
+        cfg.access_log = old.config.access_log.clone();
+        st.splits.retain(|(l, r), w| match apply_split(&mut cfg, l, *r, w) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(listener = %l, route = r, error = %e, "admin split override dropped by the reload");
+                false
+            }
+        });
+        let snap = Snapshot::build(cfg, &mut st.registry, &self.metrics);
+        self.shared.store(Arc::new(snap));
+        st.bound.retain(|(n, _, _)| !d.listeners_removed.contains(n) && !d.listeners_rebound.contains(n));
+        for name in d.listeners_removed.iter().chain(&d.listeners_rebound) {
+            send_all(&st.workers, || WorkerCmd::Remove(name.clone()));
+        }
+        for (name, bind, addr, socks) in fresh {
+            for (w, sock) in st.workers.iter().zip(socks) {
+                let _ = w.send(WorkerCmd::Add(name.clone(), sock));
+            }
+            st.bound.push((name, bind, addr));
+        }
+        for name in &d.listeners_updated {
+            send_all(&st.workers, || WorkerCmd::Update(name.clone()));
+        }
+        if let Err(e) = self.restart_health(&mut st) {
+            tracing::error!(error = %e, "health thread did not restart");
+        }
+        let summary = d.summary();
+        st.last = ReloadStatus { count: st.last.count + 1, ok: true, message: summary.clone() };
+        tracing::info!(changes = %summary, "config reloaded");
+        Ok(summary)
+    }
+
+    /// Rebuilds the snapshot from the active config keeping the endpoints' current weights
+    /// (after an admin weight change: balancer tables follow the new weights).
+    fn rebuild_keeping_weights(&self, st: &mut State) {
+        let cfg = (*self.shared.load_full().config).clone();
+        self.shared.store(Arc::new(Snapshot::build_with(cfg, &mut st.registry, &self.metrics, true)));
+    }
+
+    /// Switches a split route's weights at once (blue/green, canary steps) without editing
+    /// the file; the new weights apply to new requests, in-flight ones finish where they are.
+    pub fn set_split(&self, listener: &str, route: usize, weights: Vec<(String, u32)>) -> Result<(), String> {
+        let mut st = self.lock();
+        let mut cfg = (*self.shared.load_full().config).clone();
+        apply_split(&mut cfg, listener, route, &weights)?;
+        st.splits.insert((listener.to_string(), route), weights);
+        self.shared.store(Arc::new(Snapshot::build_with(cfg, &mut st.registry, &self.metrics, true)));
+        tracing::warn!(%listener, route, "split weights set by admin");
+        Ok(())
+    }
+
+    /// Sets an endpoint's weight (0 takes it out); `Err` when there is no such endpoint.
+    pub fn set_weight(&self, cluster: &str, addr: SocketAddr, weight: u32) -> Result<(), String> {
+        let mut st = self.lock();
+        let ep = st
+            .registry
+            .get(&(cluster.to_string(), addr))
+            .cloned()
+            .ok_or_else(|| format!("no endpoint {addr} in cluster {cluster}"))?;
+        ep.set_weight(weight);
+        self.rebuild_keeping_weights(&mut st);
+        tracing::warn!(%cluster, endpoint = %addr, weight, "weight set by admin");
+        Ok(())
+    }
+
+    /// Drains (or undrains) an endpoint: no new requests, in-flight ones finish.
+    pub fn set_draining(&self, cluster: &str, addr: SocketAddr, on: bool) -> Result<(), String> {
+        let st = self.lock();
+        let ep = st
+            .registry
+            .get(&(cluster.to_string(), addr))
+            .ok_or_else(|| format!("no endpoint {addr} in cluster {cluster}"))?;
+        ep.set_draining(on);
+        tracing::warn!(%cluster, endpoint = %addr, draining = on, "drain set by admin");
+        Ok(())
+    }
+
+    fn restart_health(&self, st: &mut State) -> std::io::Result<()> {
+        if let Some((stop, t)) = st.health.take() {
+            let _ = stop.send(true);
+            let _ = t.join();
+        }
+        let (stop, rx) = watch::channel(false);
+        if let Some(t) = crate::upstream::health::start(&self.shared.load(), rx)? {
+            st.health = Some((stop, t));
+        }
+        Ok(())
+    }
+
+    /// Stops the health thread (server shutdown).
+    pub fn stop(&self) {
+        if let Some((stop, t)) = self.lock().health.take() {
+            let _ = stop.send(true);
+            let _ = t.join();
+        }
+    }
+}
+
+fn send_all(workers: &[mpsc::UnboundedSender<WorkerCmd>], cmd: impl Fn() -> WorkerCmd) {
+    for w in workers {
+        let _ = w.send(cmd());
+    }
+}
+
+/// Replaces the weights of split route `route` of `listener`; the clusters must be the same.
+fn apply_split(
+    cfg: &mut sluice_config::Config,
+    listener: &str,
+    route: usize,
+    weights: &[(String, u32)],
+) -> Result<(), String> {
+    let l = cfg.listeners.iter_mut().find(|l| l.name == listener).ok_or_else(|| format!("no listener {listener}"))?;
+    let r = l.routes.get_mut(route).ok_or_else(|| format!("listener {listener} has no route {route}"))?;
+    let sluice_config::RouteTarget::Split(parts) = &mut r.target else {
+        return Err(format!("route {route} of {listener} is not a split"));
+    };
+    let mut names: Vec<&String> = parts.iter().map(|(c, _)| c).collect();
+    let mut given: Vec<&String> = weights.iter().map(|(c, _)| c).collect();
+    names.sort();
+    given.sort();
+    if names != given {
+        return Err(format!("the split is over {names:?}; give a weight for each of them"));
+    }
+    if weights.iter().all(|(_, w)| *w == 0) {
+        return Err("weights sum to 0".into());
+    }
+    *parts = weights.to_vec();
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! The client side of a connection: accept (PROXY protocol, limits), TLS termination,
+//! protocol sniffing, and HTTP/2 served by hyper (HTTP/1.1 is `h1`'s server).
+
+pub mod conn;
+pub mod proxyproto;
+pub mod tls;

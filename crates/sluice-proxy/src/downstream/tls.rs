@@ -1,0 +1,180 @@
+//! TLS termination: the rustls `ServerConfig` of a listener, built from the loaded
+//! `TlsConfig` in each snapshot (so certificates follow reloads), and the handshake itself.
+//! Certificates are chosen by SNI (exact names, then `*.` wildcards, then the first
+//! certificate as the default). Ticket keys and the session cache belong to the listener
+//! and are kept across reloads (`TlsSessions`), so clients resume after a reload too.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ProducesTickets, ResolvesServerCert, StoresServerSessions, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+use sluice_config::TlsConfig;
+use tokio::time::Instant;
+use tokio_rustls::server::TlsStream;
+
+use crate::downstream::conn::Prefixed;
+use crate::metrics::ListenerMetrics;
+
+/// A ticketer and a session cache.
+type Resumption = (Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions>);
+
+/// A listener's resumption state, kept across reloads (one per listener name and rotation).
+#[derive(Debug, Default)]
+pub struct TlsSessions {
+    state: std::sync::Mutex<Option<(u64, Resumption)>>,
+}
+
+impl TlsSessions {
+    /// The ticketer and cache for these settings; new ones if the settings changed.
+    fn get(&self, cfg: &TlsConfig) -> Result<Resumption, rustls::Error> {
+        let key = cfg.ticket_rotation.as_secs() ^ ((cfg.session_cache as u64) << 32);
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, (t, c))) = st.as_ref().filter(|(k, _)| *k == key) {
+            return Ok((Arc::clone(t), Arc::clone(c)));
+        }
+        let lifetime = cfg.ticket_rotation.as_secs().clamp(1, u64::from(u32::MAX)) as u32;
+        let ticketer: Arc<dyn ProducesTickets> =
+            Arc::new(rustls::ticketer::TicketRotator::new(lifetime, fresh_ticketer)?);
+        let cache: Arc<dyn StoresServerSessions> = if cfg.session_cache == 0 {
+            Arc::new(rustls::server::NoServerSessionStorage {})
+        } else {
+            rustls::server::ServerSessionMemoryCache::new(cfg.session_cache)
+        };
+        *st = Some((key, (Arc::clone(&ticketer), Arc::clone(&cache))));
+        Ok((ticketer, cache))
+    }
+}
+
+/// New random ticket keys (AES-256 + HMAC-SHA256, RFC 5077 §4), wrapped for the rotator.
+fn fresh_ticketer() -> Result<Box<dyn ProducesTickets>, rustls::crypto::GetRandomFailed> {
+    let inner = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|_| rustls::crypto::GetRandomFailed)?;
+    Ok(Box::new(Shared(inner)))
+}
+
+#[derive(Debug)]
+struct Shared(Arc<dyn ProducesTickets>);
+
+impl ProducesTickets for Shared {
+    fn enabled(&self) -> bool {
+        self.0.enabled()
+    }
+    fn lifetime(&self) -> u32 {
+        self.0.lifetime()
+    }
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.0.encrypt(plain)
+    }
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        self.0.decrypt(cipher)
+    }
+}
+
+/// Picks a certificate by SNI: exact name, then wildcard, then the default (first).
+#[derive(Debug)]
+struct SniResolver {
+    exact: HashMap<String, Arc<CertifiedKey>>,
+    wildcard: HashMap<String, Arc<CertifiedKey>>,
+    default: Arc<CertifiedKey>,
+}
+
+impl SniResolver {
+    fn new(cfg: &TlsConfig) -> Option<Self> {
+        let default = Arc::clone(&cfg.certs.first()?.key);
+        let (mut exact, mut wildcard) = (HashMap::new(), HashMap::new());
+        for c in &cfg.certs {
+            for n in &c.names {
+                let map = if n.starts_with("*.") { &mut wildcard } else { &mut exact };
+                map.entry(n.trim_start_matches("*.").to_string()).or_insert_with(|| Arc::clone(&c.key));
+            }
+        }
+        Some(SniResolver { exact, wildcard, default })
+    }
+
+    fn pick(&self, sni: Option<&str>) -> Arc<CertifiedKey> {
+        let Some(name) = sni.map(str::to_ascii_lowercase) else { return Arc::clone(&self.default) };
+        if let Some(k) = self.exact.get(&name) {
+            return Arc::clone(k);
+        }
+        let parent = name.split_once('.').map(|(_, p)| p);
+        parent.and_then(|p| self.wildcard.get(p)).map_or_else(|| Arc::clone(&self.default), Arc::clone)
+    }
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.pick(hello.server_name()))
+    }
+}
+
+/// The listener's rustls configuration.
+pub fn server_config(cfg: &TlsConfig, sessions: &TlsSessions) -> Result<Arc<ServerConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] =
+        if cfg.tls12 { &[&rustls::version::TLS13, &rustls::version::TLS12] } else { &[&rustls::version::TLS13] };
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider)).with_protocol_versions(versions)?;
+    let builder = match &cfg.client_ca {
+        Some(ca) => builder.with_client_cert_verifier(client_verifier(ca, cfg.client_auth_required, provider)?),
+        None => builder.with_no_client_auth(),
+    };
+    let resolver = SniResolver::new(cfg).ok_or(rustls::Error::General("no certificate".into()))?;
+    let mut sc = builder.with_cert_resolver(Arc::new(resolver));
+    sc.alpn_protocols = cfg.alpn.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let (ticketer, cache) = sessions.get(cfg)?;
+    if cfg.session_tickets {
+        sc.ticketer = ticketer;
+    }
+    sc.session_storage = cache;
+    Ok(Arc::new(sc))
+}
+
+fn client_verifier(
+    ca: &sluice_config::CaBundle,
+    required: bool,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, rustls::Error> {
+    let b = WebPkiClientVerifier::builder_with_provider(Arc::clone(&ca.roots), provider);
+    let b = if required { b } else { b.allow_unauthenticated() };
+    b.build().map_err(|e| rustls::Error::General(e.to_string()))
+}
+
+/// Runs the server handshake within `limit` (the listener's header timeout); records its
+/// time, failures and resumptions. `None`: the client is gone or spoke no usable TLS.
+pub async fn handshake(
+    io: Prefixed,
+    cfg: Arc<ServerConfig>,
+    limit: Duration,
+    metrics: &ListenerMetrics,
+    peer: SocketAddr,
+) -> Option<TlsStream<Prefixed>> {
+    let started = Instant::now();
+    let accept = tokio_rustls::TlsAcceptor::from(cfg).accept(io);
+    match tokio::time::timeout(limit, accept).await {
+        Ok(Ok(tls)) => {
+            metrics.tls_handshake.observe_ns(started.elapsed().as_nanos() as u64);
+            if tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                metrics.tls_resumed.fetch_add(1, Relaxed);
+            }
+            Some(tls)
+        }
+        Ok(Err(e)) => {
+            metrics.tls_failed.fetch_add(1, Relaxed);
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            metrics.tls_failed.fetch_add(1, Relaxed);
+            tracing::debug!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "tls_test.rs"]
+mod tests;

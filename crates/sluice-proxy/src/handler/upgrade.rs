@@ -1,0 +1,119 @@
+//! Protocol upgrades (WebSocket, §16.4.1): an HTTP/1.1 request with `Connection: upgrade`
+//! goes to the picked endpoint on a dedicated connection with its `Upgrade` header kept;
+//! when the upstream answers 101, both sides are handed over by hyper and bytes are
+//! relayed until either side closes or nothing moves for the listener's tunnel timeout.
+//! Works the same behind TLS termination. Any other answer is relayed as a normal response.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::h1::ClientBody;
+use hyper_util::rt::TokioIo;
+use sluice_core::EndpointState;
+
+use crate::body::{ProxyBody, RequestBody};
+use crate::downstream::conn::{ActiveGuard, ConnCtx};
+use crate::handler::errors::ProxyError;
+use crate::runtime::snapshot::{ClusterRt, ListenerRt};
+
+/// Largest non-101 answer body relayed for a refused upgrade.
+const REFUSAL_BODY_MAX: usize = 64 * 1024;
+
+/// An HTTP/1.1 request asking to switch protocols.
+pub fn wants_upgrade<B>(req: &Request<B>) -> bool {
+    req.version() == Version::HTTP_11
+        && req.headers().contains_key(header::UPGRADE)
+        && req
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))))
+}
+
+/// The client connection once the 101 is out: from sluice's HTTP/1.1 server, or hyper's.
+pub enum ClientUpgrade {
+    H1(Option<tokio::sync::oneshot::Receiver<crate::h1::Upgraded>>),
+    Hyper(hyper::upgrade::OnUpgrade),
+}
+
+/// Takes the client's upgrade handle from `req` (before the request is rewritten).
+pub fn client_side(req: &mut Request<ClientBody>) -> (ClientUpgrade, Option<HeaderValue>) {
+    let client = match req.extensions_mut().remove::<crate::h1::H1Upgrade>() {
+        Some(h1) => ClientUpgrade::H1(h1.take()),
+        None => ClientUpgrade::Hyper(hyper::upgrade::on(&mut *req)),
+    };
+    (client, req.headers().get(header::UPGRADE).cloned())
+}
+
+/// Relays between the upgraded client and upstream connections; bytes up and down.
+async fn relay(
+    client: ClientUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    idle: std::time::Duration,
+) -> Option<(u64, u64)> {
+    let upstream = TokioIo::new(upstream.await.ok()?);
+    match client {
+        ClientUpgrade::H1(rx) => crate::l4::tcp::relay_copy(rx?.await.ok()?, upstream, idle).await,
+        ClientUpgrade::Hyper(on) => crate::l4::tcp::relay_copy(TokioIo::new(on.await.ok()?), upstream, idle).await,
+    }
+}
+
+/// Sends the upgrade request upstream and, on 101, starts the tunnel.
+pub async fn tunnel(
+    ctx: &ConnCtx,
+    listener: &ListenerRt,
+    cluster: &ClusterRt,
+    endpoint: &Arc<EndpointState>,
+    (client, upgrade): (ClientUpgrade, Option<HeaderValue>),
+    mut req: Request<RequestBody>,
+    guard: ActiveGuard,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    if let Some(u) = upgrade {
+        req.headers_mut().insert(header::UPGRADE, u);
+        req.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    let c = &cluster.config;
+    let header = c.send_proxy_protocol.map(|v| crate::downstream::proxyproto::header(v, ctx.client, ctx.local, None));
+    let slot = cluster.conn_limit.acquire()?;
+    let mut tx = crate::upstream::pool::connect_tunnel(endpoint.addr, cluster, slot, header).await?;
+    let mut resp = match tokio::time::timeout(c.timeouts.response, tx.send_request(req)).await {
+        Err(_) => return Err(ProxyError::ResponseTimeout),
+        Ok(Err(_)) => return Err(ProxyError::UpstreamReset),
+        Ok(Ok(r)) => r,
+    };
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return refused(resp).await;
+    }
+    let upstream = hyper::upgrade::on(&mut resp);
+    let metrics = Arc::clone(&listener.metrics);
+    let idle = listener.config.timeouts.tunnel;
+    metrics.upgrades.fetch_add(1, Relaxed);
+    crate::runtime::exec::spawn_boxed(move || async move {
+        let _guard = guard;
+        metrics.tunnels_active.fetch_add(1, Relaxed);
+        let moved = relay(client, upstream, idle).await;
+        metrics.tunnels_active.fetch_sub(1, Relaxed);
+        if let Some((up, down)) = moved {
+            metrics.bytes_in.fetch_add(up, Relaxed);
+            metrics.bytes_out.fetch_add(down, Relaxed);
+        }
+    });
+    let (parts, _) = resp.into_parts();
+    Ok(Response::from_parts(parts, ProxyBody::Full(None)))
+}
+
+/// The upstream said no (e.g. 400, 403): its answer goes back as a normal response.
+async fn refused(resp: Response<Incoming>) -> Result<Response<ProxyBody>, ProxyError> {
+    let (mut parts, body) = resp.into_parts();
+    let body = http_body_util::Limited::new(body, REFUSAL_BODY_MAX);
+    let bytes: Bytes = body.collect().await.map_err(|_| ProxyError::UpstreamReset)?.to_bytes();
+    crate::handler::xforwarded::strip_hop_by_hop(&mut parts.headers, false);
+    parts.headers.insert(header::CONTENT_LENGTH, bytes.len().into());
+    Ok(Response::from_parts(parts, ProxyBody::full(bytes)))
+}

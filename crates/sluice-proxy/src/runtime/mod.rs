@@ -1,0 +1,14 @@
+//! The runtime: server start and stop, worker threads (current-thread runtimes), listening
+//! sockets, spawning, clocks and timers, and the state every worker shares — the snapshot
+//! (config and what is built from it) and what survives reloads (cluster state, gates).
+
+pub mod clock;
+pub mod cluster_state;
+pub mod deadline;
+pub mod exec;
+pub mod gate;
+pub mod listen;
+pub mod rng;
+pub mod server;
+pub mod snapshot;
+pub mod worker;
