@@ -3,19 +3,19 @@
 //! TCP/UDP through the routes and clusters of the current `Snapshot`. Layers, each
 //! importing only those below it (docs/architecture.md walks a request through them):
 //!
-//! - `control/`    reload orchestration, the admin API and status (the control plane; to
-//!                 move into its own crate)
-//! - `runtime/`    server start, workers, listening sockets, spawning, clocks, the snapshot
-//!                 and the state kept across reloads
-//! - `downstream/` client connections: accept, protocol sniffing, TLS, PROXY protocol,
-//!                 HTTP/2 through hyper
-//! - `l4/`         TCP and UDP balancing
-//! - `handler/`    the proxy handler: route, limits, rate limits, headers, sticky, mirror,
-//!                 upgrades, errors, access log
-//! - `upstream/`   resilience (bulkhead, breaker, retries), one exchange, pools, upstream
-//!                 TLS, health checks, outcome feedback
-//! - `h1/`         sluice's own HTTP/1.1: codec, server side, client side
-//! - `io/`         the outbox and send batching, splice
+//! - `control/`: reload orchestration, the admin API and status (the control plane; to
+//!   move into its own crate)
+//! - `runtime/`: server start, workers, listening sockets, spawning, clocks, the snapshot
+//!   and the state kept across reloads
+//! - `downstream/`: client connections: accept, protocol sniffing, TLS, PROXY protocol,
+//!   HTTP/2 through hyper
+//! - `l4/`: TCP and UDP balancing
+//! - `handler/`: the proxy handler: route, limits, rate limits, headers, sticky, mirror,
+//!   upgrades, errors, access log
+//! - `upstream/`: resilience (bulkhead, breaker, retries), one exchange, pools, upstream
+//!   TLS, health checks, outcome feedback
+//! - `h1/`: sluice's own HTTP/1.1: codec, server side, client side
+//! - `io/`: the outbox and send batching, splice
 //! - `body.rs`, `metrics.rs`: body types and counters every layer shares
 
 mod body;
