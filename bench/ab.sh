@@ -3,6 +3,7 @@
 # nginx backend), alternating A B A B … so drift hits both: req/s and proxy CPU µs per
 # request for each round, then medians. For deciding whether a change to the data path pays.
 #   bench/ab.sh BIN_A BIN_B [rounds=4] [seconds=4] [path=/ | /16k | /1m]   (CONNS=64)
+# H2C=1: h2c multiplexed instead (h2load -c8 -m32, the bench/run.sh h2 scenario).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib/common.sh
@@ -29,7 +30,12 @@ declare -a rps cpu
 for r in $(seq 1 "$rounds"); do
   for i in 0 1; do
     t0=$(awk '{print $14 + $15}' "/proc/${pid[$i]}/stat"); s0=$(cat /proc/${pid[$i]}/task/*/status | awk '/ctxt_switches/ {s+=$2} END {print s}')
-    out=$(wrk -t1 -c"${CONNS:-64}" -d"${secs}s" "http://127.0.0.1:1839$i$path")
+    if [ "${H2C:-0}" = 1 ]; then
+      h=$(h2load -t1 -c8 -m32 -D "$secs" "http://127.0.0.1:1839$i$path" 2>&1)
+      out=$(awk '/^requests:/ {print $8 " requests in"} /^finished in/ {gsub(",", ""); print "Requests/sec: " $4}' <<<"$h")
+    else
+      out=$(wrk -t1 -c"${CONNS:-64}" -d"${secs}s" "http://127.0.0.1:1839$i$path")
+    fi
     t1=$(awk '{print $14 + $15}' "/proc/${pid[$i]}/stat"); s1=$(cat /proc/${pid[$i]}/task/*/status | awk '/ctxt_switches/ {s+=$2} END {print s}')
     n=$(awk '/requests in/ {print $1}' <<<"$out"); q=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     c=$(echo "($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / $n" | bc -l)

@@ -17,7 +17,7 @@ use tokio::time::{Instant, Sleep};
 
 use std::sync::Arc;
 
-use crate::downstream::conn::ActiveGuard;
+use crate::downstream::ctx::ActiveGuard;
 use crate::h1::client::UpIncoming;
 use crate::h1::raw::RawFields;
 use crate::h1::ClientBody;

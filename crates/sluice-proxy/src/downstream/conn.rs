@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,79 +18,43 @@ use hyper_util::rt::TokioIo;
 use sluice_config::ListenerTimeouts;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::downstream::accept::{accept_proxy, Counted};
+use crate::downstream::ctx::{ConnCtx, ConnState};
+use crate::downstream::service::Handler;
 use crate::h1::ClientBody;
-use crate::handler::proxy;
 use crate::handler::xforwarded::Peer;
-use crate::runtime::worker::ListenerCtx;
+use crate::runtime::ctx::ListenerCtx;
 use h2guard::Guarded;
 pub use h2guard::PrematureReset;
 pub use io::{Prefixed, Tracked};
 
-/// What the connection task and the request handler share about one connection. Atomics
-/// (uncontended: one worker thread) so the client stream is `Send`, which hyper needs to
-/// hand an upgraded (WebSocket) connection over.
-pub struct ConnState {
-    /// Times below are nanoseconds since `origin` (tokio time, so tests can pause it).
-    origin: Instant,
-    in_flight: AtomicU32,
-    last_done: AtomicU64,
-    /// 0 = no request head in progress.
-    head_started: AtomicU64,
-    requests: AtomicU64,
-    h2: AtomicBool,
-    /// Set by the handler when the connection must close after the current response.
-    pub close_requested: Notify,
-    /// HTTP/2 glitch score (`h2guard`).
-    pub calm: h2guard::Calm,
+/// How long to wait for the client to take a GOAWAY'd or closing connection down.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Where a connection is in its life, for the timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// Graceful shutdown requested; `grace` is when an idle straggler is dropped.
+    Closing {
+        grace: Option<Instant>,
+    },
 }
 
-/// Marks one request in flight on the connection until dropped (with the response body).
-pub struct ActiveGuard(Arc<ConnState>);
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Relaxed);
-        self.0.last_done.store(self.0.since_origin(Instant::now()), Relaxed);
-    }
+/// What the timer asks of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// Close the socket now (timeouts on HTTP/1.1, end of grace).
+    Drop,
+    /// Start a graceful shutdown (h2 GOAWAY) and look again after the grace period.
+    Shutdown,
+    Recheck(Instant),
 }
 
 impl ConnState {
-    fn new() -> Self {
-        ConnState {
-            origin: Instant::now(),
-            in_flight: AtomicU32::new(0),
-            last_done: AtomicU64::new(0),
-            head_started: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-            h2: AtomicBool::new(false),
-            close_requested: Notify::new(),
-            calm: h2guard::Calm::new(sluice_config::ListenerLimits::default().h2_max_glitches),
-        }
-    }
-
-    fn since_origin(&self, t: Instant) -> u64 {
-        t.saturating_duration_since(self.origin).as_nanos() as u64
-    }
-
-    fn at(&self, ns: u64) -> Instant {
-        self.origin + Duration::from_nanos(ns)
-    }
-
-    /// Called by the handler when a request arrives; returns its guard and ordinal (1-based).
-    pub fn begin_request(self: &Arc<Self>) -> (ActiveGuard, u64) {
-        self.in_flight.fetch_add(1, Relaxed);
-        self.head_started.store(0, Relaxed);
-        let n = self.requests.fetch_add(1, Relaxed) + 1;
-        (ActiveGuard(Arc::clone(self)), n)
-    }
-
-    pub fn is_h2(&self) -> bool {
-        self.h2.load(Relaxed)
-    }
-
     /// When the connection should be closed if nothing changes; `None` while busy.
     fn deadline(&self, t: &ListenerTimeouts) -> Option<Instant> {
         if self.in_flight.load(Relaxed) > 0 {
@@ -132,69 +96,6 @@ impl ConnState {
             None => Action::Recheck(now + t.header.min(t.idle)),
         }
     }
-
-    pub(crate) fn on_read(&self, data: &[u8]) {
-        if self.requests.load(Relaxed) == 0 && data.starts_with(b"PRI * HTTP/2.0") {
-            self.h2.store(true, Relaxed);
-        }
-        let idle = self.in_flight.load(Relaxed) == 0 && self.head_started.load(Relaxed) == 0;
-        if !data.is_empty() && idle && !self.is_h2() {
-            self.head_started.store(self.since_origin(Instant::now()).max(1), Relaxed);
-        }
-    }
-}
-
-/// Per-connection context handed to every request handler.
-pub struct ConnCtx {
-    pub listener: Rc<ListenerCtx>,
-    pub peer: Peer,
-    pub state: Arc<ConnState>,
-    /// The client (after a PROXY header) and the address it reached, for PROXY upstream.
-    pub client: SocketAddr,
-    pub local: SocketAddr,
-    pub timeouts: ListenerTimeouts,
-    /// The response timer its requests reuse (`deadline::within`).
-    pub timer: crate::runtime::deadline::SpareTimer,
-}
-
-/// Counts the connection as active (and accepted) while it lives.
-pub struct Counted(Rc<ListenerCtx>);
-
-impl Counted {
-    pub fn new(l: &Rc<ListenerCtx>) -> Counted {
-        l.metrics.connections.fetch_add(1, Relaxed);
-        l.metrics.connections_active.fetch_add(1, Relaxed);
-        Counted(Rc::clone(l))
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.metrics.connections_active.fetch_sub(1, Relaxed);
-    }
-}
-
-/// How long to wait for the client to take a GOAWAY'd or closing connection down.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
-
-/// Where a connection is in its life, for the timer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Open,
-    /// Graceful shutdown requested; `grace` is when an idle straggler is dropped.
-    Closing {
-        grace: Option<Instant>,
-    },
-}
-
-/// What the timer asks of the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    /// Close the socket now (timeouts on HTTP/1.1, end of grace).
-    Drop,
-    /// Start a graceful shutdown (h2 GOAWAY) and look again after the grace period.
-    Shutdown,
-    Recheck(Instant),
 }
 
 /// What a connection takes from the listener's settings when it is accepted (looked up once).
@@ -213,35 +114,18 @@ fn context(a: &Accepted, listener: &Rc<ListenerCtx>, scheme: &'static str) -> Rc
         peer: Peer::new(a.peer.ip(), a.trusted, scheme),
         client: a.peer,
         local: a.local,
-        state: Arc::new(ConnState { calm: h2guard::Calm::new(listener.limits.h2_max_glitches), ..ConnState::new() }),
+        state: Arc::new(ConnState {
+            calm: crate::downstream::ctx::Calm::new(listener.limits.h2_max_glitches),
+            ..ConnState::new()
+        }),
         timeouts: a.timeouts,
         timer: Default::default(),
     })
 }
 
-/// Reads a PROXY header when the listener accepts one and the peer is trusted; `None`
-/// closes the connection (malformed or too slow header).
-pub async fn accept_proxy(
-    stream: &mut TcpStream,
-    peer: SocketAddr,
-    listener: &ListenerCtx,
-) -> Option<(SocketAddr, Vec<u8>)> {
-    let snap = listener.worker.snapshot();
-    let lc = snap.listener(&listener.name)?;
-    if !lc.config.proxy_protocol || !lc.config.trusted_proxies.iter().any(|c| c.contains(peer.ip())) {
-        return Some((peer, Vec::new()));
-    }
-    match crate::downstream::proxyproto::read(stream, lc.config.timeouts.header).await {
-        Ok(a) => Some((a.source.unwrap_or(peer), a.rest)),
-        Err(e) => {
-            tracing::warn!(listener = %listener.name, %peer, error = ?e, "PROXY header refused");
-            None
-        }
-    }
-}
-
 /// Serves one accepted connection; `bound`: the listener's own address.
-pub async fn serve(
+pub async fn serve<H: Handler>(
+    handler: H,
     mut stream: TcpStream,
     (peer, bound): (SocketAddr, Option<SocketAddr>),
     listener: Rc<ListenerCtx>,
@@ -260,10 +144,12 @@ pub async fn serve(
         (Accepted { peer, local, trusted, timeouts: l.config.timeouts }, tls)
     };
     match tls {
-        None => serve_plain(stream, BytesMut::from(&prefix[..]), a, listener, shutdown).await,
+        None => serve_plain(handler, stream, BytesMut::from(&prefix[..]), a, listener, shutdown).await,
         Some(None) => {}
         // Boxed, like every path but plain HTTP/1.1: the task's size is its largest path.
-        Some(Some(cfg)) => Box::pin(serve_tls(Prefixed::new(stream, prefix), cfg, a, listener, shutdown)).await,
+        Some(Some(cfg)) => {
+            Box::pin(serve_tls(handler, Prefixed::new(stream, prefix), cfg, a, listener, shutdown)).await
+        }
     }
 }
 
@@ -284,7 +170,8 @@ async fn sniff<IO: AsyncRead + Unpin>(io: &mut IO, buf: &mut BytesMut, within: D
     tokio::time::timeout(within, read).await.ok().flatten()
 }
 
-async fn serve_plain(
+async fn serve_plain<H: Handler>(
+    handler: H,
     mut stream: TcpStream,
     mut buf: BytesMut,
     a: Accepted,
@@ -295,19 +182,20 @@ async fn serve_plain(
         None => {}
         Some(true) => {
             let io = Prefixed::new(stream, buf.to_vec());
-            Box::pin(serve_http(io, a, listener, shutdown, "http")).await;
+            Box::pin(serve_http(handler, io, a, listener, shutdown, "http")).await;
         }
         Some(false) => {
             let ctx = context(&a, &listener, "http");
             let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
             let (r, w) = stream.into_split();
             let reader = crate::h1::Reader { io: Box::new(r), buf };
-            crate::h1::serve(ctx, (reader, w, Some(fd)), head_limits(&listener), shutdown).await;
+            crate::h1::serve((ctx, handler), (reader, w, Some(fd)), head_limits(&listener), shutdown).await;
         }
     }
 }
 
-async fn serve_tls(
+async fn serve_tls<H: Handler>(
+    handler: H,
     io: Prefixed,
     cfg: Arc<rustls::ServerConfig>,
     a: Accepted,
@@ -319,17 +207,17 @@ async fn serve_tls(
         return;
     };
     if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-        return serve_http(tls, a, listener, shutdown, "https").await;
+        return serve_http(handler, tls, a, listener, shutdown, "https").await;
     }
     let mut buf = BytesMut::new();
     match sniff(&mut tls, &mut buf, a.timeouts.header).await {
         None => {}
-        Some(true) => serve_http(Prefixed::new(tls, buf.to_vec()), a, listener, shutdown, "https").await,
+        Some(true) => serve_http(handler, Prefixed::new(tls, buf.to_vec()), a, listener, shutdown, "https").await,
         Some(false) => {
             let ctx = context(&a, &listener, "https");
             let (r, w) = tokio::io::split(tls);
             let reader = crate::h1::Reader { io: Box::new(r), buf };
-            crate::h1::serve(ctx, (reader, w, None), head_limits(&listener), shutdown).await;
+            crate::h1::serve((ctx, handler), (reader, w, None), head_limits(&listener), shutdown).await;
         }
     }
 }
@@ -339,7 +227,8 @@ fn head_limits(l: &ListenerCtx) -> crate::h1::HeadLimits {
 }
 
 /// HTTP/1.1 or h2 on an accepted (and, for TLS listeners, decrypted) connection.
-async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static, H: Handler>(
+    handler: H,
     io: IO,
     a: Accepted,
     listener: Rc<ListenerCtx>,
@@ -352,7 +241,8 @@ async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     let io = TokioIo::new(io);
     let (peer, timeouts) = (a.peer, a.timeouts);
     let state = Arc::clone(&ctx.state);
-    let svc = service_fn(move |req: Request<Incoming>| proxy::handle(Rc::clone(&ctx), req.map(ClientBody::Hyper)));
+    let svc =
+        service_fn(move |req: Request<Incoming>| handler.clone().handle(Rc::clone(&ctx), req.map(ClientBody::Hyper)));
     let conn = listener.builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
     let timer = tokio::time::sleep(timeouts.header.min(timeouts.idle));

@@ -1,6 +1,9 @@
 //! The client side of a connection: accept (PROXY protocol, limits), TLS termination,
 //! protocol sniffing, and HTTP/2 served by hyper (HTTP/1.1 is `h1`'s server).
 
+pub mod accept;
 pub mod conn;
+pub mod ctx;
 pub mod proxyproto;
+pub mod service;
 pub mod tls;

@@ -28,7 +28,8 @@ use super::recv::{ClientBody, Reader, RecvBody, Returned};
 use super::write::{encode_head, gather, send, Out, ReqFacts, COALESCE};
 use super::{H1Upgrade, Upgraded};
 use crate::body::ProxyBody;
-use crate::downstream::conn::ConnCtx;
+use crate::downstream::ctx::ConnCtx;
+use crate::downstream::service::Handler;
 use crate::handler::errors::ProxyError;
 use crate::io::outbox::Outbox;
 
@@ -73,8 +74,10 @@ enum Next {
     Upgraded,
 }
 
-struct Conn<W> {
+struct Conn<W, H> {
     ctx: Rc<ConnCtx>,
+    /// The request handler (a zero-sized generic: `downstream::service`).
+    handler: H,
     /// `None` while a request body holds the read side.
     reader: Option<Reader>,
     w: Option<W>,
@@ -90,7 +93,7 @@ struct Conn<W> {
     outbox: Option<Rc<Outbox>>,
 }
 
-impl<W> Drop for Conn<W> {
+impl<W, H> Drop for Conn<W, H> {
     fn drop(&mut self) {
         // Before the socket closes: the flusher must not write to its descriptor.
         if let Some(o) = &self.outbox {
@@ -101,8 +104,8 @@ impl<W> Drop for Conn<W> {
 
 /// Serves HTTP/1.1 requests on the connection until it closes; `fd`: the socket `w`
 /// writes to, when it is plain TCP.
-pub async fn serve<W: AsyncWrite + Unpin + Send + 'static>(
-    ctx: Rc<ConnCtx>,
+pub async fn serve<W: AsyncWrite + Unpin + Send + 'static, H: Handler>(
+    (ctx, handler): (Rc<ConnCtx>, H),
     (reader, w, fd): (Reader, W, Option<RawFd>),
     lim: HeadLimits,
     shutdown: watch::Receiver<bool>,
@@ -114,7 +117,7 @@ pub async fn serve<W: AsyncWrite + Unpin + Send + 'static>(
     tokio::pin!(stop);
     let outbox = fd.map(|fd| Outbox::new(fd, crate::io::batch::Side::Client));
     let (reader, w) = (Some(reader), Some(w));
-    let mut c = Conn { ctx, reader, w, timeouts, lim, shutdown, out: Vec::new(), linger: true, outbox };
+    let mut c = Conn { ctx, handler, reader, w, timeouts, lim, shutdown, out: Vec::new(), linger: true, outbox };
     // One timer per connection, pushed out lazily: most requests never touch it.
     let timer = tokio::time::sleep(timeouts.header);
     tokio::pin!(timer);
@@ -157,7 +160,7 @@ async fn before<F: Future>(mut timer: Pin<&mut Sleep>, deadline: Instant, fut: F
     }
 }
 
-impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
+impl<W: AsyncWrite + Unpin + Send + 'static, H: Handler> Conn<W, H> {
     /// The next request head; `Ok(None)` when the client left, a timeout fired or the
     /// worker is draining. `idle_until` bounds the wait for its first byte.
     async fn next_head<S: Future>(
@@ -246,7 +249,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Conn<W> {
         }
         // Boxed: the handler's future is large (~4.7 KB) and must not sit in every idle
         // connection. A pool of warm boxes measured no faster (bench/ab.sh).
-        let mut fut = crate::runtime::exec::in_box(|| crate::handler::proxy::handle(Rc::clone(&self.ctx), req));
+        let mut fut = crate::runtime::exec::in_box(|| self.handler.clone().handle(Rc::clone(&self.ctx), req));
         let resp = match cont {
             None => fut.await,
             Some(c) => tokio::select! {

@@ -17,11 +17,11 @@ use sluice_core::PickCtx;
 use tokio::sync::oneshot;
 
 use crate::body::RequestBody;
-use crate::downstream::conn::ConnCtx;
+use crate::downstream::ctx::ConnCtx;
 use crate::handler::xforwarded::strip_hop_by_hop;
 use crate::runtime::clock;
+use crate::runtime::ctx::WorkerCtx;
 use crate::runtime::snapshot::{ClusterRt, RouteRt, Snapshot};
-use crate::runtime::worker::WorkerCtx;
 use crate::upstream::exchange::exchange;
 
 /// Keeps a copy of the body bytes that pass through, up to a limit, for the mirror.

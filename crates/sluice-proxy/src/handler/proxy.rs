@@ -14,7 +14,8 @@ use hyper::body::Body;
 use sluice_config::UpstreamProtocol;
 
 use crate::body::{ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
-use crate::downstream::conn::{ActiveGuard, ConnCtx, PrematureReset};
+use crate::downstream::conn::PrematureReset;
+use crate::downstream::ctx::{ActiveGuard, ConnCtx};
 use crate::h1::client::UpIncoming;
 use crate::h1::ClientBody;
 use crate::handler::accesslog::{entry, Entry, RequestInfo, Trace};
@@ -25,6 +26,20 @@ use crate::handler::xforwarded::{add_forwarding, strip_hop_by_hop, Forwarding};
 use crate::runtime::snapshot::{ClusterRt, ListenerRt, RouteRt};
 use crate::upstream::pool::PoolReturn;
 use crate::upstream::resilience::{breaker_admit, breaker_record, forward, Plan};
+
+/// The proxy handler the workers pass to the protocol servers (`downstream::service`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Proxy;
+
+impl crate::downstream::service::Handler for Proxy {
+    fn handle(
+        self,
+        ctx: Rc<ConnCtx>,
+        req: Request<ClientBody>,
+    ) -> impl std::future::Future<Output = Result<Response<ProxyBody>, Infallible>> + 'static {
+        handle(ctx, req)
+    }
+}
 
 pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
@@ -173,7 +188,7 @@ async fn proxy(
 
 /// Puts the shared rate limits' questions to their stores (listener first, then route).
 async fn settle_all(
-    worker: &crate::runtime::worker::WorkerCtx,
+    worker: &crate::runtime::ctx::WorkerCtx,
     listener: &ListenerRt,
     route: &RouteRt,
     asks: crate::handler::select::Asks,
@@ -268,19 +283,7 @@ fn rewrite_response(
             raw.into_map(&mut parts.headers);
         }
     }
-    edit_response_headers(route, &mut parts.headers);
+    crate::handler::select::edit_response_headers(route, &mut parts.headers);
     parts.version = Version::HTTP_11;
     Response::from_parts(parts, ProxyBody::Upstream(UpstreamBody::new(body, body_idle, end)))
-}
-
-pub fn edit_response_headers(route: &RouteRt, h: &mut http::HeaderMap) {
-    let rc = &route.config;
-    for name in &rc.remove_response_headers {
-        h.remove(name.as_str());
-    }
-    for (name, value) in &rc.add_response_headers {
-        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-            h.insert(n, v);
-        }
-    }
 }

@@ -15,9 +15,8 @@ use sluice_core::route::query_value;
 use sluice_core::{Balance, EndpointState, PickCtx, RequestView};
 
 use crate::body::ProxyBody;
-use crate::downstream::conn::ConnCtx;
+use crate::downstream::ctx::ConnCtx;
 use crate::handler::errors::ProxyError;
-use crate::handler::proxy::edit_response_headers;
 use crate::handler::ratelimit::{Ask, LimitRt};
 use crate::handler::request::{self, View};
 use crate::runtime::clock;
@@ -166,5 +165,18 @@ fn request_hash(cluster: &ClusterRt, view: &View<'_, ClientBody>, peer: IpAddr) 
         (_, Some(HashKey::Cookie(n))) => view.cookie(n).map(|v| hash_key(v.as_bytes())),
         (_, Some(HashKey::Query(n))) => view.query().and_then(|q| query_value(q, n)).map(|v| hash_key(v.as_bytes())),
         (_, Some(HashKey::Path)) => Some(hash_key(view.path().as_bytes())),
+    }
+}
+
+/// The route's response header edits (removals, then additions).
+pub fn edit_response_headers(route: &RouteRt, h: &mut http::HeaderMap) {
+    let rc = &route.config;
+    for name in &rc.remove_response_headers {
+        h.remove(name.as_str());
+    }
+    for (name, value) in &rc.add_response_headers {
+        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            h.insert(n, v);
+        }
     }
 }

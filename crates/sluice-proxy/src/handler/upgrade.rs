@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use sluice_core::EndpointState;
 
 use crate::body::{ProxyBody, RequestBody};
-use crate::downstream::conn::{ActiveGuard, ConnCtx};
+use crate::downstream::ctx::{ActiveGuard, ConnCtx};
 use crate::handler::errors::ProxyError;
 use crate::runtime::snapshot::{ClusterRt, ListenerRt};
 

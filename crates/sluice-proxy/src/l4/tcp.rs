@@ -23,10 +23,10 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::downstream::conn::{accept_proxy, Counted};
+use crate::downstream::accept::{accept_proxy, Counted};
 use crate::runtime::clock;
+use crate::runtime::ctx::ListenerCtx;
 use crate::runtime::snapshot::ClusterRt;
-use crate::runtime::worker::ListenerCtx;
 
 /// Relay buffer per direction: 2 × 32 KiB stays within 64 KiB per relayed connection.
 const BUF: usize = 32 * 1024;

@@ -20,7 +20,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::runtime::worker::ListenerCtx;
+use crate::runtime::ctx::ListenerCtx;
 
 const DEFAULT_MAX_FLOWS: usize = 65_536;
 const DATAGRAM: usize = 65_535;

@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod cluster_state;
+pub mod ctx;
 pub mod deadline;
 pub mod exec;
 pub mod gate;

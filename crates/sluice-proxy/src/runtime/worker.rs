@@ -9,85 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::rt::TokioTimer;
-use hyper_util::server::conn::auto;
-use sluice_config::{ListenerConfig, ListenerProtocol};
+use sluice_config::ListenerProtocol;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::downstream::conn;
 use crate::handler::accesslog::AccessLog;
-use crate::metrics::ListenerMetrics;
-use crate::runtime::exec::LocalExec;
+use crate::runtime::ctx::{ListenerCtx, WorkerCtx};
 use crate::runtime::listen::Sock;
-use crate::runtime::rng::WorkerRng;
 use crate::runtime::snapshot::Snapshot;
-use crate::upstream::pool::Pool;
 
 /// How often idle upstream connections are swept for expiry.
 const POOL_SWEEP: Duration = Duration::from_secs(5);
-
-pub struct WorkerCtx {
-    pub access_log: Option<Arc<AccessLog>>,
-    /// Shadow copies in flight on this worker.
-    pub mirrors: Cell<u32>,
-    shared: Arc<ArcSwap<Snapshot>>,
-    /// The worker's own handle on the current snapshot: an `Rc` clone per request is a
-    /// plain increment, where an `Arc` clone would be an atomic on a shared cache line.
-    #[allow(clippy::redundant_allocation)]
-    cached: RefCell<Rc<Arc<Snapshot>>>,
-    pub pool: Rc<Pool>,
-    pub rng: WorkerRng,
-    /// Connections to shared rate-limit stores.
-    pub stores: crate::handler::ratelimit::Stores,
-}
-
-impl WorkerCtx {
-    /// The current snapshot; a cheap `Rc` clone unless a reload swapped it.
-    #[allow(clippy::redundant_allocation)]
-    pub fn snapshot(&self) -> Rc<Arc<Snapshot>> {
-        let cur = self.shared.load();
-        let mut cached = self.cached.borrow_mut();
-        if !Arc::ptr_eq(&cur, &cached) {
-            *cached = Rc::new(Arc::clone(&cur));
-        }
-        Rc::clone(&cached)
-    }
-}
-
-/// One listener as seen by one worker: its name (to find it in the snapshot) and the
-/// hyper connection builder configured from its limits.
-pub struct ListenerCtx {
-    pub name: String,
-    pub protocol: ListenerProtocol,
-    pub builder: auto::Builder<LocalExec>,
-    pub worker: Rc<WorkerCtx>,
-    pub metrics: Arc<ListenerMetrics>,
-    pub gate: Arc<crate::runtime::gate::Gate>,
-    pub limits: sluice_config::ListenerLimits,
-}
-
-fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
-    let mut b = auto::Builder::new(LocalExec);
-    let lim = &l.limits;
-    {
-        let mut h1 = b.http1();
-        h1.timer(TokioTimer::new())
-            .writev(false)
-            .header_read_timeout(None)
-            .max_buf_size(lim.max_header_bytes.max(8192));
-        if lim.max_header_count != 100 {
-            h1.max_headers(lim.max_header_count);
-        }
-    }
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(lim.max_concurrent_streams)
-        .max_header_list_size(lim.max_header_bytes.saturating_mul(2).min(u32::MAX as usize) as u32)
-        .initial_stream_window_size(1 << 20)
-        .initial_connection_window_size(4 << 20);
-    b
-}
 
 /// A change a reload asks of a worker (the snapshot is already swapped when it arrives).
 pub enum WorkerCmd {
@@ -144,15 +77,7 @@ impl Listeners {
     fn context(&self, name: &str) -> Option<Rc<ListenerCtx>> {
         let snap = self.worker.snapshot();
         let lc = snap.listener(name)?;
-        Some(Rc::new(ListenerCtx {
-            name: name.to_string(),
-            protocol: lc.config.protocol,
-            builder: builder(&lc.config),
-            worker: Rc::clone(&self.worker),
-            metrics: Arc::clone(&lc.metrics),
-            gate: Arc::clone(&lc.gate),
-            limits: lc.config.limits,
-        }))
+        Some(Rc::new(ListenerCtx::new(name, lc, Rc::clone(&self.worker))))
     }
 
     fn add(&mut self, name: String, sock: Sock) -> std::io::Result<()> {
@@ -194,16 +119,7 @@ impl Listeners {
 }
 
 async fn serve(spec: WorkerSpec) -> std::io::Result<()> {
-    let cached = RefCell::new(Rc::new(spec.shared.load_full()));
-    let worker = Rc::new(WorkerCtx {
-        access_log: spec.access_log,
-        mirrors: Cell::new(0),
-        shared: spec.shared,
-        cached,
-        pool: Rc::new(Pool::default()),
-        rng: WorkerRng::new(spec.id as u64 + 1),
-        stores: Default::default(),
-    });
+    let worker = Rc::new(WorkerCtx::new(spec.shared, spec.access_log, spec.id));
     let mut listeners = Listeners { worker: Rc::clone(&worker), tracker: Tracker::default(), running: HashMap::new() };
     for (name, sock) in spec.sockets {
         listeners.add(name, sock)?;
@@ -305,7 +221,7 @@ async fn accept_loop(
                     let rx = stop.clone();
                     crate::runtime::exec::spawn_boxed(move || async move {
                         match ctx.protocol {
-                            ListenerProtocol::Http => conn::serve(stream, (peer, bound), ctx, rx).await,
+                            ListenerProtocol::Http => conn::serve(crate::handler::proxy::Proxy, stream, (peer, bound), ctx, rx).await,
                             ListenerProtocol::Tcp | ListenerProtocol::Udp => {
                                 crate::l4::tcp::serve(stream, (peer, bound), ctx, rx).await
                             }

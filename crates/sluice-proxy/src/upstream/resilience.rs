@@ -18,7 +18,7 @@ use sluice_core::{EndpointState, PickCtx};
 use tokio::time::Instant;
 
 use crate::body::RequestBody;
-use crate::downstream::conn::ConnCtx;
+use crate::downstream::ctx::ConnCtx;
 use crate::h1::client::UpIncoming;
 use crate::handler::errors::ProxyError;
 use crate::runtime::clock;

@@ -1,5 +1,5 @@
-//! HTTP/2 abuse guard for client connections served by hyper: `Calm` is the connection's
-//! glitch score (shared by the connection task and its streams), `Guarded` wraps the
+//! HTTP/2 abuse guard for client connections served by hyper (the glitch score itself,
+//! `Calm`, is connection state: `downstream::ctx`). `Guarded` wraps the
 //! decrypted client stream under hyper, finds frame boundaries both ways
 //! (`sluice_core::h2glitch`), counts frame glitches, and once the score is over
 //! `h2_max_glitches` writes GOAWAY(ENHANCE_YOUR_CALM) at the next frame boundary and
@@ -8,52 +8,14 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use sluice_core::h2glitch::{self, FrameGlitches, Scanner};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 
-use super::ConnState;
+use crate::downstream::ctx::ConnState;
 use crate::metrics::ListenerMetrics;
-
-/// One connection's glitch score against its listener's `h2_max_glitches`.
-pub struct Calm {
-    score: AtomicU32,
-    max: u32,
-    tripped: AtomicBool,
-    /// Wakes the connection task when a stream trips the limit, so the GOAWAY goes out.
-    pub tripped_now: Notify,
-}
-
-impl Calm {
-    pub fn new(max: u32) -> Self {
-        Calm { score: AtomicU32::new(0), max, tripped: AtomicBool::new(false), tripped_now: Notify::new() }
-    }
-
-    /// Adds `n` glitches; true once the connection is over its budget (for good).
-    pub fn add(&self, n: u32, metrics: &ListenerMetrics) -> bool {
-        metrics.h2_glitches.fetch_add(u64::from(n), Relaxed);
-        let before = self.score.fetch_update(Relaxed, Relaxed, |s| Some(h2glitch::score_after_glitches(s, n)));
-        let score = h2glitch::score_after_glitches(before.unwrap_or(0), n);
-        if h2glitch::over_budget(score, self.max) && !self.tripped.swap(true, Relaxed) {
-            metrics.h2_calm_closes.fetch_add(1, Relaxed);
-            self.tripped_now.notify_one();
-        }
-        self.is_tripped()
-    }
-
-    /// A stream answered normally forgives half a glitch.
-    pub fn answered(&self) {
-        let _ = self.score.fetch_update(Relaxed, Relaxed, |s| (s > 0).then(|| h2glitch::score_after_answer(s)));
-    }
-
-    pub fn is_tripped(&self) -> bool {
-        self.tripped.load(Relaxed)
-    }
-}
 
 /// Counts a client reset of a stream already being forwarded: armed when an HTTP/2 request
 /// starts, disarmed when its response head is ready; hyper drops the handler's future

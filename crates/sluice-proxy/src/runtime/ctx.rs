@@ -1,0 +1,111 @@
+//! What a worker's tasks share, one level below the worker loop that builds them:
+//! `WorkerCtx` (the worker's snapshot cache, upstream pool, RNG, rate-limit store
+//! connections, access log) and `ListenerCtx` (one listener as the worker sees it, with
+//! its hyper HTTP/2 builder). Connection and request code reads these; only
+//! `runtime::worker` creates them.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use hyper_util::rt::TokioTimer;
+use hyper_util::server::conn::auto;
+use sluice_config::{ListenerConfig, ListenerProtocol};
+
+use crate::handler::accesslog::AccessLog;
+use crate::metrics::ListenerMetrics;
+use crate::runtime::exec::LocalExec;
+use crate::runtime::rng::WorkerRng;
+use crate::runtime::snapshot::{ListenerRt, Snapshot};
+use crate::upstream::pool::Pool;
+
+pub struct WorkerCtx {
+    pub access_log: Option<Arc<AccessLog>>,
+    /// Shadow copies in flight on this worker.
+    pub mirrors: Cell<u32>,
+    shared: Arc<ArcSwap<Snapshot>>,
+    /// The worker's own handle on the current snapshot: an `Rc` clone per request is a
+    /// plain increment, where an `Arc` clone would be an atomic on a shared cache line.
+    #[allow(clippy::redundant_allocation)]
+    cached: RefCell<Rc<Arc<Snapshot>>>,
+    pub pool: Rc<Pool>,
+    pub rng: WorkerRng,
+    /// Connections to shared rate-limit stores.
+    pub stores: crate::handler::ratelimit::Stores,
+}
+
+impl WorkerCtx {
+    /// The current snapshot; a cheap `Rc` clone unless a reload swapped it.
+    #[allow(clippy::redundant_allocation)]
+    pub fn snapshot(&self) -> Rc<Arc<Snapshot>> {
+        let cur = self.shared.load();
+        let mut cached = self.cached.borrow_mut();
+        if !Arc::ptr_eq(&cur, &cached) {
+            *cached = Rc::new(Arc::clone(&cur));
+        }
+        Rc::clone(&cached)
+    }
+}
+
+/// One listener as seen by one worker: its name (to find it in the snapshot) and the
+/// hyper connection builder configured from its limits.
+pub struct ListenerCtx {
+    pub name: String,
+    pub protocol: ListenerProtocol,
+    pub builder: auto::Builder<LocalExec>,
+    pub worker: Rc<WorkerCtx>,
+    pub metrics: Arc<ListenerMetrics>,
+    pub gate: Arc<crate::runtime::gate::Gate>,
+    pub limits: sluice_config::ListenerLimits,
+}
+
+fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
+    let mut b = auto::Builder::new(LocalExec);
+    let lim = &l.limits;
+    {
+        let mut h1 = b.http1();
+        h1.timer(TokioTimer::new())
+            .writev(false)
+            .header_read_timeout(None)
+            .max_buf_size(lim.max_header_bytes.max(8192));
+        if lim.max_header_count != 100 {
+            h1.max_headers(lim.max_header_count);
+        }
+    }
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(lim.max_concurrent_streams)
+        .max_header_list_size(lim.max_header_bytes.saturating_mul(2).min(u32::MAX as usize) as u32)
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20);
+    b
+}
+
+impl WorkerCtx {
+    pub fn new(shared: Arc<ArcSwap<Snapshot>>, access_log: Option<Arc<AccessLog>>, id: usize) -> Self {
+        WorkerCtx {
+            access_log,
+            mirrors: Cell::new(0),
+            cached: RefCell::new(Rc::new(shared.load_full())),
+            shared,
+            pool: Rc::new(Pool::default()),
+            rng: WorkerRng::new(id as u64 + 1),
+            stores: Default::default(),
+        }
+    }
+}
+
+impl ListenerCtx {
+    pub fn new(name: &str, lc: &ListenerRt, worker: Rc<WorkerCtx>) -> Self {
+        ListenerCtx {
+            name: name.to_string(),
+            protocol: lc.config.protocol,
+            builder: builder(&lc.config),
+            worker,
+            metrics: Arc::clone(&lc.metrics),
+            gate: Arc::clone(&lc.gate),
+            limits: lc.config.limits,
+        }
+    }
+}
