@@ -3,6 +3,7 @@
 //! `model::Config`. Every problem is reported at once as `FILE:LINE:COL: path: message`.
 #![forbid(unsafe_code)]
 
+mod checker;
 pub mod diag;
 pub mod diff;
 mod file;

@@ -6,9 +6,9 @@ use std::time::Duration;
 use sluice_core::balance::{BalanceOptions, HashKey};
 use sluice_core::Balance;
 
+use crate::checker::V;
 use crate::file::*;
 use crate::model::StickyConfig;
-use crate::validate::V;
 
 pub struct BalanceConfig {
     pub balance: Balance,

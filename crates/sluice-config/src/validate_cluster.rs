@@ -1,9 +1,9 @@
 //! Cluster validation: upstream protocol, endpoint list (addresses, weights
 //! that do not sum to 0, no duplicates), upstream timeouts and the keep-alive pool.
 
+use crate::checker::V;
 use crate::file::*;
 use crate::model::*;
-use crate::validate::V;
 
 pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterConfig> {
     let path = format!("clusters.{}", name.get_ref());

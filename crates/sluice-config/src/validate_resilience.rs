@@ -7,9 +7,9 @@ use regex::Regex;
 use sluice_core::health::RiseFall;
 use sluice_core::outlier::OutlierPolicy;
 
+use crate::checker::V;
 use crate::file::*;
 use crate::model::*;
-use crate::validate::V;
 
 pub fn health(v: &mut V, h: &S<FileHealth>, path: &str) -> Option<HealthCheckConfig> {
     let f = h.get_ref();

@@ -8,9 +8,9 @@ use std::time::Duration;
 use regex::Regex;
 use sluice_core::{HostMatch, RouteMatch, ValueMatch};
 
+use crate::checker::V;
 use crate::file::*;
 use crate::model::*;
-use crate::validate::V;
 
 pub fn route(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Option<RouteConfig> {
     let matcher = matcher(v, r, path);

@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::checker::V;
 use crate::file::*;
 use crate::tls::{load_ca, load_cert, system_roots, TlsConfig, UpstreamTls};
-use crate::validate::V;
 
 const KNOWN_ALPN: &[&str] = &["h2", "http/1.1"];
 

@@ -155,7 +155,7 @@ pub struct Store {
     routes: Mutex<BTreeMap<(String, usize), Arc<RouteMetrics>>>,
     clusters: Mutex<BTreeMap<String, Arc<ClusterMetrics>>>,
     gates: Mutex<BTreeMap<String, Arc<crate::runtime::gate::Gate>>>,
-    tls: Mutex<BTreeMap<String, Arc<crate::downstream::tls::TlsSessions>>>,
+    tls: Mutex<BTreeMap<String, Arc<crate::downstream::tls_sessions::TlsSessions>>>,
     cluster_states: Mutex<BTreeMap<String, Arc<crate::runtime::cluster_state::ClusterState>>>,
 }
 
@@ -183,7 +183,7 @@ impl Store {
         get(&self.cluster_states, &name.to_string())
     }
     /// A listener's TLS ticket keys and session cache (kept across reloads).
-    pub fn tls_sessions(&self, listener: &str) -> Arc<crate::downstream::tls::TlsSessions> {
+    pub fn tls_sessions(&self, listener: &str) -> Arc<crate::downstream::tls_sessions::TlsSessions> {
         get(&self.tls, &listener.to_string())
     }
 

@@ -22,14 +22,15 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::downstream::accept::{accept_proxy, Counted};
-use crate::downstream::ctx::{ConnCtx, ConnState};
+use crate::downstream::ctx::ConnCtx;
 use crate::downstream::service::Handler;
+use crate::downstream::state::ConnState;
+pub use crate::downstream::stream::{Prefixed, Tracked};
 use crate::h1::ClientBody;
 use crate::handler::xforwarded::Peer;
 use crate::runtime::ctx::ListenerCtx;
 use h2guard::Guarded;
 pub use h2guard::PrematureReset;
-pub use io::{Prefixed, Tracked};
 
 /// How long to wait for the client to take a GOAWAY'd or closing connection down.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -115,7 +116,7 @@ fn context(a: &Accepted, listener: &Rc<ListenerCtx>, scheme: &'static str) -> Rc
         client: a.peer,
         local: a.local,
         state: Arc::new(ConnState {
-            calm: crate::downstream::ctx::Calm::new(listener.limits.h2_max_glitches),
+            calm: crate::downstream::state::Calm::new(listener.limits.h2_max_glitches),
             ..ConnState::new()
         }),
         timeouts: a.timeouts,
@@ -291,6 +292,5 @@ async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static, H: Hand
 }
 
 mod h2guard;
-mod io;
 #[cfg(test)]
 mod tests;

@@ -6,4 +6,7 @@ pub mod conn;
 pub mod ctx;
 pub mod proxyproto;
 pub mod service;
+pub mod state;
+pub mod stream;
 pub mod tls;
+pub mod tls_sessions;

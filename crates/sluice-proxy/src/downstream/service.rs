@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use http::{Request, Response};
 
-use crate::body::ProxyBody;
+use crate::body::response::ProxyBody;
 use crate::downstream::ctx::ConnCtx;
 use crate::h1::ClientBody;
 

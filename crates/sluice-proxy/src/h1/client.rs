@@ -21,10 +21,12 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use super::decode::{Decoded, Decoder};
 use super::raw::RawFields;
 use super::resp::{parse_response, RespHead};
-use crate::body::{BoxError, RequestBody};
+use crate::body::request::RequestBody;
+use crate::body::BoxError;
 use crate::io::batch::Side;
 use crate::io::outbox::Outbox;
-use crate::upstream::pool::{ConnSlot, Pool};
+use crate::runtime::cluster_state::ConnSlot;
+use crate::upstream::pool::Pool;
 
 const READ_CHUNK: usize = 8 * 1024;
 /// Largest read for a body: big bodies move in big reads (and big writes to the client).

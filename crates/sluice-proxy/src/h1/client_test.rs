@@ -1,5 +1,5 @@
 use super::UpConn;
-use crate::upstream::pool::ConnLimit;
+use crate::runtime::cluster_state::ConnLimit;
 
 #[tokio::test]
 async fn an_idle_connection_lets_its_read_buffer_go_but_keeps_leftover_bytes() {

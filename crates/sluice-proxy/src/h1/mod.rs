@@ -26,8 +26,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 
 pub use head::HeadLimits;
-pub use recv::{ClientBody, Reader};
-pub use serve::{read_unbuffered, serve};
+pub use recv::{read_unbuffered, ClientBody, Reader};
+pub use serve::serve;
 
 /// A client connection handed over after a `101 Switching Protocols` (WebSocket): the
 /// bytes the client sent after its request first, then the socket.

@@ -4,7 +4,9 @@
 //! ends or is dropped — unfinished, in which case the connection closes after the
 //! response, since the next request's start is unknown.
 
+use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -12,7 +14,7 @@ use std::task::{ready, Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::{oneshot, Notify};
 
 use super::decode::{Decoded, Decoder};
@@ -159,5 +161,29 @@ impl Body for ClientBody {
             ClientBody::Hyper(b) => b.size_hint(),
             ClientBody::H1(b) => b.size_hint(),
         }
+    }
+}
+
+/// Reads what the socket has into `buf` through a stack buffer, so a connection waiting
+/// for its next request holds no heap buffer. `Ok(0)` at end of stream.
+pub async fn read_unbuffered<R: AsyncRead + Unpin + ?Sized>(io: &mut R, buf: &mut BytesMut) -> io::Result<usize> {
+    poll_fn(|cx| poll_read_unbuffered(io, buf, cx)).await
+}
+
+pub fn poll_read_unbuffered<R: AsyncRead + Unpin + ?Sized>(
+    io: &mut R,
+    buf: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    // Uninitialized: zeroing 4 KiB per read costs more than the read's bookkeeping.
+    let mut tmp = [MaybeUninit::<u8>::uninit(); 4096];
+    let mut rb = ReadBuf::uninit(&mut tmp);
+    match Pin::new(&mut *io).poll_read(cx, &mut rb) {
+        Poll::Ready(Ok(())) => {
+            buf.extend_from_slice(rb.filled());
+            Poll::Ready(Ok(rb.filled().len()))
+        }
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
     }
 }

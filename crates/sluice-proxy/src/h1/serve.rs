@@ -7,7 +7,6 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -18,16 +17,17 @@ use std::time::Duration;
 use bytes::BytesMut;
 use http::{Method, Request, Response, StatusCode};
 use sluice_config::ListenerTimeouts;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::time::{Instant, Sleep};
 
 use super::decode::Decoder;
 use super::head::{self, Framing, Head, HeadError, HeadLimits};
+use super::recv::{poll_read_unbuffered, read_unbuffered};
 use super::recv::{ClientBody, Reader, RecvBody, Returned};
 use super::write::{encode_head, gather, send, Out, ReqFacts, COALESCE};
 use super::{H1Upgrade, Upgraded};
-use crate::body::ProxyBody;
+use crate::body::response::ProxyBody;
 use crate::downstream::ctx::ConnCtx;
 use crate::downstream::service::Handler;
 use crate::handler::errors::ProxyError;
@@ -36,30 +36,6 @@ use crate::io::outbox::Outbox;
 /// How long a closing connection reads and discards what the client still sends.
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1 << 20;
-
-/// Reads what the socket has into `buf` through a stack buffer, so a connection waiting
-/// for its next request holds no heap buffer. `Ok(0)` at end of stream.
-pub async fn read_unbuffered<R: AsyncRead + Unpin + ?Sized>(io: &mut R, buf: &mut BytesMut) -> io::Result<usize> {
-    poll_fn(|cx| poll_read_unbuffered(io, buf, cx)).await
-}
-
-fn poll_read_unbuffered<R: AsyncRead + Unpin + ?Sized>(
-    io: &mut R,
-    buf: &mut BytesMut,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<usize>> {
-    // Uninitialized: zeroing 4 KiB per read costs more than the read's bookkeeping.
-    let mut tmp = [MaybeUninit::<u8>::uninit(); 4096];
-    let mut rb = ReadBuf::uninit(&mut tmp);
-    match Pin::new(&mut *io).poll_read(cx, &mut rb) {
-        Poll::Ready(Ok(())) => {
-            buf.extend_from_slice(rb.filled());
-            Poll::Ready(Ok(rb.filled().len()))
-        }
-        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-        Poll::Pending => Poll::Pending,
-    }
-}
 
 /// Before a read: what the flusher could not write of the last answer is finished first
 /// (`Pending` meanwhile); a failed send is the read's error.

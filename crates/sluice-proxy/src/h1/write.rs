@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::raw::RawFields;
-use crate::body::ProxyBody;
+use crate::body::response::ProxyBody;
 
 /// Body bytes copied into the head's buffer rather than written on their own.
 pub const COALESCE: usize = 16 * 1024;

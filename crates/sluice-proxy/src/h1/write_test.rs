@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, Version};
 
 use super::{encode_head, gather, Out, ReqFacts};
-use crate::body::ProxyBody;
+use crate::body::response::ProxyBody;
 
 const GET11: ReqFacts = ReqFacts { head: false, version: Version::HTTP_11, keep_alive: true };
 

@@ -1,10 +1,8 @@
 //! Proxy-generated responses: one small enum says where a request failed, which status it
-//! gets (400/404/413/431/502/503/504) and the short plain-text reason in its body.
+//! gets (400/404/413/431/502/503/504) and the short plain-text reason in its body (the
+//! response itself is built in `body::response`, next to the body type).
 
-use bytes::Bytes;
-use http::{header, HeaderValue, Response, StatusCode};
-
-use crate::body::ProxyBody;
+use http::StatusCode;
 
 /// Why sluice answered a request itself instead of relaying an upstream response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,49 +75,6 @@ impl ProxyError {
     /// nothing about the upstream, so outlier detection and breakers do not count it.
     pub fn is_client_fault(self) -> bool {
         matches!(self, ProxyError::BadRequest(_) | ProxyError::BodyTooLarge | ProxyError::ClientBodyTimeout)
-    }
-
-    /// The response sluice sends: status, `text/plain` body "<code> <reason>\n".
-    pub fn response(self) -> Response<ProxyBody> {
-        let status = self.status();
-        let body = format!("{} {}\n", status.as_u16(), self.reason());
-        let mut resp = Response::new(ProxyBody::full(Bytes::from(body)));
-        *resp.status_mut() = status;
-        let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-        h.insert("x-sluice-error", HeaderValue::from_static(self.code()));
-        if let ProxyError::RateLimited(secs) = self {
-            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        resp
-    }
-
-    /// The gRPC status for a gRPC request (Envoy's HTTP-to-gRPC mapping, with timeouts as
-    /// DEADLINE_EXCEEDED and rate limits as RESOURCE_EXHAUSTED).
-    pub fn grpc_status(self) -> u8 {
-        match self {
-            ProxyError::BadRequest(_) => 13,                                  // INTERNAL
-            ProxyError::NoRoute => 12,                                        // UNIMPLEMENTED
-            ProxyError::RateLimited(_) | ProxyError::BodyTooLarge => 8,       // RESOURCE_EXHAUSTED
-            ProxyError::HeadersTooLarge | ProxyError::TooManyHeaders => 8,    // RESOURCE_EXHAUSTED
-            ProxyError::ClientBodyTimeout | ProxyError::ResponseTimeout => 4, // DEADLINE_EXCEEDED
-            _ => 14,                                                          // UNAVAILABLE
-        }
-    }
-
-    /// A trailers-only gRPC answer: HTTP 200, `grpc-status` and `grpc-message`, no body —
-    /// what a gRPC client expects instead of an HTTP error page.
-    pub fn grpc_response(self) -> Response<ProxyBody> {
-        let mut resp = Response::new(ProxyBody::Full(None));
-        let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        h.insert("grpc-status", HeaderValue::from(u16::from(self.grpc_status())));
-        h.insert("grpc-message", HeaderValue::from_static(self.reason()));
-        h.insert("x-sluice-error", HeaderValue::from_static(self.code()));
-        if let ProxyError::RateLimited(secs) = self {
-            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        resp
     }
 
     /// Short machine-readable name, sent as `x-sluice-error` and logged.

@@ -16,38 +16,13 @@ use http_body::Body as _;
 use sluice_core::PickCtx;
 use tokio::sync::oneshot;
 
-use crate::body::RequestBody;
+use crate::body::request::{BodyTee, RequestBody};
 use crate::downstream::ctx::ConnCtx;
 use crate::handler::xforwarded::strip_hop_by_hop;
 use crate::runtime::clock;
 use crate::runtime::ctx::WorkerCtx;
 use crate::runtime::snapshot::{ClusterRt, RouteRt, Snapshot};
 use crate::upstream::exchange::exchange;
-
-/// Keeps a copy of the body bytes that pass through, up to a limit, for the mirror.
-pub struct BodyTee {
-    buf: BytesMut,
-    limit: usize,
-    tx: Option<oneshot::Sender<Bytes>>,
-}
-
-impl BodyTee {
-    /// Copies a chunk; past the limit the copy is abandoned (the mirror sees no body).
-    pub fn push(&mut self, chunk: &[u8]) {
-        if self.buf.len() + chunk.len() > self.limit {
-            self.tx = None;
-        } else if self.tx.is_some() {
-            self.buf.extend_from_slice(chunk);
-        }
-    }
-
-    /// The body ended: the copy goes to the mirror.
-    pub fn finish(&mut self) {
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.send(std::mem::take(&mut self.buf).freeze());
-        }
-    }
-}
 
 /// Starts a mirrored copy of `req` if the route mirrors and this request is picked. For a
 /// request with a body, returns the tee to put on the primary's body.

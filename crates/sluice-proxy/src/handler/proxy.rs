@@ -13,9 +13,11 @@ use http::{Request, Response, Uri, Version};
 use hyper::body::Body;
 use sluice_config::UpstreamProtocol;
 
-use crate::body::{ProxyBody, RequestBody, ResponseEnd, UpstreamBody};
+use crate::body::request::RequestBody;
+use crate::body::response::{ProxyBody, ResponseEnd, UpstreamBody};
 use crate::downstream::conn::PrematureReset;
-use crate::downstream::ctx::{ActiveGuard, ConnCtx};
+use crate::downstream::ctx::ConnCtx;
+use crate::downstream::state::ActiveGuard;
 use crate::h1::client::UpIncoming;
 use crate::h1::ClientBody;
 use crate::handler::accesslog::{entry, Entry, RequestInfo, Trace};
@@ -279,7 +281,7 @@ fn rewrite_response(
     let rc = &route.config;
     if !rc.remove_response_headers.is_empty() || !rc.add_response_headers.is_empty() {
         // Edits work on the map: wire-form fields (`h1::raw`) go into it first.
-        if let Some(raw) = crate::body::take_raw(&mut body) {
+        if let Some(raw) = crate::body::response::take_raw(&mut body) {
             raw.into_map(&mut parts.headers);
         }
     }

@@ -14,7 +14,7 @@ use sluice_core::hash::hash_key;
 use sluice_core::route::query_value;
 use sluice_core::{Balance, EndpointState, PickCtx, RequestView};
 
-use crate::body::ProxyBody;
+use crate::body::response::ProxyBody;
 use crate::downstream::ctx::ConnCtx;
 use crate::handler::errors::ProxyError;
 use crate::handler::ratelimit::{Ask, LimitRt};

@@ -17,8 +17,10 @@ use crate::h1::ClientBody;
 use hyper_util::rt::TokioIo;
 use sluice_core::EndpointState;
 
-use crate::body::{ProxyBody, RequestBody};
-use crate::downstream::ctx::{ActiveGuard, ConnCtx};
+use crate::body::request::RequestBody;
+use crate::body::response::ProxyBody;
+use crate::downstream::ctx::ConnCtx;
+use crate::downstream::state::ActiveGuard;
 use crate::handler::errors::ProxyError;
 use crate::runtime::snapshot::{ClusterRt, ListenerRt};
 

@@ -12,6 +12,8 @@ use sluice_core::breaker::Breaker;
 use sluice_core::retry::RetryBudget;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::handler::errors::ProxyError;
+
 /// What survives a cluster's reloads.
 #[derive(Debug, Default)]
 pub struct ClusterState {
@@ -93,6 +95,49 @@ impl Bulkhead {
     /// Permits free right now (for tests and status).
     pub fn available(&self) -> usize {
         self.sem.available_permits()
+    }
+}
+
+/// A cluster's open upstream connections across all workers, and its `max_connections`.
+#[derive(Debug, Default)]
+pub struct ConnLimit {
+    open: Arc<AtomicU32>,
+    max: Option<u32>,
+}
+
+/// One open upstream connection under a `ConnLimit`; released when the connection ends.
+pub struct ConnSlot(Option<Arc<AtomicU32>>);
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        if let Some(c) = &self.0 {
+            c.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+impl ConnLimit {
+    pub fn new(max: Option<u32>) -> Self {
+        ConnLimit { open: Arc::default(), max }
+    }
+
+    /// A limit over a count kept elsewhere (`ClusterState::conns_open`, across reloads).
+    pub fn shared(open: Arc<AtomicU32>, max: Option<u32>) -> Self {
+        ConnLimit { open, max }
+    }
+
+    /// A slot for a new connection, or the circuit breaker when the cluster is at its cap.
+    pub fn acquire(&self) -> Result<ConnSlot, ProxyError> {
+        let n = self.open.fetch_add(1, Relaxed);
+        if self.max.is_some_and(|max| n >= max) {
+            self.open.fetch_sub(1, Relaxed);
+            return Err(ProxyError::CircuitBreaker);
+        }
+        Ok(ConnSlot(Some(Arc::clone(&self.open))))
+    }
+
+    pub fn open(&self) -> u32 {
+        self.open.load(Relaxed)
     }
 }
 

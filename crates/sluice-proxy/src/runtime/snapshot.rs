@@ -15,8 +15,8 @@ use sluice_core::{Balancer, EndpointState};
 
 use crate::handler::sticky::Sticky;
 use crate::metrics::{ClusterMetrics, ListenerMetrics, RouteMetrics, Store};
+use crate::runtime::cluster_state::ConnLimit;
 use crate::runtime::cluster_state::{Bulkhead, ClusterState};
-use crate::upstream::pool::ConnLimit;
 
 /// Endpoint states keyed by (cluster, address): kept across snapshots so that state
 /// survives a reload for endpoints that stay.

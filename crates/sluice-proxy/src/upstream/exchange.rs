@@ -14,7 +14,8 @@ use http_body::Body as _;
 use hyper::client::conn::http1;
 use sluice_config::UpstreamProtocol;
 
-use crate::body::{is_body_too_large, BadFraming, BodyIdle, RequestBody};
+use crate::body::request::RequestBody;
+use crate::body::{is_body_too_large, BadFraming, BodyIdle};
 use crate::h1::client::{self, TripError, UpIncoming};
 use crate::handler::errors::ProxyError;
 use crate::runtime::snapshot::ClusterRt;

@@ -8,8 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use hyper::client::conn::{http1, http2};
@@ -18,9 +17,10 @@ use sluice_config::{PoolConfig, UpstreamProtocol};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::body::RequestBody;
+use crate::body::request::RequestBody;
 use crate::h1::client::UpConn;
 use crate::handler::errors::ProxyError;
+use crate::runtime::cluster_state::ConnSlot;
 use crate::runtime::exec::LocalExec;
 use crate::runtime::snapshot::ClusterRt;
 use crate::upstream::tls::{Connector, UpstreamIo};
@@ -64,49 +64,6 @@ pub struct Pool {
 }
 
 type AddrMap<V> = HashMap<SocketAddr, V, sluice_core::hash::FastBuild>;
-
-/// A cluster's open upstream connections across all workers, and its `max_connections`.
-#[derive(Debug, Default)]
-pub struct ConnLimit {
-    open: Arc<AtomicU32>,
-    max: Option<u32>,
-}
-
-/// One open upstream connection under a `ConnLimit`; released when the connection ends.
-pub struct ConnSlot(Option<Arc<AtomicU32>>);
-
-impl Drop for ConnSlot {
-    fn drop(&mut self) {
-        if let Some(c) = &self.0 {
-            c.fetch_sub(1, Relaxed);
-        }
-    }
-}
-
-impl ConnLimit {
-    pub fn new(max: Option<u32>) -> Self {
-        ConnLimit { open: Arc::default(), max }
-    }
-
-    /// A limit over a count kept elsewhere (`ClusterState::conns_open`, across reloads).
-    pub fn shared(open: Arc<AtomicU32>, max: Option<u32>) -> Self {
-        ConnLimit { open, max }
-    }
-
-    /// A slot for a new connection, or the circuit breaker when the cluster is at its cap.
-    pub fn acquire(&self) -> Result<ConnSlot, ProxyError> {
-        let n = self.open.fetch_add(1, Relaxed);
-        if self.max.is_some_and(|max| n >= max) {
-            self.open.fetch_sub(1, Relaxed);
-            return Err(ProxyError::CircuitBreaker);
-        }
-        Ok(ConnSlot(Some(Arc::clone(&self.open))))
-    }
-
-    pub fn open(&self) -> u32 {
-        self.open.load(Relaxed)
-    }
-}
 
 impl Pool {
     /// An idle connection to `addr` if one is usable, else a new one (within `limit`).

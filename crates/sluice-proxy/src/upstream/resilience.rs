@@ -17,7 +17,7 @@ use sluice_core::retry::backoff;
 use sluice_core::{EndpointState, PickCtx};
 use tokio::time::Instant;
 
-use crate::body::RequestBody;
+use crate::body::request::RequestBody;
 use crate::downstream::ctx::ConnCtx;
 use crate::h1::client::UpIncoming;
 use crate::handler::errors::ProxyError;

@@ -14,7 +14,7 @@ use std::task::{ready, Context, Poll};
 use sluice_core::h2glitch::{self, FrameGlitches, Scanner};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::downstream::ctx::ConnState;
+use crate::downstream::state::ConnState;
 use crate::metrics::ListenerMetrics;
 
 /// Counts a client reset of a stream already being forwarded: armed when an HTTP/2 request

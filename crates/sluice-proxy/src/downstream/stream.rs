@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::ConnState;
+use crate::downstream::state::ConnState;
 
 /// A stream (TCP by default) with bytes already read put back in front.
 pub struct Prefixed<IO = TcpStream> {
