@@ -227,7 +227,8 @@ fn head_limits(l: &ListenerCtx) -> crate::h1::HeadLimits {
     crate::h1::HeadLimits { max_bytes: l.limits.max_header_bytes, max_headers: l.limits.max_header_count }
 }
 
-/// HTTP/1.1 or h2 on an accepted (and, for TLS listeners, decrypted) connection.
+/// HTTP/2 (prior knowledge or ALPN) on an accepted (and, for TLS listeners, decrypted)
+/// connection, through hyper's h2 server under the glitch guard.
 async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static, H: Handler>(
     handler: H,
     io: IO,
@@ -244,7 +245,7 @@ async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static, H: Hand
     let state = Arc::clone(&ctx.state);
     let svc =
         service_fn(move |req: Request<Incoming>| handler.clone().handle(Rc::clone(&ctx), req.map(ClientBody::Hyper)));
-    let conn = listener.builder.serve_connection_with_upgrades(io, svc);
+    let conn = listener.builder.serve_connection(io, svc);
     tokio::pin!(conn);
     let timer = tokio::time::sleep(timeouts.header.min(timeouts.idle));
     tokio::pin!(timer);

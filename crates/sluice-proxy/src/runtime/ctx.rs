@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use hyper::server::conn::http2;
 use hyper_util::rt::TokioTimer;
-use hyper_util::server::conn::auto;
 use sluice_config::{ListenerConfig, ListenerProtocol};
 
 use crate::handler::accesslog::AccessLog;
@@ -53,28 +53,19 @@ impl WorkerCtx {
 pub struct ListenerCtx {
     pub name: String,
     pub protocol: ListenerProtocol,
-    pub builder: auto::Builder<LocalExec>,
+    pub builder: http2::Builder<LocalExec>,
     pub worker: Rc<WorkerCtx>,
     pub metrics: Arc<ListenerMetrics>,
     pub gate: Arc<crate::runtime::gate::Gate>,
     pub limits: sluice_config::ListenerLimits,
 }
 
-fn builder(l: &ListenerConfig) -> auto::Builder<LocalExec> {
-    let mut b = auto::Builder::new(LocalExec);
+/// hyper serves only HTTP/2 (HTTP/1.1 is `h1`'s own server), so its builder is the h2 one:
+/// no HTTP/1 settings, and no second sniff of the preface `downstream::conn` already read.
+fn builder(l: &ListenerConfig) -> http2::Builder<LocalExec> {
+    let mut b = http2::Builder::new(LocalExec);
     let lim = &l.limits;
-    {
-        let mut h1 = b.http1();
-        h1.timer(TokioTimer::new())
-            .writev(false)
-            .header_read_timeout(None)
-            .max_buf_size(lim.max_header_bytes.max(8192));
-        if lim.max_header_count != 100 {
-            h1.max_headers(lim.max_header_count);
-        }
-    }
-    b.http2()
-        .timer(TokioTimer::new())
+    b.timer(TokioTimer::new())
         .max_concurrent_streams(lim.max_concurrent_streams)
         .max_header_list_size(lim.max_header_bytes.saturating_mul(2).min(u32::MAX as usize) as u32)
         .initial_stream_window_size(1 << 20)
