@@ -20,19 +20,18 @@ fn one_cluster(limits: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn resets_of_forwarded_streams_end_in_goaway_enhance_your_calm() {
+/// Batches of `batch` slow requests, each reset once the proxy has forwarded it (the
+/// rapid-reset pattern, which h2's own limit on resets of streams not yet accepted does
+/// not see), until the proxy says GOAWAY; how many reached the backend.
+async fn reset_flood(limits: &str, batch: u32, batches: u32) -> (Option<u32>, bool, usize) {
     let a = Backend::start("a");
-    let h = proxy(&one_cluster("h2_max_glitches = 20"), &[("a", a.addr)]);
+    let h = proxy(&one_cluster(limits), &[("a", a.addr)]);
     let mut c = RawH2::connect(h.addr("web").unwrap()).await;
     let auth = [(":authority", "test.local")];
     let mut stream = 1;
-    // Batches of ten slow requests, each reset once the proxy has forwarded it: the
-    // pattern of the rapid-reset attack, which h2's own limit (resets of streams not yet
-    // accepted) does not see.
-    for _ in 0..20 {
+    for _ in 0..batches {
         let first = stream;
-        for _ in 0..10 {
+        for _ in 0..batch {
             c.request(stream, "GET", "/slow/500", &auth, true).await;
             stream += 2;
         }
@@ -41,11 +40,30 @@ async fn resets_of_forwarded_streams_end_in_goaway_enhance_your_calm() {
             c.reset(s).await;
         }
     }
-    assert_eq!(c.goaway(Duration::from_secs(2)).await, Some(ENHANCE_YOUR_CALM));
-    assert!(c.closed(Duration::from_secs(3)).await, "the connection is closed after the GOAWAY");
+    let goaway = c.goaway(Duration::from_secs(2)).await;
+    let closed = c.closed(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let forwarded = a.hits();
-    assert!(forwarded <= 20 + 10, "{forwarded} requests reached the backend (limit 20, batches of 10)");
     stop(h);
+    (goaway, closed, forwarded)
+}
+
+#[tokio::test]
+async fn resets_of_forwarded_streams_end_in_goaway_enhance_your_calm() {
+    let (goaway, closed, forwarded) = reset_flood("h2_max_glitches = 20", 10, 20).await;
+    assert_eq!(goaway, Some(ENHANCE_YOUR_CALM));
+    assert!(closed, "the connection is closed after the GOAWAY");
+    assert!(forwarded <= 20 + 2 * 10, "{forwarded} requests reached the backend (limit 20, batches of 10)");
+}
+
+#[tokio::test]
+async fn the_default_budget_stops_a_reset_flood_after_about_a_hundred_requests() {
+    // 50 batches of 10 would be 500 requests without the budget.
+    let (goaway, _, forwarded) = reset_flood("max_header_count = 100", 10, 50).await;
+    eprintln!("reset flood with the default h2_max_glitches: {forwarded} requests forwarded");
+    assert_eq!(goaway, Some(ENHANCE_YOUR_CALM));
+    // The limit, plus the batch in flight when it trips (a batch of slack for scheduling).
+    assert!(forwarded <= 100 + 2 * 10, "{forwarded} requests reached the backend (default limit 100)");
 }
 
 #[tokio::test]
