@@ -1,8 +1,8 @@
 //! One client connection: HTTP/1.1 on sluice's own server (`h1`), or HTTP/2 (h2c prior
 //! knowledge, or ALPN `h2` behind TLS) on hyper's — the first bytes decide. For the hyper
-//! path, connection-level timeouts live here: header (from accept, or from the first byte
-//! of the next request, to the end of its head — the slowloris guard) and idle (no request
-//! in flight since the last response ended); `h1` keeps its own.
+//! path, connection-level timeouts live here: header (from accept until the h2 preface —
+//! the slowloris guard for a TLS connection that negotiated h2 and then says nothing) and
+//! idle (no stream in flight since the last response ended); `h1` keeps its own.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -60,10 +60,6 @@ impl ConnState {
     fn deadline(&self, t: &ListenerTimeouts) -> Option<Instant> {
         if self.in_flight.load(Relaxed) > 0 {
             return None;
-        }
-        let head = self.head_started.load(Relaxed);
-        if head != 0 {
-            return Some(self.at(head) + t.header);
         }
         let last_done = self.at(self.last_done.load(Relaxed));
         if self.requests.load(Relaxed) == 0 && !self.is_h2() {

@@ -21,8 +21,6 @@ pub struct ConnState {
     pub(crate) origin: Instant,
     pub(crate) in_flight: AtomicU32,
     pub(crate) last_done: AtomicU64,
-    /// 0 = no request head in progress.
-    pub(crate) head_started: AtomicU64,
     pub(crate) requests: AtomicU64,
     pub(crate) h2: AtomicBool,
     /// Set by the handler when the connection must close after the current response.
@@ -47,7 +45,6 @@ impl ConnState {
             origin: Instant::now(),
             in_flight: AtomicU32::new(0),
             last_done: AtomicU64::new(0),
-            head_started: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             h2: AtomicBool::new(false),
             close_requested: Notify::new(),
@@ -66,7 +63,6 @@ impl ConnState {
     /// Called by the handler when a request arrives; returns its guard and ordinal (1-based).
     pub fn begin_request(self: &Arc<Self>) -> (ActiveGuard, u64) {
         self.in_flight.fetch_add(1, Relaxed);
-        self.head_started.store(0, Relaxed);
         let n = self.requests.fetch_add(1, Relaxed) + 1;
         (ActiveGuard(Arc::clone(self)), n)
     }
@@ -75,13 +71,11 @@ impl ConnState {
         self.h2.load(Relaxed)
     }
 
+    /// Bytes the client sent (decrypted), seen by `stream::Tracked` on hyper's h2 path:
+    /// the preface marks the connection as h2 (until then the header timeout applies).
     pub(crate) fn on_read(&self, data: &[u8]) {
         if self.requests.load(Relaxed) == 0 && data.starts_with(b"PRI * HTTP/2.0") {
             self.h2.store(true, Relaxed);
-        }
-        let idle = self.in_flight.load(Relaxed) == 0 && self.head_started.load(Relaxed) == 0;
-        if !data.is_empty() && idle && !self.is_h2() {
-            self.head_started.store(self.since_origin(Instant::now()).max(1), Relaxed);
         }
     }
 }

@@ -22,17 +22,6 @@ async fn silent_new_connection_gets_the_header_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn partial_head_after_idle_gets_the_header_timeout_from_its_first_byte() {
-    let st = std::sync::Arc::new(ConnState::new());
-    drop(st.begin_request());
-    tokio::time::advance(Duration::from_secs(30)).await;
-    st.on_read(b"GET / HT");
-    let mut p = Phase::Open;
-    assert_eq!(st.on_timer(&mut p, at(9), &T), Action::Recheck(at(10)));
-    assert_eq!(st.on_timer(&mut p, at(10), &T), Action::Drop);
-}
-
-#[tokio::test(start_paused = true)]
 async fn idle_keepalive_closes_after_idle_and_busy_never_does() {
     let st = std::sync::Arc::new(ConnState::new());
     let mut p = Phase::Open;
