@@ -3,9 +3,7 @@
 //! TCP/UDP through the routes and clusters of the current `Snapshot`. Layers, each
 //! importing only those below it (docs/architecture.md walks a request through them):
 //!
-//! - `control/`: reload orchestration, the admin API and status (the control plane; to
-//!   move into its own crate)
-//! - `runtime/`: server start, workers, listening sockets, spawning, clocks, the snapshot
+//! - `runtime/`: workers (started by `sluice-control`, the control plane crate), listening sockets, spawning, clocks, the snapshot
 //!   and the state kept across reloads
 //! - `downstream/`: client connections: accept, protocol sniffing, TLS, PROXY protocol,
 //!   HTTP/2 through hyper
@@ -19,18 +17,16 @@
 //! - `body.rs`, `metrics.rs`: body types and counters every layer shares
 
 mod body;
-pub mod control;
 mod downstream;
 mod h1;
 mod handler;
 mod io;
 mod l4;
 pub mod metrics;
-mod runtime;
-mod upstream;
+pub mod runtime;
+pub mod upstream;
 
 pub use downstream::{proxyproto, tls};
 pub use h1::read_requests as read_h1_requests;
 pub use handler::accesslog;
-pub use runtime::server::{Server, ServerHandle};
 pub use runtime::snapshot::{self, Snapshot};

@@ -1,5 +1,5 @@
 //! The `sluice` binary: the CLI (run, check, demo), logging, signals, and the wiring from a
-//! config file to a running `sluice_proxy::Server`.
+//! config file to a running `sluice_control::Server`.
 #![forbid(unsafe_code)]
 
 mod demo;
@@ -99,7 +99,7 @@ fn check(path: &std::path::Path) -> ExitCode {
 
 /// Starts the server and blocks until SIGTERM/SIGINT (SIGHUP reloads `path`).
 pub fn run(cfg: sluice_config::Config, path: Option<PathBuf>) -> ExitCode {
-    let handle = match sluice_proxy::Server::start_from(cfg, path) {
+    let handle = match sluice_control::Server::start_from(cfg, path) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("sluice: {e}");
@@ -120,7 +120,7 @@ pub fn run(cfg: sluice_config::Config, path: Option<PathBuf>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn wait_for_stop(control: &sluice_proxy::control::Control) {
+fn wait_for_stop(control: &sluice_control::Control) {
     let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return;
     };

@@ -10,6 +10,5 @@ pub mod exec;
 pub mod gate;
 pub mod listen;
 pub mod rng;
-pub mod server;
 pub mod snapshot;
 pub mod worker;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use sluice_proxy::{Server, ServerHandle};
+use sluice_control::{Server, ServerHandle};
 
 use crate::support::*;
 

@@ -65,7 +65,7 @@ async fn kill_under_load(run: Duration) -> (usize, Vec<String>) {
     (ok, bad)
 }
 
-fn stop_proxy(h: sluice_proxy::ServerHandle) {
+fn stop_proxy(h: sluice_control::ServerHandle) {
     stop(h);
 }
 

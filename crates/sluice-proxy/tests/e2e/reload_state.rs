@@ -9,7 +9,7 @@ fn config(lines: &str, a: std::net::SocketAddr) -> String {
     format!("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"c\"\n[clusters.c]\n{lines}\nendpoints = [\"{a}\"]\n")
 }
 
-fn reload(h: &sluice_proxy::ServerHandle, text: &str) {
+fn reload(h: &sluice_control::ServerHandle, text: &str) {
     let cfg = sluice_config::parse(text, "test.toml").unwrap_or_else(|d| panic!("{d}"));
     h.control().apply(cfg).expect("reload");
 }

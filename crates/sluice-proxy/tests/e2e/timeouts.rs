@@ -46,7 +46,7 @@ fn blackhole() -> (std::net::SocketAddr, Vec<std::net::TcpStream>, socket2::Sock
     (addr, fill, s)
 }
 
-async fn start() -> (sluice_proxy::ServerHandle, Backend, Vec<std::net::TcpStream>, socket2::Socket) {
+async fn start() -> (sluice_control::ServerHandle, Backend, Vec<std::net::TcpStream>, socket2::Socket) {
     let b = Backend::start("a");
     let (bh, fill, sock) = blackhole();
     (proxy(CONFIG, &[("a", b.addr), ("bh", bh)]), b, fill, sock)

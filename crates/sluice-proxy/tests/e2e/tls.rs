@@ -161,7 +161,7 @@ async fn a_reload_serves_new_certificates_and_a_broken_file_keeps_the_old() {
     let path = pki.dir.join("sluice.toml");
     std::fs::write(&path, text).unwrap();
     let cfg = sluice_config::load(&path).unwrap_or_else(|d| panic!("{d}"));
-    let h = sluice_proxy::Server::start_from(cfg, Some(path.clone())).unwrap();
+    let h = sluice_control::Server::start_from(cfg, Some(path.clone())).unwrap();
     let addr = h.addr("web").unwrap();
     let client = client_config(pki.roots(), &["http/1.1"], None);
     let first = connect(addr, "old.test", &client).await.unwrap();

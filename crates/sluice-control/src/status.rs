@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 use sluice_config::RouteTarget;
 
-use crate::control::reload::ReloadStatus;
-use crate::runtime::snapshot::Snapshot;
+use crate::reload::ReloadStatus;
+use sluice_proxy::runtime::snapshot::Snapshot;
 
 pub fn status(snap: &Snapshot, reload: &ReloadStatus) -> Value {
     let listeners: Vec<Value> = snap
@@ -31,18 +31,18 @@ pub fn status(snap: &Snapshot, reload: &ReloadStatus) -> Value {
             .endpoints()
             .iter()
             .map(|e| {
-                let pct = e.recent.percentiles(crate::runtime::clock::now_ns(), 10_000_000_000);
+                let pct = e.recent.percentiles(sluice_proxy::runtime::clock::now_ns(), 10_000_000_000);
                 json!({
                     "addr": e.addr.to_string(), "state": e.health().as_str(), "weight": e.weight(),
                     "backup": e.backup, "in_flight": e.in_flight(), "requests": e.requests(), "failures": e.failures(),
                     "p50_ms": pct.map(|p| p.0 as f64 / 1e6), "p95_ms": pct.map(|p| p.1 as f64 / 1e6), "p99_ms": pct.map(|p| p.2 as f64 / 1e6),
                     "error_rate": if e.requests() == 0 { 0.0 } else { e.failures() as f64 / e.requests() as f64 },
-                    "checks_ok": e.checks_ok(), "health_changes": e.health_changes(), "ejections": e.ejections(), "ewma_ms": e.ewma.estimate(crate::runtime::clock::now_ns(), &c.config.balance_options.ewma) / 1e6,
+                    "checks_ok": e.checks_ok(), "health_changes": e.health_changes(), "ejections": e.ejections(), "ewma_ms": e.ewma.estimate(sluice_proxy::runtime::clock::now_ns(), &c.config.balance_options.ewma) / 1e6,
                 })
             })
             .collect();
         clusters.insert(name.clone(), json!({ "balance": c.config.balance.name(), "open_connections": c.conn_limit.open(), "breaker": format!("{:?}", c.state.breaker.state()), "endpoints": eps }));
     }
     let reload = json!({ "count": reload.count, "ok": reload.ok, "message": reload.message });
-    json!({ "now_ms": crate::runtime::clock::now_ns() / 1_000_000, "listeners": listeners, "clusters": clusters, "reload": reload })
+    json!({ "now_ms": sluice_proxy::runtime::clock::now_ns() / 1_000_000, "listeners": listeners, "clusters": clusters, "reload": reload })
 }

@@ -13,10 +13,10 @@ use sluice_config::diff::diff;
 use sluice_config::Config;
 use tokio::sync::{mpsc, watch};
 
-use crate::metrics::Store;
-use crate::runtime::listen::bind_listener;
-use crate::runtime::snapshot::{EndpointRegistry, Snapshot};
-use crate::runtime::worker::WorkerCmd;
+use sluice_proxy::metrics::Store;
+use sluice_proxy::runtime::listen::bind_listener;
+use sluice_proxy::runtime::snapshot::{EndpointRegistry, Snapshot};
+use sluice_proxy::runtime::worker::WorkerCmd;
 
 /// The outcome of the last reload, for `/status`.
 #[derive(Debug, Clone, Default)]
@@ -220,7 +220,7 @@ impl Control {
             let _ = t.join();
         }
         let (stop, rx) = watch::channel(false);
-        if let Some(t) = crate::upstream::health::start(&self.shared.load(), rx)? {
+        if let Some(t) = sluice_proxy::upstream::health::start(&self.shared.load(), rx)? {
             st.health = Some((stop, t));
         }
         Ok(())

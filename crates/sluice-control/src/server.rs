@@ -11,12 +11,12 @@ use arc_swap::ArcSwap;
 use sluice_config::Config;
 use tokio::sync::{mpsc, watch};
 
-use crate::control::reload::Control;
-use crate::handler::accesslog::AccessLog;
-use crate::metrics::Store;
-use crate::runtime::listen::bind_listener;
-use crate::runtime::snapshot::{EndpointRegistry, Snapshot};
-use crate::runtime::worker::{self, WorkerSpec};
+use crate::reload::Control;
+use sluice_proxy::accesslog::AccessLog;
+use sluice_proxy::metrics::Store;
+use sluice_proxy::runtime::listen::bind_listener;
+use sluice_proxy::runtime::snapshot::{EndpointRegistry, Snapshot};
+use sluice_proxy::runtime::worker::{self, WorkerSpec};
 
 pub struct Server;
 
@@ -48,7 +48,7 @@ impl Server {
             )),
             None => None,
         };
-        let mut per_worker: Vec<Vec<(String, crate::runtime::listen::Sock)>> =
+        let mut per_worker: Vec<Vec<(String, sluice_proxy::runtime::listen::Sock)>> =
             (0..workers).map(|_| Vec::new()).collect();
         let mut bound = Vec::new();
         for l in &config.listeners {
@@ -83,7 +83,7 @@ impl Server {
         let control = Control::new(path, shared, metrics, registry, senders, bound)?;
         let admin = match admin_bind {
             Some(bind) => {
-                let (addr, t) = crate::control::admin::start(bind, Arc::clone(&control), rx.clone())?;
+                let (addr, t) = crate::admin::start(bind, Arc::clone(&control), rx.clone())?;
                 threads.push(t);
                 Some(addr)
             }

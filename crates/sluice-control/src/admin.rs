@@ -18,7 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
-use crate::control::reload::Control;
+use crate::reload::Control;
 
 pub fn start(
     bind: SocketAddr,
@@ -103,9 +103,7 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
             r
         }
-        (Method::GET, ["status"]) => {
-            json(&crate::control::status::status(&control.shared.load(), &control.last_reload()))
-        }
+        (Method::GET, ["status"]) => json(&crate::status::status(&control.shared.load(), &control.last_reload())),
         (Method::GET, ["config"]) => match control.source() {
             Some(src) => text(StatusCode::OK, src),
             None => text(StatusCode::NOT_FOUND, "404 no config file (started without one)\n"),

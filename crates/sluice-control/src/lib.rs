@@ -1,0 +1,14 @@
+//! sluice-control: the control plane. Starts the data plane (`Server`: binds listeners,
+//! starts the workers of `sluice_proxy::runtime`), owns the active config and its reloads
+//! (`Control`: diff + apply, admin weight/drain/split changes, the health checkers), and
+//! serves the admin API, `/status` and the dashboard. It reads the data plane's state
+//! (snapshot, endpoint and cluster state, metrics); the data plane never depends on it.
+//! The DNS server and the anycast feed are to live beside it.
+
+mod admin;
+mod reload;
+mod server;
+mod status;
+
+pub use reload::{Control, ReloadStatus};
+pub use server::{Server, ServerHandle};
