@@ -78,8 +78,17 @@ async fn mtls_admits_signed_clients_and_refuses_others() {
         };
         assert!(refused, "a client without a certificate from the CA is refused");
     }
-    let m = get(h.admin_addr().unwrap(), "/metrics", &[]).await.body;
-    assert!(m.contains("sluice_tls_handshake_failures_total{listener=\"web\"} 2"), "{m}");
+    // The client can see the refusal before the server has counted it: wait for the count.
+    let want = "sluice_tls_handshake_failures_total{listener=\"web\"} 2";
+    let mut m = String::new();
+    for _ in 0..50 {
+        m = get(h.admin_addr().unwrap(), "/metrics", &[]).await.body;
+        if m.contains(want) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(m.contains(want), "{m}");
     assert_eq!(b.hits(), 1);
     stop(h);
 }
