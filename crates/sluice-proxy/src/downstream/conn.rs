@@ -25,7 +25,7 @@ use crate::downstream::accept::{accept_proxy, Counted};
 use crate::downstream::ctx::ConnCtx;
 use crate::downstream::service::Handler;
 use crate::downstream::state::ConnState;
-pub use crate::downstream::stream::{Prefixed, Tracked};
+use crate::downstream::stream::{Prefixed, Tracked};
 use crate::h1::ClientBody;
 use crate::handler::xforwarded::Peer;
 use crate::runtime::ctx::ListenerCtx;

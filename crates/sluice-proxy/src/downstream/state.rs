@@ -80,12 +80,6 @@ impl ConnState {
     }
 }
 
-impl Default for ConnState {
-    fn default() -> Self {
-        ConnState::new()
-    }
-}
-
 /// One connection's glitch score against its listener's `h2_max_glitches`.
 pub struct Calm {
     score: AtomicU32,

@@ -92,7 +92,8 @@ impl Bulkhead {
         Some(BulkheadPermit { permit: Some(p), home: Arc::clone(self) })
     }
 
-    /// Permits free right now (for tests and status).
+    /// Permits free right now.
+    #[cfg(test)]
     pub fn available(&self) -> usize {
         self.sem.available_permits()
     }

@@ -184,22 +184,7 @@ pub async fn forward(
         let (in_flight, res, answered) = try_once(ctx, cluster, &ep, req, deadline, tried_at).await;
         let again =
             attempt < max && answered < deadline && retry.is_some_and(|p| wants_retry(p, &res, replay.is_some()));
-        // A request that never reached the upstream adds no load when sent elsewhere, and
-        // one whose connection died without an answer met a dying endpoint, not an
-        // overloaded one: only retries of answered or timed-out requests draw on the budget.
-        let unsent = matches!(res, Err(Failure::Unsent(..) | Failure::Dropped(..)));
-        let slot = match (again, unsent) {
-            (false, _) => None,
-            (true, true) => Some(None),
-            (true, false) => {
-                let slot = budget_slot(cluster);
-                if slot.is_none() {
-                    cluster.metrics.retry_overflow.fetch_add(1, Relaxed);
-                    tracing::warn!(cluster = %cluster.config.name, endpoint = %ep.addr, "retry refused: retry budget exhausted");
-                }
-                slot.map(Some)
-            }
-        };
+        let slot = if again { retry_slot(cluster, &ep, &res) } else { None };
         let Some(slot) = slot else {
             return match res {
                 Ok((resp, back, connect_ns)) => Ok(Forwarded {
@@ -235,9 +220,27 @@ pub async fn forward(
     Err(ProxyError::UpstreamReset)
 }
 
-fn budget_slot(cluster: &ClusterRt) -> Option<sluice_core::retry::Active<'_>> {
+/// Whether a retry the policy wants may go: `Some(None)` when it is free, `Some(slot)`
+/// when it holds a retry-budget slot, `None` when the budget refuses it (counted, logged).
+/// A request that never reached the upstream adds no load when sent elsewhere, and one
+/// whose connection died without an answer met a dying endpoint, not an overloaded one:
+/// only retries of answered or timed-out requests draw on the budget.
+fn retry_slot<'c>(
+    cluster: &'c ClusterRt,
+    ep: &EndpointState,
+    res: &Result<Exchanged, Failure>,
+) -> Option<Option<sluice_core::retry::Active<'c>>> {
+    if matches!(res, Err(Failure::Unsent(..) | Failure::Dropped(..))) {
+        return Some(None);
+    }
     let p = cluster.config.retries.as_ref()?;
-    cluster.state.budget.try_retry(p.budget_percent, p.min_retry_concurrency, cluster.config.limits.max_retries)
+    let slot =
+        cluster.state.budget.try_retry(p.budget_percent, p.min_retry_concurrency, cluster.config.limits.max_retries);
+    if slot.is_none() {
+        cluster.metrics.retry_overflow.fetch_add(1, Relaxed);
+        tracing::warn!(cluster = %cluster.config.name, endpoint = %ep.addr, "retry refused: retry budget exhausted");
+    }
+    slot.map(Some)
 }
 
 /// One try (begun at `tried_at`) with its timeout; its outcome feeds peak-EWMA and outlier

@@ -50,7 +50,7 @@ pub struct Guarded<IO> {
     rx: Scanner,
     tx: Scanner,
     frames: FrameGlitches,
-    /// GOAWAY bytes still to write once tripped; `Some(17)` when written.
+    /// Once tripped: the GOAWAY frame and how much of it is written.
     goaway: Option<([u8; 17], usize)>,
 }
 
