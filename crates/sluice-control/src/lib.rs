@@ -6,6 +6,7 @@
 //! The DNS server and the anycast feed are to live beside it.
 
 mod admin;
+mod metrics;
 mod reload;
 mod server;
 mod status;

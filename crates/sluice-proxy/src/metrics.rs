@@ -1,15 +1,12 @@
 //! Golden-signal metrics (appendix C) with a lock-free hot path: every counter and
 //! histogram is a plain atomic held by the snapshot objects that record into it. The
 //! handles live in a store keyed by listener / route / cluster name, so they survive
-//! reloads; `/metrics` walks the store and encodes OpenMetrics text with prometheus-client.
+//! reloads; the control plane's `/metrics` (sluice-control) walks the store and encodes it.
 //! Labels are bounded: names from the config, status codes, and fixed reasons.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-
-use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
-use prometheus_client::registry::Registry;
 
 /// Latency bucket bounds in seconds (0.5 ms .. 30 s).
 const BOUNDS: [f64; 16] =
@@ -34,22 +31,22 @@ impl Hist {
         self.counts.iter().map(|c| c.load(Relaxed)).sum()
     }
 
-    fn encode(&self, mut e: MetricEncoder) -> Result<(), std::fmt::Error> {
+    /// Cumulative bucket counts by upper bound (seconds), as OpenMetrics wants them.
+    pub fn cumulative(&self) -> Vec<(f64, u64)> {
         let mut acc = 0;
-        let buckets: Vec<(f64, u64)> = BOUNDS
+        BOUNDS
             .iter()
             .zip(&self.counts)
             .map(|(b, c)| {
                 acc += c.load(Relaxed);
                 (*b, acc)
             })
-            .collect();
-        e.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-            self.sum_ns.load(Relaxed) as f64 / 1e9,
-            acc,
-            &buckets,
-            None,
-        )
+            .collect()
+    }
+
+    /// The sum of everything observed, in seconds.
+    pub fn sum_secs(&self) -> f64 {
+        self.sum_ns.load(Relaxed) as f64 / 1e9
     }
 }
 
@@ -74,7 +71,8 @@ impl Statuses {
         self.0.get(usize::from(code)).map_or(0, |c| c.load(Relaxed))
     }
 
-    fn nonzero(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+    /// The codes seen at least once, with their counts.
+    pub fn nonzero(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
         self.0.iter().enumerate().map(|(i, c)| (i as u16, c.load(Relaxed))).filter(|(_, n)| *n > 0)
     }
 }
@@ -187,198 +185,24 @@ impl Store {
         get(&self.tls, &listener.to_string())
     }
 
-    /// The OpenMetrics text of everything recorded so far.
-    pub fn render(self: &Arc<Self>) -> String {
-        let mut reg = Registry::with_prefix("sluice");
-        reg.register_collector(Box::new(Collector(Arc::clone(self))));
-        let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
-        out
+    /// Every listener's handles, by name (a copy of the map: the lock is held only to copy).
+    pub fn listeners(&self) -> Vec<(String, Arc<ListenerMetrics>)> {
+        entries(&self.listeners)
+    }
+    /// Every route's handles, by (listener, index).
+    pub fn routes(&self) -> Vec<((String, usize), Arc<RouteMetrics>)> {
+        entries(&self.routes)
+    }
+    /// Every cluster's handles, by name.
+    pub fn clusters(&self) -> Vec<(String, Arc<ClusterMetrics>)> {
+        entries(&self.clusters)
     }
 }
 
-#[derive(Debug)]
-struct Collector(Arc<Store>);
-
-type Labels = Vec<(&'static str, String)>;
-
-fn class(code: u16) -> String {
-    format!("{}xx", code / 100)
+fn entries<K: Clone, V>(m: &Mutex<BTreeMap<K, Arc<V>>>) -> Vec<(K, Arc<V>)> {
+    let g = m.lock().unwrap_or_else(|p| p.into_inner());
+    g.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect()
 }
-
-impl prometheus_client::collector::Collector for Collector {
-    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let ls: Vec<(String, Arc<ListenerMetrics>)> =
-            lock(&self.0.listeners).iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect();
-        let rs: Vec<((String, usize), Arc<RouteMetrics>)> =
-            lock(&self.0.routes).iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect();
-        let cs: Vec<(String, Arc<ClusterMetrics>)> =
-            lock(&self.0.clusters).iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect();
-        let l = |n: &str| vec![("listener", n.to_string())];
-        let c = |n: &str| vec![("cluster", n.to_string())];
-        gauge(
-            &mut e,
-            "connections_active",
-            "Open client connections",
-            ls.iter().map(|(n, m)| (l(n), m.connections_active.load(Relaxed) as f64)),
-        )?;
-        counter(
-            &mut e,
-            "connections",
-            "Accepted client connections",
-            ls.iter().map(|(n, m)| (l(n), m.connections.load(Relaxed))),
-        )?;
-        counter(
-            &mut e,
-            "accept_errors",
-            "Failed accepts",
-            ls.iter().map(|(n, m)| (l(n), m.accept_errors.load(Relaxed))),
-        )?;
-        let statuses = |labels: Labels, s: &Statuses| -> Vec<(Labels, u64)> {
-            s.nonzero()
-                .map(|(code, n)| {
-                    let mut x = labels.clone();
-                    x.push(("code", code.to_string()));
-                    x.push(("class", class(code)));
-                    (x, n)
-                })
-                .collect()
-        };
-        counter(
-            &mut e,
-            "listener_responses",
-            "Responses by listener and status",
-            ls.iter().flat_map(|(n, m)| statuses(l(n), &m.responses)),
-        )?;
-        counter(
-            &mut e,
-            "route_responses",
-            "Responses by route (listener, index) and status",
-            rs.iter().flat_map(|((n, i), m)| {
-                statuses(vec![("listener", n.clone()), ("route", i.to_string())], &m.responses)
-            }),
-        )?;
-        counter(
-            &mut e,
-            "cluster_responses",
-            "Upstream responses relayed, by cluster and status",
-            cs.iter().flat_map(|(n, m)| statuses(c(n), &m.responses)),
-        )?;
-        route_policy(&mut e, &rs)?;
-        hist(
-            &mut e,
-            "request_duration_seconds",
-            "Total request time, first byte in to last byte out",
-            ls.iter().map(|(n, m)| (l(n), &m.duration)),
-        )?;
-        hist(&mut e, "ttfb_seconds", "Time to the response head", ls.iter().map(|(n, m)| (l(n), &m.ttfb)))?;
-        hist(&mut e, "tls_handshake_seconds", "TLS handshake time", ls.iter().map(|(n, m)| (l(n), &m.tls_handshake)))?;
-        counter(
-            &mut e,
-            "tls_handshake_failures",
-            "TLS handshakes that failed or timed out",
-            ls.iter().map(|(n, m)| (l(n), m.tls_failed.load(Relaxed))),
-        )?;
-        counter(
-            &mut e,
-            "listener_rate_limited",
-            "Requests refused by the listener's rate limit (429)",
-            ls.iter().map(|(n, m)| (l(n), m.limit.rate_limited.load(Relaxed))),
-        )?;
-        counter(
-            &mut e,
-            "listener_rate_limit_store_errors",
-            "Shared listener rate-limit checks answered by the fallback because the store failed",
-            ls.iter().map(|(n, m)| (l(n), m.limit.store_errors.load(Relaxed))),
-        )?;
-        counter(
-            &mut e,
-            "h2_glitches",
-            "HTTP/2 protocol glitches (premature resets, empty DATA, tiny CONTINUATION, control floods)",
-            ls.iter().map(|(n, m)| (l(n), m.h2_glitches.load(Relaxed))),
-        )?;
-        counter(
-            &mut e,
-            "h2_glitch_closes",
-            "HTTP/2 connections closed with GOAWAY(ENHANCE_YOUR_CALM) past h2_max_glitches",
-            ls.iter().map(|(n, m)| (l(n), m.h2_calm_closes.load(Relaxed))),
-        )?;
-        counter(
-            &mut e,
-            "upgrades",
-            "Upgraded connections (WebSocket)",
-            ls.iter().map(|(n, m)| (l(n), m.upgrades.load(Relaxed))),
-        )?;
-        gauge(
-            &mut e,
-            "tunnels_active",
-            "Upgraded connections open now",
-            ls.iter().map(|(n, m)| (l(n), m.tunnels_active.load(Relaxed) as f64)),
-        )?;
-        counter(
-            &mut e,
-            "tls_resumptions",
-            "TLS handshakes that resumed a session (ticket or cache)",
-            ls.iter().map(|(n, m)| (l(n), m.tls_resumed.load(Relaxed))),
-        )?;
-        hist(
-            &mut e,
-            "upstream_connect_seconds",
-            "Upstream connect time",
-            cs.iter().map(|(n, m)| (c(n), &m.upstream_connect)),
-        )?;
-        hist(
-            &mut e,
-            "upstream_ttfb_seconds",
-            "Upstream time to response head, per try",
-            cs.iter().map(|(n, m)| (c(n), &m.upstream_ttfb)),
-        )?;
-        hist(&mut e, "queue_wait_seconds", "Wait for a bulkhead slot", cs.iter().map(|(n, m)| (c(n), &m.queue_wait)))?;
-        let cc = |f: fn(&ClusterMetrics) -> &AtomicU64| {
-            cs.iter().map(move |(n, m)| (c(n), f(m).load(Relaxed))).collect::<Vec<_>>()
-        };
-        counter(&mut e, "upstream_connections_created", "New upstream connections", cc(|m| &m.connections_created))?;
-        counter(
-            &mut e,
-            "upstream_connections_reused",
-            "Requests on a pooled upstream connection",
-            cc(|m| &m.connections_reused),
-        )?;
-        counter(&mut e, "retries", "Retries sent", cc(|m| &m.retries))?;
-        counter(
-            &mut e,
-            "retry_overflow",
-            "Retries refused by the retry budget or max_retries",
-            cc(|m| &m.retry_overflow),
-        )?;
-        counter(&mut e, "outlier_ejections", "Outlier ejections", cc(|m| &m.ejections))?;
-        counter(&mut e, "breaker_opens", "Error-rate breaker openings", cc(|m| &m.breaker_opens))?;
-        let shed = cs.iter().flat_map(|(n, m)| {
-            [("max_requests", m.shed_limit.load(Relaxed)), ("breaker_open", m.shed_breaker.load(Relaxed))]
-                .map(|(r, v)| (vec![("cluster", n.clone()), ("reason", r.to_string())], v))
-        });
-        counter(&mut e, "shed", "Requests refused by a circuit breaker", shed)?;
-        let health = cs.iter().flat_map(|(n, m)| {
-            [("pass", m.health_ok.load(Relaxed)), ("fail", m.health_failed.load(Relaxed))]
-                .map(|(r, v)| (vec![("cluster", n.clone()), ("result", r.to_string())], v))
-        });
-        counter(&mut e, "health_checks", "Active health check results", health)?;
-        counter(
-            &mut e,
-            "access_log_dropped",
-            "Access-log lines dropped (writer behind)",
-            [(Vec::new(), self.0.log_dropped.load(Relaxed))],
-        )
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-#[path = "metrics_encode.rs"]
-mod encode;
-use encode::{counter, gauge, hist, route_policy};
 
 #[cfg(test)]
 #[path = "metrics_test.rs"]

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::body::{poll_idle, BoxError, IdleTimer};
 use crate::downstream::state::ActiveGuard;
 use crate::h1::client::UpIncoming;
-use crate::h1::raw::RawFields;
+use crate::h1::codec::raw::RawFields;
 use crate::handler::accesslog::{AccessLog, Entry};
 use crate::handler::errors::ProxyError;
 use crate::metrics::ListenerMetrics;

@@ -1,6 +1,6 @@
 //! Moving bytes: the per-connection outbox and the worker's send batching (HTTP/1.1
 //! writes), and splice(2) relaying for L4. The crate's unsafe code lives here and in one
-//! function of `h1::names`, each with a SAFETY note.
+//! function of `h1::codec::names`, each with a SAFETY note.
 
 pub mod batch;
 #[allow(unsafe_code)] // one non-blocking send(2) on the owner's open socket

@@ -1,5 +1,5 @@
-//! OpenMetrics encoding helpers for `metrics.rs`: counter, gauge and histogram families
-//! from (labels, value) rows, and the per-route policy counters.
+//! OpenMetrics encoding helpers for `metrics/mod.rs`: counter, gauge and histogram
+//! families from (labels, value) rows, and the per-route policy counters.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -7,7 +7,10 @@ use std::sync::Arc;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
-use super::{Hist, Labels, RouteMetrics};
+use sluice_proxy::metrics::{Hist, RouteMetrics};
+
+/// A metric family's labels, in order.
+pub(super) type Labels = Vec<(&'static str, String)>;
 
 /// Rate-limit and mirroring counters per route.
 pub(super) fn route_policy(
@@ -72,7 +75,12 @@ pub(super) fn hist<'a>(
 ) -> Result<(), std::fmt::Error> {
     let mut m = e.encode_descriptor(name, help, None, MetricType::Histogram)?;
     for (labels, h) in rows {
-        h.encode(m.encode_family(&labels)?)?;
+        m.encode_family(&labels)?.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            h.sum_secs(),
+            h.count(),
+            &h.cumulative(),
+            None,
+        )?;
     }
     Ok(())
 }

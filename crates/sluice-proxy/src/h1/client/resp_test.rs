@@ -3,7 +3,7 @@
 use bytes::BytesMut;
 
 use super::parse_response;
-use crate::h1::head::Framing;
+use crate::h1::codec::head::Framing;
 
 fn one(raw: &str, head_req: bool) -> super::RespHead {
     parse_response(&mut BytesMut::from(raw), head_req, false).unwrap().unwrap()

@@ -18,15 +18,17 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-use super::decode::{Decoded, Decoder};
-use super::raw::RawFields;
-use super::resp::{parse_response, RespHead};
+pub mod resp;
+
+use super::codec::decode::{Decoded, Decoder};
+use super::codec::raw::RawFields;
 use crate::body::request::RequestBody;
 use crate::body::BoxError;
 use crate::io::batch::Side;
 use crate::io::outbox::Outbox;
 use crate::runtime::cluster_state::ConnSlot;
 use crate::upstream::pool::Pool;
+use resp::{parse_response, RespHead};
 
 const READ_CHUNK: usize = 8 * 1024;
 /// Largest read for a body: big bodies move in big reads (and big writes to the client).
@@ -135,7 +137,7 @@ fn encode_request(req: &Request<RequestBody>, out: &mut Vec<u8>) {
     out.push(b' ');
     out.extend_from_slice(req.uri().path_and_query().map_or("/", |p| p.as_str()).as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    super::write::put_fields(req.headers(), out);
+    super::codec::raw::put_fields(req.headers(), out);
     let wants_length = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
     if wants_length && !req.headers().contains_key(header::CONTENT_LENGTH) {
         out.extend_from_slice(b"content-length: 0\r\n");

@@ -16,8 +16,9 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::raw::RawFields;
 use crate::body::response::ProxyBody;
+use crate::h1::codec::raw::put_fields;
+use crate::h1::codec::raw::RawFields;
 
 /// Body bytes copied into the head's buffer rather than written on their own.
 pub const COALESCE: usize = 16 * 1024;
@@ -95,16 +96,6 @@ pub fn encode_head(
     }
     out.extend_from_slice(b"\r\n");
     (framing, keep)
-}
-
-/// Writes every field as `name: value\r\n` (heads and trailers, both directions).
-pub fn put_fields(h: &HeaderMap, out: &mut Vec<u8>) {
-    for (name, value) in h {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
 }
 
 /// What encoding a response head needs to know of its fields, from one pass over them

@@ -64,7 +64,7 @@ fn close_is_announced_and_honoured() {
 
 #[test]
 fn wire_form_fields_go_first_and_count_for_length_and_date() {
-    use crate::h1::raw::{kind, RawFields};
+    use crate::h1::codec::raw::{kind, RawFields};
     let mut raw = RawFields::default();
     for (n, v) in [("Server", "up"), ("Content-Length", "5"), ("Date", "Sat, 28 Nov 2026 07:00:00 GMT")] {
         raw.push(kind(n.as_bytes()), n.as_bytes(), v.as_bytes());

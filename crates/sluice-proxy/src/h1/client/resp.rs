@@ -10,9 +10,9 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName};
 use http::{StatusCode, Version};
 
-use super::head::Framing;
-use super::names::{header_name, parsed_value};
-use super::raw::{kind, parse_length, Kind, RawFields};
+use crate::h1::codec::head::Framing;
+use crate::h1::codec::names::{header_name, parsed_value};
+use crate::h1::codec::raw::{kind, parse_length, Kind, RawFields};
 
 /// Most response header fields accepted.
 const MAX_HEADERS: usize = 100;

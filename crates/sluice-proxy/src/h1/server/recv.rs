@@ -17,8 +17,8 @@ use hyper::body::Incoming;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::{oneshot, Notify};
 
-use super::decode::{Decoded, Decoder};
 use crate::body::BoxError;
+use crate::h1::codec::decode::{Decoded, Decoder};
 
 /// Bytes asked of the socket per read while a request is read.
 const READ_CHUNK: usize = 8 * 1024;

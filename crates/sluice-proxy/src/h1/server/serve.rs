@@ -21,8 +21,6 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::time::{Instant, Sleep};
 
-use super::decode::Decoder;
-use super::head::{self, Framing, Head, HeadError, HeadLimits};
 use super::recv::{poll_read_unbuffered, read_unbuffered};
 use super::recv::{ClientBody, Reader, RecvBody, Returned};
 use super::write::{encode_head, gather, send, Out, ReqFacts, COALESCE};
@@ -30,6 +28,8 @@ use super::{H1Upgrade, Upgraded};
 use crate::body::response::ProxyBody;
 use crate::downstream::ctx::ConnCtx;
 use crate::downstream::service::Handler;
+use crate::h1::codec::decode::Decoder;
+use crate::h1::codec::head::{self, Framing, Head, HeadError, HeadLimits};
 use crate::handler::errors::ProxyError;
 use crate::io::outbox::Outbox;
 

@@ -1,5 +1,5 @@
 //! An upstream response's end-to-end fields kept in wire form for an HTTP/1.1 client:
-//! `h1::resp` builds them while it parses the head, `h1::write` copies them out in one
+//! `h1::client::resp` builds them while it parses the head, `h1::server::write` copies them out in one
 //! piece. A response that nothing edits never enters a `HeaderMap` (no name lookups, no
 //! hashing, no `Bytes` per value, no second pass to write them). Route header edits and
 //! anything that needs a map turn them into one (`into_map`). Pure: no I/O.
@@ -103,6 +103,16 @@ pub fn parse_length(value: &[u8]) -> Option<u64> {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Writes every field as `name: value\r\n` (heads and trailers, both directions).
+pub fn put_fields(h: &HeaderMap, out: &mut Vec<u8>) {
+    for (name, value) in h {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 #[cfg(test)]

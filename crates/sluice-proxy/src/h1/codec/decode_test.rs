@@ -3,7 +3,7 @@
 use bytes::BytesMut;
 
 use super::{Decoded, Decoder};
-use crate::h1::head::Framing;
+use crate::h1::codec::head::Framing;
 
 /// Feeds `raw` one byte at a time (the worst split) and collects what comes out.
 fn trickle(f: Framing, raw: &[u8]) -> Result<(Vec<u8>, Option<http::HeaderMap>, usize), &'static str> {
