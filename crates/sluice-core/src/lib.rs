@@ -8,6 +8,7 @@ pub mod breaker;
 pub mod bucket;
 pub mod endpoint;
 pub mod ewma;
+pub mod gslb;
 pub mod h2glitch;
 pub mod hash;
 pub mod health;

@@ -13,6 +13,21 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// The prefix length (bits of the network part).
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    /// The network's first address.
+    pub fn network(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// True for an IPv4 network.
+    pub fn is_v4(&self) -> bool {
+        self.addr.is_ipv4()
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         match (self.addr, ip) {
