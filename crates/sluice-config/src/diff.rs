@@ -16,6 +16,9 @@ pub struct ConfigDiff {
     pub clusters_added: Vec<String>,
     pub clusters_removed: Vec<String>,
     pub clusters_changed: Vec<String>,
+    /// `[dns]`: "added", "removed", "rebound" (new bind: the server restarts on it) or
+    /// "updated" (zones, records or regions: swapped in place).
+    pub dns: Vec<String>,
     /// Settings that only take effect after a restart (kept at their old values).
     pub needs_restart: Vec<String>,
 }
@@ -35,6 +38,7 @@ impl ConfigDiff {
             ("clusters added", &self.clusters_added),
             ("clusters removed", &self.clusters_removed),
             ("clusters changed", &self.clusters_changed),
+            ("dns", &self.dns),
             ("needs restart (kept)", &self.needs_restart),
         ]
         .iter()
@@ -79,6 +83,14 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
         }
     }
     d.clusters_removed = old.clusters.keys().filter(|k| !new.clusters.contains_key(*k)).cloned().collect();
+    let dns = match (&old.dns, &new.dns) {
+        (None, Some(_)) => Some("added"),
+        (Some(_), None) => Some("removed"),
+        (Some(o), Some(n)) if o.bind != n.bind => Some("rebound"),
+        (Some(o), Some(n)) if !same(o, n) => Some("updated"),
+        _ => None,
+    };
+    d.dns.extend(dns.map(String::from));
     if old.workers != new.workers {
         d.needs_restart.push("workers".into());
     }

@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub listeners: BTreeMap<S<String>, FileListener>,
     #[serde(default)]
     pub clusters: BTreeMap<S<String>, FileCluster>,
+    pub dns: Option<crate::dns_file::FileDns>,
 }
 
 /// `[access_log] path = "access.log", format = "json"`.

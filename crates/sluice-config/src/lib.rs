@@ -6,6 +6,8 @@
 mod checker;
 pub mod diag;
 pub mod diff;
+mod dns_file;
+pub mod dns_model;
 mod file;
 pub mod model;
 pub mod tls;
@@ -13,6 +15,7 @@ pub mod units;
 mod validate;
 mod validate_balance;
 mod validate_cluster;
+mod validate_dns;
 mod validate_resilience;
 mod validate_route;
 mod validate_tls;
@@ -20,6 +23,7 @@ mod validate_tls;
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics};
+pub use dns_model::*;
 pub use model::*;
 pub use tls::{CaBundle, TlsCert, TlsConfig, UpstreamTls};
 
@@ -96,5 +100,7 @@ fn blank_line(work: &mut String, at: usize) -> bool {
     true
 }
 
+#[cfg(test)]
+mod dns_tests;
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,8 @@ pub struct Config {
     pub access_log: Option<AccessLogConfig>,
     pub listeners: Vec<ListenerConfig>,
     pub clusters: BTreeMap<String, ClusterConfig>,
+    /// The authoritative DNS server (GSLB), when `[dns]` is set.
+    pub dns: Option<crate::dns_model::DnsConfig>,
 }
 
 /// One line per request, written by a background thread.

@@ -35,7 +35,23 @@ pub fn validate(fc: FileConfig, sink: &mut Sink<'_>, base: std::path::PathBuf) -
             clusters.insert(name.get_ref().clone(), c);
         }
     }
-    Some(Config { workers, drain_timeout, admin, access_log, listeners, clusters })
+    let dns = fc.dns.as_ref().and_then(|d| crate::validate_dns::dns(&mut v, d, &cluster_names));
+    if let (Some(d), Some(fd)) = (&dns, &fc.dns) {
+        let clash = binds.iter().find(|(b, _)| {
+            b.port() == d.bind.port()
+                && d.bind.port() != 0
+                && (b.ip() == d.bind.ip() || b.ip().is_unspecified() || d.bind.ip().is_unspecified())
+        });
+        if let Some((_, other)) = clash {
+            v.err(
+                fd.bind.span(),
+                "dns.bind",
+                format!("address {} is already used by {other} (TCP)", d.bind),
+                Some("the DNS server needs its own address"),
+            );
+        }
+    }
+    Some(Config { workers, drain_timeout, admin, access_log, listeners, clusters, dns })
 }
 
 fn access_log(v: &mut V, a: &FileAccessLog) -> Option<AccessLogConfig> {
