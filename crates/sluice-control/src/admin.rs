@@ -98,12 +98,16 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
             r
         }
         (Method::GET, ["metrics"]) => {
-            let mut r = text(StatusCode::OK, crate::metrics::render(&control.metrics));
+            let mut r = text(StatusCode::OK, crate::metrics::render(&control.metrics, &control.dns_stats));
             let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
             r
         }
-        (Method::GET, ["status"]) => json(&crate::status::status(&control.shared.load(), &control.last_reload())),
+        (Method::GET, ["status"]) => {
+            let mut s = crate::status::status(&control.shared.load(), &control.last_reload());
+            s["dns"] = control.dns_status().unwrap_or(serde_json::Value::Null);
+            json(&s)
+        }
         (Method::GET, ["config"]) => match control.source() {
             Some(src) => text(StatusCode::OK, src),
             None => text(StatusCode::NOT_FOUND, "404 no config file (started without one)\n"),

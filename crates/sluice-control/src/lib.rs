@@ -3,9 +3,11 @@
 //! (`Control`: diff + apply, admin weight/drain/split changes, the health checkers), and
 //! serves the admin API, `/status` and the dashboard. It reads the data plane's state
 //! (snapshot, endpoint and cluster state, metrics); the data plane never depends on it.
-//! The DNS server and the anycast feed are to live beside it.
+//! `dns/` is the authoritative DNS server (GSLB) answering from the same endpoint state;
+//! the anycast feed is to live beside it.
 
 mod admin;
+pub mod dns;
 mod metrics;
 mod reload;
 mod server;

@@ -13,6 +13,8 @@ use sluice_config::diff::diff;
 use sluice_config::Config;
 use tokio::sync::{mpsc, watch};
 
+use crate::dns::stats::DnsStats;
+use crate::dns::DnsServer;
 use sluice_proxy::metrics::Store;
 use sluice_proxy::runtime::listen::bind_listener;
 use sluice_proxy::runtime::snapshot::{EndpointRegistry, Snapshot};
@@ -30,6 +32,8 @@ pub struct Control {
     path: Option<PathBuf>,
     pub shared: Arc<ArcSwap<Snapshot>>,
     pub metrics: Arc<Store>,
+    /// DNS counters (kept across reloads and DNS restarts).
+    pub dns_stats: Arc<DnsStats>,
     state: Mutex<State>,
 }
 
@@ -39,6 +43,8 @@ struct State {
     /// (listener, configured bind, bound address).
     bound: Vec<(String, SocketAddr, SocketAddr)>,
     health: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    /// The authoritative DNS server, while `[dns]` is configured.
+    dns: Option<DnsServer>,
     last: ReloadStatus,
     /// Split weights set through the admin API (blue/green switches), re-applied after
     /// reloads while the route still splits over the same clusters.
@@ -58,16 +64,21 @@ impl Control {
             path,
             shared,
             metrics,
+            dns_stats: Arc::new(DnsStats::default()),
             state: Mutex::new(State {
                 registry,
                 workers,
                 bound,
                 health: None,
+                dns: None,
                 last: ReloadStatus::default(),
                 splits: Default::default(),
             }),
         });
         c.restart_health(&mut c.lock())?;
+        let dns = c.shared.load().config.dns.clone();
+        crate::dns::reconcile(&mut c.lock().dns, dns.as_ref(), &c.shared, &c.dns_stats)
+            .map_err(std::io::Error::other)?;
         Ok(c)
     }
 
@@ -163,7 +174,12 @@ impl Control {
         if let Err(e) = self.restart_health(&mut st) {
             tracing::error!(error = %e, "health thread did not restart");
         }
-        let summary = d.summary();
+        let mut summary = d.summary();
+        let dns = self.shared.load().config.dns.clone();
+        if let Err(e) = crate::dns::reconcile(&mut st.dns, dns.as_ref(), &self.shared, &self.dns_stats) {
+            tracing::error!(error = %e, "dns server not moved; the old one keeps answering");
+            summary.push_str(&format!("; dns not applied: {e}"));
+        }
         st.last = ReloadStatus { count: st.last.count + 1, ok: true, message: summary.clone() };
         tracing::info!(changes = %summary, "config reloaded");
         Ok(summary)
@@ -226,8 +242,21 @@ impl Control {
         Ok(())
     }
 
-    /// Stops the health thread (server shutdown).
+    /// The DNS server's `/status` part, when one runs.
+    pub fn dns_status(&self) -> Option<serde_json::Value> {
+        let st = self.lock();
+        let dns = st.dns.as_ref()?;
+        Some(crate::dns::view::status(&dns.zones(), &self.shared.load(), dns.addr()))
+    }
+
+    /// The DNS server's bound address, when one runs.
+    pub fn dns_addr(&self) -> Option<SocketAddr> {
+        self.lock().dns.as_ref().map(DnsServer::addr)
+    }
+
+    /// Stops the health thread and the DNS server (server shutdown).
     pub fn stop(&self) {
+        self.lock().dns = None;
         if let Some((stop, t)) = self.lock().health.take() {
             let _ = stop.send(true);
             let _ = t.join();

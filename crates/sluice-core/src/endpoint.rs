@@ -56,6 +56,9 @@ pub struct EndpointState {
     pub ewma: PeakEwma,
     /// Response times of the current outlier interval (slow-response detector only).
     pub latency: LatencyWindow,
+    /// Round trip of the passing active health checks, smoothed (ns; 0 = none yet): the
+    /// latency of a site that carries no traffic through this instance (GSLB `latency`).
+    check_rtt_ns: AtomicU64,
     /// Response times of the last 10–20 s, for the status page.
     pub recent: RecentLatency,
 }
@@ -80,6 +83,7 @@ impl EndpointState {
             consecutive_gateway: AtomicU32::new(0),
             ewma: PeakEwma::default(),
             latency: LatencyWindow::default(),
+            check_rtt_ns: AtomicU64::new(0),
             recent: RecentLatency::default(),
         }
     }
@@ -177,6 +181,20 @@ impl EndpointState {
     /// May a balancer send new work here?
     pub fn is_available(&self) -> bool {
         self.checks_ok.load(Relaxed) && !self.is_ejected() && !self.draining.load(Relaxed) && self.weight() > 0
+    }
+
+    /// Records a passing health check's round trip: an average weighting the newest
+    /// sample by 1/4 (the first sample is taken as is).
+    pub fn record_check_rtt(&self, ns: u64) {
+        let ns = ns.max(1);
+        let old = self.check_rtt_ns.load(Relaxed);
+        let new = if old == 0 { ns } else { old - old / 4 + ns / 4 };
+        self.check_rtt_ns.store(new, Relaxed);
+    }
+
+    /// The smoothed health-check round trip, if any check has passed.
+    pub fn check_rtt_ns(&self) -> Option<u64> {
+        Some(self.check_rtt_ns.load(Relaxed)).filter(|&n| n > 0)
     }
 
     pub fn in_flight(&self) -> u32 {

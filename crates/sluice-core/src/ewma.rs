@@ -51,6 +51,11 @@ impl PeakEwma {
         self.stamp_ns.store(now_ns, Relaxed);
     }
 
+    /// True once a round trip has been observed.
+    pub fn observed(&self) -> bool {
+        self.raw().is_some()
+    }
+
     /// The estimate at `now`: the default when never observed, else decayed toward zero.
     pub fn estimate(&self, now_ns: u64, p: &EwmaParams) -> f64 {
         match self.raw() {

@@ -9,13 +9,17 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Registry;
 use sluice_proxy::metrics::{ClusterMetrics, Statuses, Store};
 
+use crate::dns::stats::DnsStats;
+
+mod dns;
 mod encode;
 use encode::{counter, gauge, hist, route_policy, Labels};
 
 /// The OpenMetrics text of everything recorded so far.
-pub fn render(store: &Arc<Store>) -> String {
+pub fn render(store: &Arc<Store>, dns: &Arc<DnsStats>) -> String {
     let mut reg = Registry::with_prefix("sluice");
     reg.register_collector(Box::new(Collector(Arc::clone(store))));
+    reg.register_collector(Box::new(dns::DnsCollector(Arc::clone(dns))));
     let mut out = String::new();
     let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
     out

@@ -88,8 +88,12 @@ async fn probe_loop(p: Probe, seed: u64) {
     // Start at a random point of the first interval so checks never march in step.
     tokio::time::sleep(jittered(cfg.interval / 2, cfg.interval / 2, r)).await;
     loop {
+        let started = clock::now_ns();
         let passed =
             matches!(tokio::time::timeout(cfg.timeout, check(target, &cfg.check, tls.as_deref())).await, Ok(true));
+        if passed {
+            ep.record_check_rtt(clock::now_ns().saturating_sub(started));
+        }
         let counter = if passed { &m.health_ok } else { &m.health_failed };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(healthy) = streak.observe(passed, ep.checks_ok(), &cfg.rise_fall) {

@@ -5,6 +5,7 @@ mod support;
 
 mod balancing;
 mod control;
+mod dns;
 mod dying;
 mod forwarding;
 mod grpc;

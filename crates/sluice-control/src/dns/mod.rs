@@ -1,0 +1,125 @@
+//! The authoritative DNS server (GSLB, seed §16.10.2): hickory-server on UDP and TCP at
+//! `[dns] bind`, on its own thread and runtime so a query flood never competes with the
+//! admin API. Answers come from the zones of the active config (swapped on reload) and the
+//! same endpoint state the balancers read, through the current snapshot.
+//!
+//! `zones` builds the lookup tables, `handler` answers one query, `facts` reads health and
+//! latency, `stats` counts for `/metrics`, `view` is the `/status` part.
+
+mod facts;
+mod handler;
+pub mod stats;
+pub mod view;
+mod zones;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use sluice_config::DnsConfig;
+use sluice_proxy::runtime::snapshot::Snapshot;
+use tokio::sync::watch;
+
+use stats::DnsStats;
+use zones::Zones;
+
+/// How long a TCP client may stay silent before its connection is closed.
+const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// A running DNS server.
+pub struct DnsServer {
+    bind: SocketAddr,
+    addr: SocketAddr,
+    zones: Arc<ArcSwap<Zones>>,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DnsServer {
+    /// Binds UDP, then TCP on the same port, and starts answering.
+    pub fn start(cfg: &DnsConfig, shared: Arc<ArcSwap<Snapshot>>, stats: Arc<DnsStats>) -> std::io::Result<DnsServer> {
+        let zones = Arc::new(ArcSwap::from_pointee(Zones::build(cfg, &stats).map_err(std::io::Error::other)?));
+        let udp = std::net::UdpSocket::bind(cfg.bind)?;
+        let addr = udp.local_addr()?;
+        let tcp = std::net::TcpListener::bind(addr)?;
+        udp.set_nonblocking(true)?;
+        tcp.set_nonblocking(true)?;
+        let handler = handler::Handler { zones: Arc::clone(&zones), shared, stats, counter: AtomicU64::new(0) };
+        let (stop, mut stopped) = watch::channel(false);
+        let thread = std::thread::Builder::new().name("sluice-dns".into()).spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => return tracing::error!(error = %e, "dns: no runtime"),
+            };
+            rt.block_on(async move {
+                let mut server = hickory_server::Server::new(handler);
+                match (tokio::net::UdpSocket::from_std(udp), tokio::net::TcpListener::from_std(tcp)) {
+                    (Ok(u), Ok(t)) => {
+                        server.register_socket(u);
+                        server.register_listener(t, TCP_IDLE, 32);
+                    }
+                    (Err(e), _) | (_, Err(e)) => return tracing::error!(error = %e, "dns: sockets not registered"),
+                }
+                let _ = stopped.wait_for(|s| *s).await;
+                let _ = server.shutdown_gracefully().await;
+            });
+        })?;
+        tracing::info!(%addr, zones = cfg.zones.len(), "dns server answering (udp, tcp)");
+        Ok(DnsServer { bind: cfg.bind, addr, zones, stop, thread: Some(thread) })
+    }
+
+    /// The configured bind address (port 0 stays 0 here).
+    pub fn bind(&self) -> SocketAddr {
+        self.bind
+    }
+
+    /// The bound address (UDP and TCP).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Swaps in the zones of a reloaded config; queries in flight finish on the old ones.
+    pub fn update(&self, cfg: &DnsConfig, stats: &DnsStats) -> Result<(), String> {
+        self.zones.store(Arc::new(Zones::build(cfg, stats)?));
+        Ok(())
+    }
+
+    pub fn zones(&self) -> Arc<Zones> {
+        self.zones.load_full()
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Brings the running DNS server in line with a config: starts, stops, rebinds (the new
+/// socket first, so a bind error keeps the old server) or swaps the zones.
+pub fn reconcile(
+    cur: &mut Option<DnsServer>,
+    cfg: Option<&DnsConfig>,
+    shared: &Arc<ArcSwap<Snapshot>>,
+    stats: &Arc<DnsStats>,
+) -> Result<(), String> {
+    match (cur.as_ref(), cfg) {
+        (_, None) => {
+            *cur = None;
+            Ok(())
+        }
+        (Some(s), Some(c)) if s.bind() == c.bind => s.update(c, stats),
+        (_, Some(c)) => {
+            let fresh = DnsServer::start(c, Arc::clone(shared), Arc::clone(stats))
+                .map_err(|e| format!("dns {}: {e}", c.bind))?;
+            *cur = Some(fresh);
+            Ok(())
+        }
+    }
+}
