@@ -7,9 +7,9 @@ set -euo pipefail
 bin=${1:-target/release/sluice}
 shot=${2:-}
 command -v chromium >/dev/null || { echo "browser-ui: chromium is required (apt-get install -y chromium)" >&2; exit 1; }
-read -r port admin < <("$(dirname "$0")/free-port.sh" 2)
+read -r port admin dns < <("$(dirname "$0")/free-port.sh" 3)
 log=$(mktemp); profile=$(mktemp -d)
-"$bin" demo --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" >"$log" 2>&1 &
+"$bin" demo --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" --dns "127.0.0.1:$dns" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$profile"' EXIT
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$admin/healthz" && break; sleep 0.1; done
@@ -25,9 +25,11 @@ addrs=$(curl -s "http://127.0.0.1:$admin/status" | grep -o '"addr": "[0-9.:]*"' 
 [ -n "$addrs" ] || fail "no endpoints in /status"
 for a in $addrs; do grep -q "$a" <<<"$dom" || fail "endpoint $a not rendered"; done
 grep -q 'class="badge healthy"' <<<"$dom" || fail "no endpoint state badges"
+grep -q "data-dns=\"127.0.0.1:$dns\"" <<<"$dom" || fail "dns card not rendered"
+grep -q 'data-record="api.demo.test"' <<<"$dom" || fail "dns record api.demo.test not rendered"
 if [ -n "$shot" ]; then
   timeout 90 chromium "${flags[@]}" --window-size=1400,820 --screenshot="$shot" "http://127.0.0.1:$admin/ui" >/dev/null 2>&1
 fi
 kill -TERM $pid; wait $pid || true
 trap - EXIT; rm -rf "$profile"
-echo "browser-ui: dashboard renders every cluster and endpoint"
+echo "browser-ui: dashboard renders every cluster, endpoint and DNS record"

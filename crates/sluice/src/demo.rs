@@ -18,7 +18,7 @@ use rand::Rng;
 /// name, added latency, share of requests answered with 500.
 const BACKENDS: [(&str, u64, f64); 3] = [("alpha", 0, 0.0), ("bravo", 20, 0.0), ("charlie", 50, 0.2)];
 
-pub fn run(listen: &str, admin: &str) -> ExitCode {
+pub fn run(listen: &str, admin: &str, dns: Option<&str>) -> ExitCode {
     let addrs = match start_backends() {
         Ok(a) => a,
         Err(e) => {
@@ -26,7 +26,10 @@ pub fn run(listen: &str, admin: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let text = config_text(listen, admin, &addrs);
+    let mut text = config_text(listen, admin, &addrs);
+    if let Some(dns) = dns {
+        text.push_str(&dns_text(dns));
+    }
     let cfg = match sluice_config::parse(&text, "(demo config)") {
         Ok(c) => c,
         Err(d) => {
@@ -78,6 +81,33 @@ endpoints = ["{c}"]
         a = b[0],
         b = b[1],
         c = b[2]
+    )
+}
+
+/// The optional `[dns]` part: GSLB records over the demo clusters (`--dns ADDR`).
+fn dns_text(bind: &str) -> String {
+    format!(
+        r#"
+[dns]
+bind = "{bind}"
+
+[dns.zones."demo.test"]
+ns = ["ns1.demo.test"]
+
+[[dns.zones."demo.test".records]]
+name = "www"
+type = "A"
+ttl = "10s"
+policy = "weighted"
+targets = [{{ addr = "192.0.2.1", cluster = "app", weight = 90 }}, {{ addr = "192.0.2.2", cluster = "canary", weight = 10 }}]
+
+[[dns.zones."demo.test".records]]
+name = "api"
+type = "A"
+ttl = "10s"
+policy = "failover"
+targets = [{{ addr = "192.0.2.10", cluster = "api" }}, {{ addr = "192.0.2.20", cluster = "canary" }}]
+"#
     )
 }
 

@@ -49,6 +49,9 @@ enum Command {
         /// Admin listen address.
         #[arg(long, default_value = "127.0.0.1:9901")]
         admin: String,
+        /// Also answer DNS for `demo.test` (GSLB records over the demo clusters) here.
+        #[arg(long)]
+        dns: Option<String>,
     },
     /// Simulate a cluster (one slow, one flaky endpoint by default) under every balancer and
     /// print tail latencies, errors and shares. Seeded: same seed, same table.
@@ -67,7 +70,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Demo { listen, admin } => demo::run(&listen, &admin),
+        Command::Demo { listen, admin, dns } => demo::run(&listen, &admin, dns.as_deref()),
         Command::Simulate(args) => simulate::run(&args),
     }
 }
