@@ -42,9 +42,8 @@ impl DnsServer {
     /// Binds UDP, then TCP on the same port, and starts answering.
     pub fn start(cfg: &DnsConfig, shared: Arc<ArcSwap<Snapshot>>, stats: Arc<DnsStats>) -> std::io::Result<DnsServer> {
         let zones = Arc::new(ArcSwap::from_pointee(Zones::build(cfg, &stats).map_err(std::io::Error::other)?));
-        let udp = std::net::UdpSocket::bind(cfg.bind)?;
+        let (udp, tcp) = bind(cfg.bind)?;
         let addr = udp.local_addr()?;
-        let tcp = std::net::TcpListener::bind(addr)?;
         udp.set_nonblocking(true)?;
         tcp.set_nonblocking(true)?;
         let handler = handler::Handler { zones: Arc::clone(&zones), shared, stats, counter: AtomicU64::new(0) };
@@ -97,6 +96,20 @@ impl Drop for DnsServer {
         let _ = self.stop.send(true);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+/// UDP, then TCP on the same port. With port 0 the kernel picks the UDP port, which may be
+/// taken for TCP: then another one is tried.
+fn bind(at: SocketAddr) -> std::io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
+    let mut tries = 0;
+    loop {
+        let udp = std::net::UdpSocket::bind(at)?;
+        match std::net::TcpListener::bind(udp.local_addr()?) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if at.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse && tries < 20 => tries += 1,
+            Err(e) => return Err(e),
         }
     }
 }

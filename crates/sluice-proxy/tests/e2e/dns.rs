@@ -21,6 +21,9 @@ health = { kind = "http", path = "/healthz", interval = "100ms", timeout = "80ms
 [clusters.frankfurt]
 endpoints = ["{b}"]
 health = { kind = "http", path = "/healthz", interval = "100ms", timeout = "80ms", rise = 1, fall = 1 }
+[clusters.both]
+endpoints = ["{a}", "{b}"]
+health = { kind = "http", path = "/healthz", interval = "100ms", timeout = "80ms", rise = 1, fall = 1 }
 
 [dns]
 bind = "127.0.0.1:0"
@@ -37,6 +40,12 @@ type = "A"
 ttl = "10s"
 policy = "failover"
 targets = [{ addr = "192.0.2.10", cluster = "seoul" }, { addr = "192.0.2.30", cluster = "frankfurt" }]
+
+[[dns.zones."example.test".records]]
+name = "pair"
+type = "A"
+policy = "failover"
+targets = [{ addr = "192.0.2.50", cluster = "both", min_healthy = 2 }, { addr = "192.0.2.60", cluster = "frankfurt" }]
 
 [[dns.zones."example.test".records]]
 name = "www"
@@ -110,9 +119,12 @@ fn start() -> (Vec<Backend>, sluice_control::ServerHandle, SocketAddr) {
 async fn answers_follow_health_within_the_check_interval_and_fail_open_when_all_are_down() {
     let (bs, h, dns) = start();
     let api = query("api.example.test.", RecordType::A, None);
+    let pair = query("pair.example.test.", RecordType::A, None);
     assert_eq!(addrs(&ask(dns, &api)), ["192.0.2.10"]);
+    assert_eq!(addrs(&ask(dns, &pair)), ["192.0.2.50"]);
     bs[0].set_healthy(false);
     tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(addrs(&ask(dns, &pair)), ["192.0.2.60"], "one of two endpoints is below min_healthy = 2");
     let r = ask(dns, &api);
     assert_eq!((addrs(&r), r.metadata.authoritative), (vec!["192.0.2.30".to_string()], true));
     assert_eq!(r.answers[0].ttl, 10);
