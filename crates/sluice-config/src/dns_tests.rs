@@ -31,7 +31,7 @@ fn with_record(rec: &str) -> String {
 
 #[test]
 fn the_contract_zone_parses_with_defaults() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/global-dns.toml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/global.toml");
     let c = load(std::path::Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
     let d = c.dns.expect("dns");
     assert_eq!(d.regions.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["apac", "eu"]);

@@ -21,6 +21,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub clusters: BTreeMap<S<String>, FileCluster>,
     pub dns: Option<crate::dns_file::FileDns>,
+    pub anycast: Option<crate::anycast_file::FileAnycast>,
 }
 
 /// `[access_log] path = "access.log", format = "json"`.

@@ -3,6 +3,8 @@
 //! `model::Config`. Every problem is reported at once as `FILE:LINE:COL: path: message`.
 #![forbid(unsafe_code)]
 
+mod anycast_file;
+pub mod anycast_model;
 mod checker;
 pub mod diag;
 pub mod diff;
@@ -13,6 +15,7 @@ pub mod model;
 pub mod tls;
 pub mod units;
 mod validate;
+mod validate_anycast;
 mod validate_balance;
 mod validate_cluster;
 mod validate_dns;
@@ -22,6 +25,7 @@ mod validate_tls;
 
 use std::path::Path;
 
+pub use anycast_model::*;
 pub use diag::{Diagnostic, Diagnostics};
 pub use dns_model::*;
 pub use model::*;
@@ -100,6 +104,8 @@ fn blank_line(work: &mut String, at: usize) -> bool {
     true
 }
 
+#[cfg(test)]
+mod anycast_tests;
 #[cfg(test)]
 mod dns_tests;
 #[cfg(test)]

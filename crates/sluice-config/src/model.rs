@@ -26,6 +26,8 @@ pub struct Config {
     pub clusters: BTreeMap<String, ClusterConfig>,
     /// The authoritative DNS server (GSLB), when `[dns]` is set.
     pub dns: Option<crate::dns_model::DnsConfig>,
+    /// Anycast routes announced through BGP while healthy, when `[anycast]` is set.
+    pub anycast: Option<crate::anycast_model::AnycastConfig>,
 }
 
 /// One line per request, written by a background thread.

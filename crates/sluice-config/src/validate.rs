@@ -51,7 +51,8 @@ pub fn validate(fc: FileConfig, sink: &mut Sink<'_>, base: std::path::PathBuf) -
             );
         }
     }
-    Some(Config { workers, drain_timeout, admin, access_log, listeners, clusters, dns })
+    let anycast = fc.anycast.as_ref().and_then(|a| crate::validate_anycast::anycast(&mut v, a, &cluster_names));
+    Some(Config { workers, drain_timeout, admin, access_log, listeners, clusters, dns, anycast })
 }
 
 fn access_log(v: &mut V, a: &FileAccessLog) -> Option<AccessLogConfig> {

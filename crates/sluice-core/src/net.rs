@@ -23,6 +23,15 @@ impl Cidr {
         self.addr
     }
 
+    /// The address with every host bit cleared.
+    pub fn first_address(&self) -> IpAddr {
+        let keep = |bits: u8| if self.prefix == 0 { 0 } else { u128::MAX << (bits - self.prefix) };
+        match self.addr {
+            IpAddr::V4(a) => IpAddr::V4((u32::from(a) & keep(32) as u32).into()),
+            IpAddr::V6(a) => IpAddr::V6((u128::from(a) & keep(128)).into()),
+        }
+    }
+
     /// True for an IPv4 network.
     pub fn is_v4(&self) -> bool {
         self.addr.is_ipv4()
@@ -52,6 +61,12 @@ fn masked(net: u128, ip: u128, prefix: u8, bits: u8) -> bool {
     }
     let shift = u32::from(bits - prefix);
     (net >> shift) == (ip >> shift)
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
 }
 
 /// Why a CIDR string was rejected.
