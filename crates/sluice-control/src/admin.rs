@@ -106,7 +106,23 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
         (Method::GET, ["status"]) => {
             let mut s = crate::status::status(&control.shared.load(), &control.last_reload());
             s["dns"] = control.dns_status().unwrap_or(serde_json::Value::Null);
+            s["anycast"] = (*control.anycast.view()).clone();
             json(&s)
+        }
+        (Method::GET, ["anycast"]) => {
+            let q = |k: &str| query_u64(req.uri().query(), k);
+            let v = match q("since") {
+                Some(seen) => {
+                    let wait = std::time::Duration::from_secs(q("wait").unwrap_or(20).min(60));
+                    control.anycast.changed_since(seen, wait).await
+                }
+                None => control.anycast.view(),
+            };
+            json(&v)
+        }
+        (Method::POST, ["drain"]) => {
+            control.request_exit();
+            text(StatusCode::ACCEPTED, "stopping: anycast routes withdrawn, then the drain\n")
         }
         (Method::GET, ["config"]) => match control.source() {
             Some(src) => text(StatusCode::OK, src),
@@ -126,6 +142,11 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
         }
         _ => text(StatusCode::NOT_FOUND, "404 unknown admin path (try /status)\n"),
     })
+}
+
+/// `name=N` from a query string.
+fn query_u64(q: Option<&str>, name: &str) -> Option<u64> {
+    q?.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
 fn reload(control: &Control) -> Resp {

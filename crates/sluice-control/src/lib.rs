@@ -7,6 +7,7 @@
 //! the anycast feed is to live beside it.
 
 mod admin;
+pub mod anycast;
 pub mod dns;
 mod metrics;
 mod reload;

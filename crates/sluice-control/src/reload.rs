@@ -34,6 +34,10 @@ pub struct Control {
     pub metrics: Arc<Store>,
     /// DNS counters (kept across reloads and DNS restarts).
     pub dns_stats: Arc<DnsStats>,
+    /// Anycast route states (`[anycast]`), for `GET /anycast` and the feed.
+    pub anycast: Arc<crate::anycast::Monitor>,
+    /// Set by `POST /drain`: the whole instance leaves in order (see `begin_exit`).
+    exit: watch::Sender<bool>,
     state: Mutex<State>,
 }
 
@@ -45,6 +49,8 @@ struct State {
     health: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     /// The authoritative DNS server, while `[dns]` is configured.
     dns: Option<DnsServer>,
+    /// The anycast monitor's thread and its stop flag.
+    anycast: Option<(Arc<std::sync::atomic::AtomicBool>, JoinHandle<()>)>,
     last: ReloadStatus,
     /// Split weights set through the admin API (blue/green switches), re-applied after
     /// reloads while the route still splits over the same clusters.
@@ -65,12 +71,15 @@ impl Control {
             shared,
             metrics,
             dns_stats: Arc::new(DnsStats::default()),
+            anycast: Arc::default(),
+            exit: watch::channel(false).0,
             state: Mutex::new(State {
                 registry,
                 workers,
                 bound,
                 health: None,
                 dns: None,
+                anycast: None,
                 last: ReloadStatus::default(),
                 splits: Default::default(),
             }),
@@ -79,6 +88,9 @@ impl Control {
         let dns = c.shared.load().config.dns.clone();
         crate::dns::reconcile(&mut c.lock().dns, dns.as_ref(), &c.shared, &c.dns_stats)
             .map_err(std::io::Error::other)?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let t = crate::anycast::start(Arc::clone(&c.anycast), Arc::clone(&c.shared), Arc::clone(&stop))?;
+        c.lock().anycast = Some((stop, t));
         Ok(c)
     }
 
@@ -254,9 +266,37 @@ impl Control {
         self.lock().dns.as_ref().map(DnsServer::addr)
     }
 
-    /// Stops the health thread and the DNS server (server shutdown).
+    /// Asks the process to leave in order (`POST /drain`); `exit_requested` sees it.
+    pub fn request_exit(&self) {
+        self.exit.send_replace(true);
+    }
+
+    /// Resolves once `request_exit` was called.
+    pub async fn exit_requested(&self) {
+        let _ = self.exit.subscribe().wait_for(|x| *x).await;
+    }
+
+    /// Steps 1 and 2 of the ordered exit: every anycast route withdrawn, and this
+    /// instance's own addresses taken out of its DNS answers. Returns how long to keep
+    /// serving while BGP converges (`withdraw_delay`; zero without `[anycast]`).
+    pub fn begin_exit(&self) -> std::time::Duration {
+        let snap = self.shared.load_full();
+        self.anycast.stop_announcing();
+        self.anycast.tick(&snap, sluice_proxy::runtime::clock::now_ns());
+        let own = crate::dns::own_addresses(&snap.config, &self.listeners());
+        if let Some(dns) = &self.lock().dns {
+            dns.leave(own);
+        }
+        snap.config.anycast.as_ref().map_or(std::time::Duration::ZERO, |a| a.withdraw_delay)
+    }
+
+    /// Stops the health thread, the anycast monitor and the DNS server (server shutdown).
     pub fn stop(&self) {
         self.lock().dns = None;
+        if let Some((stop, t)) = self.lock().anycast.take() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = t.join();
+        }
         if let Some((stop, t)) = self.lock().health.take() {
             let _ = stop.send(true);
             let _ = t.join();

@@ -53,6 +53,16 @@ enum Command {
         #[arg(long)]
         dns: Option<String>,
     },
+    /// Feed a running sluice's anycast route states to ExaBGP: run it as an ExaBGP
+    /// `process` (text encoder); it writes announce/withdraw commands on stdout.
+    AnycastFeed {
+        /// The running sluice's admin address.
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin: std::net::SocketAddr,
+        /// The admin token, when the admin API has one.
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// Simulate a cluster (one slow, one flaky endpoint by default) under every balancer and
     /// print tail latencies, errors and shares. Seeded: same seed, same table.
     Simulate(simulate::SimArgs),
@@ -72,6 +82,15 @@ fn main() -> ExitCode {
         },
         Command::Demo { listen, admin, dns } => demo::run(&listen, &admin, dns.as_deref()),
         Command::Simulate(args) => simulate::run(&args),
+        Command::AnycastFeed { admin, token } => {
+            match sluice_control::anycast::feed::run(admin, token, &sluice_control::anycast::speaker::ExaBgp) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sluice anycast-feed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 
@@ -115,34 +134,97 @@ pub fn run(cfg: sluice_config::Config, path: Option<PathBuf>) -> ExitCode {
     if let Some(a) = handle.admin_addr() {
         tracing::info!(%a, "admin listening");
     }
-    wait_for_stop(handle.control());
-    tracing::info!("stopping: draining in-flight requests");
-    handle.shutdown();
-    handle.join();
-    tracing::info!("stopped");
+    let signals = Signals::new(std::sync::Arc::clone(handle.control()));
+    signals.wait_for_stop();
+    leave_in_order(handle, signals);
     ExitCode::SUCCESS
 }
 
-fn wait_for_stop(control: &sluice_control::Control) {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-        return;
-    };
-    rt.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-        else {
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = term.recv() => return,
-                _ = int.recv() => return,
-                _ = hup.recv() => {
-                    // Errors are logged by the control plane; the old config keeps serving.
-                    let _ = control.reload();
-                }
-            }
+/// The ordered exit (DESIGN §6): withdraw anycast routes, drop this instance from its DNS
+/// answers, keep serving for `withdraw_delay` while BGP converges, then stop accepting and
+/// drain. Each step is logged with its time since the signal; a second SIGTERM or SIGINT
+/// skips to the end.
+fn leave_in_order(handle: sluice_control::ServerHandle, signals: Signals) {
+    let t0 = std::time::Instant::now();
+    let at = || t0.elapsed().as_millis() as u64;
+    let delay = handle.control().begin_exit();
+    tracing::info!(at_ms = at(), "exit 1-2/4: anycast routes withdrawn, DNS answers exclude this instance");
+    if !delay.is_zero() {
+        tracing::info!(
+            at_ms = at(),
+            delay_ms = delay.as_millis() as u64,
+            "exit 3/4: still serving while BGP converges"
+        );
+        if signals.second_within(delay) {
+            tracing::warn!(at_ms = at(), "second signal: exiting now");
+            std::process::exit(0);
         }
-    });
+    }
+    tracing::info!(at_ms = at(), "exit 4/4: stopped accepting, draining in-flight requests");
+    handle.shutdown();
+    signals.exit_on_second();
+    handle.join();
+    tracing::info!(at_ms = at(), "stopped");
+}
+
+/// SIGTERM, SIGINT and `POST /drain` ask to stop; SIGHUP reloads. Read on a thread of their
+/// own, so a second stop signal is seen whatever the main thread is doing.
+struct Signals {
+    stops: std::sync::mpsc::Receiver<()>,
+}
+
+impl Signals {
+    fn new(control: std::sync::Arc<sluice_control::Control>) -> Signals {
+        let (tx, stops) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
+                    (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
+                else {
+                    return;
+                };
+                let mut drain_asked = false;
+                loop {
+                    let stop = tokio::select! {
+                        _ = term.recv() => true,
+                        _ = int.recv() => true,
+                        _ = control.exit_requested(), if !drain_asked => { drain_asked = true; true }
+                        _ = hup.recv() => {
+                            // Errors are logged by the control plane; the old config keeps serving.
+                            let _ = control.reload();
+                            false
+                        }
+                    };
+                    if stop && tx.send(()).is_err() {
+                        return;
+                    }
+                }
+            });
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "no signal thread");
+        }
+        Signals { stops }
+    }
+
+    fn wait_for_stop(&self) {
+        let _ = self.stops.recv();
+    }
+
+    /// True when another stop signal arrives within `d`.
+    fn second_within(&self, d: std::time::Duration) -> bool {
+        self.stops.recv_timeout(d).is_ok()
+    }
+
+    /// From now on, another stop signal ends the process at once.
+    fn exit_on_second(self) {
+        let _ = std::thread::Builder::new().name("second-signal".into()).spawn(move || {
+            if self.stops.recv().is_ok() {
+                tracing::warn!("second signal: exiting now");
+                std::process::exit(0);
+            }
+        });
+    }
 }

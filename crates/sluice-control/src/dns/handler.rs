@@ -30,6 +30,8 @@ pub struct Handler {
     pub zones: Arc<ArcSwap<Zones>>,
     pub shared: Arc<ArcSwap<Snapshot>>,
     pub stats: Arc<DnsStats>,
+    /// This instance's addresses while it leaves (empty otherwise).
+    pub leaving: Arc<ArcSwap<Vec<sluice_core::net::Cidr>>>,
     pub counter: AtomicU64,
 }
 
@@ -147,7 +149,12 @@ impl Handler {
         let rdatas = match &e.data {
             EntryData::Static(rd) => rd.clone(),
             EntryData::Gslb { policy, targets } => {
-                let views = facts::views(&self.shared.load(), targets);
+                let mut views = facts::views(&self.shared.load(), targets);
+                let leaving = self.leaving.load();
+                for (v, _) in views.iter_mut().zip(targets).filter(|(_, t)| leaving.iter().any(|c| c.contains(t.addr)))
+                {
+                    v.healthy = false;
+                }
                 let placed = zones.regions.place(client.0, client.1);
                 let nearest = placed.region.and_then(|r| zones.nearest.get(usize::from(r))).map_or(&[][..], |v| v);
                 let who = Client { region: placed.region, nearest };

@@ -19,7 +19,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use sluice_config::DnsConfig;
+use sluice_config::{Config, DnsConfig};
+use sluice_core::net::Cidr;
 use sluice_proxy::runtime::snapshot::Snapshot;
 use tokio::sync::watch;
 
@@ -34,6 +35,8 @@ pub struct DnsServer {
     bind: SocketAddr,
     addr: SocketAddr,
     zones: Arc<ArcSwap<Zones>>,
+    /// This instance's own addresses while it leaves: answered as unhealthy.
+    leaving: Arc<ArcSwap<Vec<Cidr>>>,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -46,7 +49,14 @@ impl DnsServer {
         let addr = udp.local_addr()?;
         udp.set_nonblocking(true)?;
         tcp.set_nonblocking(true)?;
-        let handler = handler::Handler { zones: Arc::clone(&zones), shared, stats, counter: AtomicU64::new(0) };
+        let leaving = Arc::new(ArcSwap::from_pointee(Vec::new()));
+        let handler = handler::Handler {
+            zones: Arc::clone(&zones),
+            shared,
+            stats,
+            leaving: Arc::clone(&leaving),
+            counter: AtomicU64::new(0),
+        };
         let (stop, mut stopped) = watch::channel(false);
         let thread = std::thread::Builder::new().name("sluice-dns".into()).spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -67,7 +77,7 @@ impl DnsServer {
             });
         })?;
         tracing::info!(%addr, zones = cfg.zones.len(), "dns server answering (udp, tcp)");
-        Ok(DnsServer { bind: cfg.bind, addr, zones, stop, thread: Some(thread) })
+        Ok(DnsServer { bind: cfg.bind, addr, zones, leaving, stop, thread: Some(thread) })
     }
 
     /// The configured bind address (port 0 stays 0 here).
@@ -86,6 +96,13 @@ impl DnsServer {
         Ok(())
     }
 
+    /// From now on, targets at these addresses count as unhealthy (the instance leaves; a
+    /// record whose every target is here still fails open).
+    pub fn leave(&self, own: Vec<Cidr>) {
+        tracing::info!(addresses = own.len(), "dns: answers exclude this instance");
+        self.leaving.store(Arc::new(own));
+    }
+
     pub fn zones(&self) -> Arc<Zones> {
         self.zones.load_full()
     }
@@ -98,6 +115,18 @@ impl Drop for DnsServer {
             let _ = t.join();
         }
     }
+}
+
+/// This instance's addresses as DNS targets would name them: its listeners' bound IPs
+/// (unless unspecified) and its anycast prefixes.
+pub fn own_addresses(cfg: &Config, listeners: &[(String, SocketAddr)]) -> Vec<Cidr> {
+    let mut own: Vec<Cidr> = listeners
+        .iter()
+        .filter(|(_, a)| !a.ip().is_unspecified())
+        .filter_map(|(_, a)| a.ip().to_string().parse().ok())
+        .collect();
+    own.extend(cfg.anycast.iter().flat_map(|a| a.routes.iter().map(|r| r.prefix)));
+    own
 }
 
 /// UDP, then TCP on the same port. With port 0 the kernel picks the UDP port, which may be
