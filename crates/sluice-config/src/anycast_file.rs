@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::file::S;
+use toml::Spanned as S;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::file::S;
+use toml::Spanned as S;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -84,7 +84,8 @@ endpoints = ["{c}"]
     )
 }
 
-/// The optional `[dns]` part: GSLB records over the demo clusters (`--dns ADDR`).
+/// The optional global layer (`--dns ADDR`): GSLB records over the demo clusters, and an
+/// anycast route following the api cluster.
 fn dns_text(bind: &str) -> String {
     format!(
         r#"
@@ -107,6 +108,18 @@ type = "A"
 ttl = "10s"
 policy = "failover"
 targets = [{{ addr = "192.0.2.10", cluster = "api" }}, {{ addr = "192.0.2.20", cluster = "canary" }}]
+
+# What `sluice anycast-feed` would tell ExaBGP (no BGP speaker runs in the demo).
+[anycast]
+local_as = 65000
+
+[[anycast.routes]]
+prefix = "203.0.113.10/32"
+cluster = "api"
+min_healthy = 1
+degraded_below = 3
+as_path_prepend = 2
+communities = ["65000:100"]
 "#
     )
 }

@@ -49,7 +49,8 @@ enum Command {
         /// Admin listen address.
         #[arg(long, default_value = "127.0.0.1:9901")]
         admin: String,
-        /// Also answer DNS for `demo.test` (GSLB records over the demo clusters) here.
+        /// Also answer DNS for `demo.test` here (GSLB records over the demo clusters), and
+        /// show an anycast route following the api cluster.
         #[arg(long)]
         dns: Option<String>,
     },

@@ -23,6 +23,7 @@ mod security;
 mod timeouts;
 mod tls;
 mod tlsutil;
+mod twins;
 mod upstream;
 mod upstream_h1;
 mod websocket;
