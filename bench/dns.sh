@@ -21,6 +21,9 @@ for s in 2 3; do
   mkdir -p "$work/site$s"; echo ok >"$work/site$s/healthz"
   python3 -m http.server "$hp" --bind "127.0.0.$s" --directory "$work/site$s" >/dev/null 2>&1 & pids+=($!)
 done
+for s in 2 3; do   # the sites answer before the first health checks
+  for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.$s:$hp/healthz" && break; sleep 0.1; done
+done
 cat >"$work/sluice.toml" <<TOML
 workers = 1
 [clusters.a]

@@ -17,7 +17,7 @@ work=$(mktemp -d); chmod 755 "$work"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/bird.pid" ] && kill "$(cat "$work/bird.pid")" 2>/dev/null || true
+  kill "$(cat "$work/bird.pid" 2>/dev/null)" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
   ip link del "$vh" 2>/dev/null || true
   rm -rf "$work"
@@ -38,6 +38,9 @@ for s in a b; do mkdir -p "$work/$s"; echo ok >"$work/$s/healthz"; done
 python3 -m http.server "$a" --bind 127.0.0.1 --directory "$work/a" >/dev/null 2>&1 & pids+=($!)
 python3 -m http.server "$b" --bind 127.0.0.1 --directory "$work/b" >/dev/null 2>&1 & pids+=($!)
 
+for p in "$a" "$b"; do   # the endpoints answer before sluice's first health check
+  for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$p/healthz" && break; sleep 0.1; done
+done
 cat >"$work/sluice.toml" <<TOML
 workers = 1
 [admin]

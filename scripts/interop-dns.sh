@@ -15,6 +15,9 @@ trap cleanup EXIT
 for s in a b; do mkdir -p "$work/$s"; echo ok >"$work/$s/healthz"; done
 python3 -m http.server "$a" --bind 127.0.0.1 --directory "$work/a" >/dev/null 2>&1 & pids+=($!)
 python3 -m http.server "$b" --bind 127.0.0.1 --directory "$work/b" >/dev/null 2>&1 & pids+=($!)
+for p in "$a" "$b"; do   # the sites answer before sluice's first health check
+  for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$p/healthz" && break; sleep 0.1; done
+done
 big=$(python3 -c 'print(", ".join("\"" + "x" * 60 + str(i) + "\"" for i in range(12)))')
 cat >"$work/gslb.toml" <<TOML
 workers = 1
@@ -52,6 +55,7 @@ TOML
 "$bin" run -c "$work/gslb.toml" >"$work/log" 2>&1 & pids+=($!)
 q() { dig @127.0.0.1 -p "$dns" +time=2 +tries=1 "$@"; }
 for _ in $(seq 1 50); do q +short api.example.test >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 0.5   # a couple of health-check rounds
 fail() { echo "interop-dns: $*" >&2; cat "$work/log" >&2; exit 1; }
 expect() { local want=$1; shift; local got; got=$(q +short "$@" | tr '\n' ' ' | sed 's/ $//'); [ "$got" = "$want" ] || fail "dig $*: want '$want', got '$got'"; }
 

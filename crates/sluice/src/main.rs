@@ -96,7 +96,10 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // hickory-server logs every DNS query at info: a log line per query is not what an
+    // authoritative server under load should write by default (RUST_LOG can still ask).
+    let default = "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn";
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 }
 

@@ -84,3 +84,53 @@ fn sigterm_withdraws_the_route_before_the_listener_stops() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn post_drain_leaves_in_order_and_a_second_signal_ends_it_at_once() {
+    let (web, admin) = (port(), port());
+    let dir = std::env::temp_dir().join(format!("sluice-drain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("edge.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "workers = 1\n[admin]\nbind = \"127.0.0.1:{admin}\"\n[listeners.web]\nbind = \"127.0.0.1:{web}\"\n\
+             [[listeners.web.routes]]\nrespond = {{ status = 200, body = \"edge\" }}\n\
+             [clusters.edge]\nendpoints = [\"127.0.0.1:{web}\"]\n\
+             [anycast]\nlocal_as = 65000\nwithdraw_delay = \"30s\"\nhold = \"100ms\"\n\
+             [[anycast.routes]]\nprefix = \"203.0.113.10/32\"\ncluster = \"edge\"\n"
+        ),
+    )
+    .unwrap();
+    let mut sluice = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let admin_addr = format!("127.0.0.1:{admin}");
+    let t = Instant::now();
+    while !get(&admin_addr, "/anycast").unwrap_or_default().contains("\"announced\"") {
+        assert!(t.elapsed() < Duration::from_secs(10), "never announced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut s = std::net::TcpStream::connect(&admin_addr).unwrap();
+    s.write_all(b"POST /drain HTTP/1.1\r\nhost: t\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    assert!(r.starts_with("HTTP/1.1 202"), "{r}");
+    let view = get(&admin_addr, "/anycast").unwrap();
+    assert!(view.contains("\"withdrawn\"") && view.contains("\"stopping\": true"), "{view}");
+    assert!(get(&format!("127.0.0.1:{web}"), "/").unwrap().ends_with("edge"), "still serving during withdraw_delay");
+    let second = Instant::now();
+    Command::new("kill").args(["-TERM", &sluice.id().to_string()]).status().unwrap();
+    let status = loop {
+        if let Some(s) = sluice.try_wait().unwrap() {
+            break s;
+        }
+        assert!(second.elapsed() < Duration::from_secs(5), "a second signal must not wait out the 30 s delay");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}

@@ -221,3 +221,20 @@ async fn a_reload_swaps_the_records() {
     assert_eq!(h.control().dns_addr(), Some(dns), "same bind: same sockets");
     stop(h);
 }
+
+#[tokio::test]
+async fn a_leaving_instance_takes_its_own_address_out_of_the_answers() {
+    let bs = [Backend::start("a"), Backend::start("b")];
+    let text = zone_text().replace(
+        "{ addr = \"192.0.2.10\", cluster = \"seoul\" }, { addr = \"192.0.2.30\"",
+        "{ addr = \"127.0.0.1\", cluster = \"seoul\" }, { addr = \"192.0.2.30\"",
+    ) + "[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"seoul\"\n";
+    let h = proxy(&text, &[("a", bs[0].addr), ("b", bs[1].addr)]);
+    let dns = h.control().dns_addr().unwrap();
+    let api = query("api.example.test.", RecordType::A, None);
+    assert_eq!(addrs(&ask(dns, &api)), ["127.0.0.1"], "this instance (its listener's address) answers first");
+    let delay = h.control().begin_exit();
+    assert_eq!(delay, Duration::ZERO, "no [anycast]: nothing to wait for");
+    assert_eq!(addrs(&ask(dns, &api)), ["192.0.2.30"], "leaving: the other site");
+    stop(h);
+}
