@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod sdnotify;
 mod simulate;
 
 /// mimalloc: measured faster than glibc malloc on the per-request path (bench/quick.sh).
@@ -19,6 +20,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as `text` (colour only on a terminal) or `json` (one object per line, for
+    /// log shippers). Logs go to stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -69,9 +74,15 @@ enum Command {
     Simulate(simulate::SimArgs),
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Run { config } => match sluice_config::load(&config) {
@@ -95,12 +106,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     // hickory-server logs every DNS query at info: a log line per query is not what an
     // authoritative server under load should write by default (RUST_LOG can still ask).
     let default = "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn";
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr);
+    match format {
+        // Colour codes only for a person at a terminal: a file or journald gets plain text.
+        LogFormat::Text => fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        LogFormat::Json => fmt.json().flatten_event(true).init(),
+    }
 }
 
 fn check(path: &std::path::Path) -> ExitCode {
@@ -138,8 +154,12 @@ pub fn run(cfg: sluice_config::Config, path: Option<PathBuf>) -> ExitCode {
     if let Some(a) = handle.admin_addr() {
         tracing::info!(%a, "admin listening");
     }
-    let signals = Signals::new(std::sync::Arc::clone(handle.control()));
+    let notify = std::sync::Arc::new(sdnotify::Notifier::from_env());
+    notify.send("READY=1");
+    notify.start_watchdog();
+    let signals = Signals::new(std::sync::Arc::clone(handle.control()), std::sync::Arc::clone(&notify));
     signals.wait_for_stop();
+    notify.send("STOPPING=1");
     leave_in_order(handle, signals);
     ExitCode::SUCCESS
 }
@@ -178,7 +198,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn new(control: std::sync::Arc<sluice_control::Control>) -> Signals {
+    fn new(control: std::sync::Arc<sluice_control::Control>, notify: std::sync::Arc<sdnotify::Notifier>) -> Signals {
         let (tx, stops) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
@@ -197,7 +217,9 @@ impl Signals {
                         _ = control.exit_requested(), if !drain_asked => { drain_asked = true; true }
                         _ = hup.recv() => {
                             // Errors are logged by the control plane; the old config keeps serving.
+                            notify.send("RELOADING=1");
                             let _ = control.reload();
+                            notify.send("READY=1");
                             false
                         }
                     };
