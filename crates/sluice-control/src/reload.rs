@@ -266,8 +266,10 @@ impl Control {
         self.lock().dns.as_ref().map(DnsServer::addr)
     }
 
-    /// Asks the process to leave in order (`POST /drain`); `exit_requested` sees it.
+    /// Asks the process to leave in order (`POST /drain`): steps 1 and 2 happen before this
+    /// returns (so the admin answer is true when sent); `exit_requested` sees the rest.
     pub fn request_exit(&self) {
+        self.begin_exit();
         self.exit.send_replace(true);
     }
 

@@ -155,9 +155,11 @@ pub fn run(cfg: sluice_config::Config, path: Option<PathBuf>) -> ExitCode {
         tracing::info!(%a, "admin listening");
     }
     let notify = std::sync::Arc::new(sdnotify::Notifier::from_env());
+    let signals = Signals::new(std::sync::Arc::clone(handle.control()), std::sync::Arc::clone(&notify));
+    // Ready only once SIGHUP and SIGTERM are handled: a reload sent right after READY=1
+    // must not meet the default action (exit).
     notify.send("READY=1");
     notify.start_watchdog();
-    let signals = Signals::new(std::sync::Arc::clone(handle.control()), std::sync::Arc::clone(&notify));
     signals.wait_for_stop();
     notify.send("STOPPING=1");
     leave_in_order(handle, signals);
@@ -200,6 +202,7 @@ struct Signals {
 impl Signals {
     fn new(control: std::sync::Arc<sluice_control::Control>, notify: std::sync::Arc<sdnotify::Notifier>) -> Signals {
         let (tx, stops) = std::sync::mpsc::channel();
+        let (installed_tx, installed) = std::sync::mpsc::channel::<()>();
         let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async {
@@ -209,6 +212,7 @@ impl Signals {
                 else {
                     return;
                 };
+                let _ = installed_tx.send(());
                 let mut drain_asked = false;
                 loop {
                     let stop = tokio::select! {
@@ -229,8 +233,11 @@ impl Signals {
                 }
             });
         });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "no signal thread");
+        match spawned {
+            Ok(_) => {
+                let _ = installed.recv_timeout(std::time::Duration::from_secs(5));
+            }
+            Err(e) => tracing::error!(error = %e, "no signal thread"),
         }
         Signals { stops }
     }

@@ -19,10 +19,11 @@ fn get(addr: &str, path: &str) -> Option<String> {
     Some(r)
 }
 
-#[test]
-fn sigterm_withdraws_the_route_before_the_listener_stops() {
+/// An edge: a listener answering "edge", an admin API, and one anycast route following a
+/// cluster whose endpoint is that listener. Returns the running sluice and its two ports.
+fn edge(name: &str, withdraw_delay: &str) -> (std::process::Child, u16, u16) {
     let (web, admin) = (port(), port());
-    let dir = std::env::temp_dir().join(format!("sluice-exit-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("sluice-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("edge.toml");
     std::fs::write(
@@ -31,14 +32,25 @@ fn sigterm_withdraws_the_route_before_the_listener_stops() {
             "workers = 1\n[admin]\nbind = \"127.0.0.1:{admin}\"\n[listeners.web]\nbind = \"127.0.0.1:{web}\"\n\
              [[listeners.web.routes]]\nrespond = {{ status = 200, body = \"edge\" }}\n\
              [clusters.edge]\nendpoints = [\"127.0.0.1:{web}\"]\n\
-             [anycast]\nlocal_as = 65000\nwithdraw_delay = \"1500ms\"\nhold = \"100ms\"\n\
+             [anycast]\nlocal_as = 65000\nwithdraw_delay = \"{withdraw_delay}\"\nhold = \"100ms\"\n\
              [[anycast.routes]]\nprefix = \"203.0.113.10/32\"\ncluster = \"edge\"\n"
         ),
     )
     .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, web, admin)
+}
+
+#[test]
+fn sigterm_withdraws_the_route_before_the_listener_stops() {
+    let (mut sluice, web, admin) = edge("exit", "1500ms");
     let bin = env!("CARGO_BIN_EXE_sluice");
-    let mut sluice =
-        Command::new(bin).args(["run", "-c"]).arg(&cfg).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let mut feed = Command::new(bin)
         .args(["anycast-feed", "--admin", &format!("127.0.0.1:{admin}")])
         .stdin(Stdio::piped())
@@ -87,28 +99,7 @@ fn sigterm_withdraws_the_route_before_the_listener_stops() {
 
 #[test]
 fn post_drain_leaves_in_order_and_a_second_signal_ends_it_at_once() {
-    let (web, admin) = (port(), port());
-    let dir = std::env::temp_dir().join(format!("sluice-drain-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("edge.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "workers = 1\n[admin]\nbind = \"127.0.0.1:{admin}\"\n[listeners.web]\nbind = \"127.0.0.1:{web}\"\n\
-             [[listeners.web.routes]]\nrespond = {{ status = 200, body = \"edge\" }}\n\
-             [clusters.edge]\nendpoints = [\"127.0.0.1:{web}\"]\n\
-             [anycast]\nlocal_as = 65000\nwithdraw_delay = \"30s\"\nhold = \"100ms\"\n\
-             [[anycast.routes]]\nprefix = \"203.0.113.10/32\"\ncluster = \"edge\"\n"
-        ),
-    )
-    .unwrap();
-    let mut sluice = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["run", "-c"])
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut sluice, web, admin) = edge("drain", "30s");
     let admin_addr = format!("127.0.0.1:{admin}");
     let t = Instant::now();
     while !get(&admin_addr, "/anycast").unwrap_or_default().contains("\"announced\"") {

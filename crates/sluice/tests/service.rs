@@ -10,13 +10,14 @@ fn port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn config(name: &str) -> std::path::PathBuf {
+fn config(name: &str) -> (std::path::PathBuf, u16) {
     let dir = std::env::temp_dir().join(format!("sluice-svc-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("s.toml");
-    let text = format!("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:{}\"\n[[listeners.web.routes]]\nrespond = {{ status = 200 }}\n", port());
+    let port = port();
+    let text = format!("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:{port}\"\n[[listeners.web.routes]]\nrespond = {{ status = 200 }}\n");
     std::fs::write(&p, text).unwrap();
-    p
+    (p, port)
 }
 
 fn kill(sig: &str, pid: u32) {
@@ -39,7 +40,7 @@ fn next(sock: &UnixDatagram, pings: &mut usize) -> String {
 
 #[test]
 fn systemd_hears_ready_reloading_stopping_and_the_watchdog() {
-    let cfg = config("notify");
+    let (cfg, _) = config("notify");
     let sock_path = cfg.with_file_name("notify.sock");
     let _ = std::fs::remove_file(&sock_path);
     let sock = UnixDatagram::bind(&sock_path).unwrap();
@@ -70,7 +71,7 @@ fn systemd_hears_ready_reloading_stopping_and_the_watchdog() {
 }
 
 fn logs_of(args: &[&str]) -> String {
-    let cfg = config(args.first().copied().unwrap_or("text").trim_start_matches('-'));
+    let (cfg, port) = config(args.get(1).copied().unwrap_or("text"));
     let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(args)
         .args(["run", "-c"])
@@ -80,7 +81,11 @@ fn logs_of(args: &[&str]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(10), "sluice did not start listening");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     kill("-TERM", child.id());
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stderr).to_string()
