@@ -38,6 +38,8 @@ pub struct Control {
     pub anycast: Arc<crate::anycast::Monitor>,
     /// Set by `POST /drain`: the whole instance leaves in order (see `begin_exit`).
     exit: watch::Sender<bool>,
+    /// `begin_exit` has run (it may be asked twice: by `POST /drain`, then by the exit).
+    leaving: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
 }
 
@@ -73,6 +75,7 @@ impl Control {
             dns_stats: Arc::new(DnsStats::default()),
             anycast: Arc::default(),
             exit: watch::channel(false).0,
+            leaving: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State {
                 registry,
                 workers,
@@ -258,7 +261,7 @@ impl Control {
     pub fn dns_status(&self) -> Option<serde_json::Value> {
         let st = self.lock();
         let dns = st.dns.as_ref()?;
-        Some(crate::dns::view::status(&dns.zones(), &self.shared.load(), dns.addr()))
+        Some(dns.status(&self.shared.load()))
     }
 
     /// The DNS server's bound address, when one runs.
@@ -283,13 +286,17 @@ impl Control {
     /// serving while BGP converges (`withdraw_delay`; zero without `[anycast]`).
     pub fn begin_exit(&self) -> std::time::Duration {
         let snap = self.shared.load_full();
+        let delay = snap.config.anycast.as_ref().map_or(std::time::Duration::ZERO, |a| a.withdraw_delay);
+        if self.leaving.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return delay;
+        }
         self.anycast.stop_announcing();
         self.anycast.tick(&snap, sluice_proxy::runtime::clock::now_ns());
         let own = crate::dns::own_addresses(&snap.config, &self.listeners());
         if let Some(dns) = &self.lock().dns {
             dns.leave(own);
         }
-        snap.config.anycast.as_ref().map_or(std::time::Duration::ZERO, |a| a.withdraw_delay)
+        delay
     }
 
     /// Stops the health thread, the anycast monitor and the DNS server (server shutdown).

@@ -99,7 +99,7 @@ impl Monitor {
 
 /// Endpoints of `cluster` in rotation now (the balancers' test).
 fn healthy(snap: &Snapshot, cluster: &str) -> u32 {
-    snap.clusters.get(cluster).map_or(0, |c| c.balancer.endpoints().iter().filter(|e| e.is_available()).count() as u32)
+    snap.clusters.get(cluster).map_or(0, |c| c.balancer.in_rotation())
 }
 
 fn route_view(r: &AnycastRoute, h: &Hysteresis, healthy: u32, stopping: bool, local_as: u32, now_ns: u64) -> Value {

@@ -1,9 +1,11 @@
 //! What a DNS answer needs to know of each target's cluster, read from the shared
 //! endpoint state through the current snapshot: how many endpoints are in rotation
 //! (health checks, ejection, drain and weight all count — the same test the balancers
-//! use) and its latency (the smoothed health-check round trip, else peak-EWMA).
+//! use) and its latency (the smoothed health-check round trip, else peak-EWMA). While the
+//! instance leaves, targets at its own addresses count as unhealthy.
 
 use sluice_core::gslb::TargetView;
+use sluice_core::net::Cidr;
 use sluice_proxy::runtime::clock;
 use sluice_proxy::runtime::snapshot::Snapshot;
 
@@ -13,10 +15,8 @@ use super::zones::Target;
 pub fn cluster(snap: &Snapshot, name: &str) -> (u32, Option<u64>) {
     let Some(c) = snap.clusters.get(name) else { return (0, None) };
     let now = clock::now_ns();
-    let mut up = 0;
     let mut best: Option<u64> = None;
     for e in c.balancer.endpoints().iter().filter(|e| e.is_available()) {
-        up += 1;
         let lat = e
             .check_rtt_ns()
             .or_else(|| e.ewma.observed().then(|| e.ewma.estimate(now, &c.config.balance_options.ewma) as u64));
@@ -24,17 +24,18 @@ pub fn cluster(snap: &Snapshot, name: &str) -> (u32, Option<u64>) {
             best = Some(best.map_or(l, |b| b.min(l)));
         }
     }
-    (up, best)
+    (c.balancer.in_rotation(), best)
 }
 
-/// The view of each target the answer policy decides on.
-pub fn views(snap: &Snapshot, targets: &[Target]) -> Vec<TargetView> {
+/// The view of each target the answer policy decides on; `leaving` holds this instance's
+/// own addresses while it stops (empty otherwise).
+pub fn views(snap: &Snapshot, targets: &[Target], leaving: &[Cidr]) -> Vec<TargetView> {
     targets
         .iter()
         .map(|t| {
             let (up, latency_ns) = cluster(snap, &t.cluster);
             TargetView {
-                healthy: up >= t.min_healthy,
+                healthy: up >= t.min_healthy && !leaving.iter().any(|c| c.contains(t.addr)),
                 region: t.region,
                 weight: t.weight,
                 priority: t.priority,

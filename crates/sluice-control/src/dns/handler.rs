@@ -19,7 +19,7 @@ use sluice_core::gslb::{self, Client, Policy};
 use sluice_proxy::runtime::snapshot::Snapshot;
 
 use super::facts;
-use super::stats::DnsStats;
+use super::stats::{DnsStats, NODATA, NOERROR, NXDOMAIN};
 use super::zones::{addr_rdata, Entry, EntryData, Found, Zone, Zones};
 
 /// Our UDP payload limit (the DNS flag day 2020 value): larger answers are truncated (TC)
@@ -107,7 +107,7 @@ impl Handler {
         let zones = self.zones.load();
         let (zone, entries, apex) = match (q.query_class(), zones.find(qname)) {
             (DNSClass::IN, Found::Name { zone, entries, apex }) => (zone, entries, apex),
-            (DNSClass::IN, Found::NxDomain(zone)) => return negative(zone, ResponseCode::NXDomain, 1),
+            (DNSClass::IN, Found::NxDomain(zone)) => return negative(zone, ResponseCode::NXDomain, NXDOMAIN),
             _ => {
                 self.stats.refused.fetch_add(1, Relaxed);
                 return Reply::bare(ResponseCode::Refused);
@@ -137,39 +137,36 @@ impl Handler {
             self.answer(e, &owner, client, subnet.is_some_and(|s| s.1 > 0), &zones, &mut reply);
         }
         if reply.answers.is_empty() {
-            return negative(zone, ResponseCode::NoError, 2);
+            return negative(zone, ResponseCode::NoError, NODATA);
         }
-        zone.stats.count(0);
+        zone.stats.count(NOERROR);
         reply
     }
 
     /// Adds one record's answer; a GSLB record consults the endpoint state now.
     fn answer(&self, e: &Entry, owner: &Name, client: (IpAddr, u8), ecs: bool, zones: &Zones, reply: &mut Reply) {
         e.stats.queries.fetch_add(1, Relaxed);
-        let rdatas = match &e.data {
-            EntryData::Static(rd) => rd.clone(),
-            EntryData::Gslb { policy, targets } => {
-                let mut views = facts::views(&self.shared.load(), targets);
-                let leaving = self.leaving.load();
-                for (v, _) in views.iter_mut().zip(targets).filter(|(_, t)| leaving.iter().any(|c| c.contains(t.addr)))
-                {
-                    v.healthy = false;
-                }
-                let placed = zones.regions.place(client.0, client.1);
-                let nearest = placed.region.and_then(|r| zones.nearest.get(usize::from(r))).map_or(&[][..], |v| v);
-                let who = Client { region: placed.region, nearest };
-                let n = self.counter.fetch_add(1, Relaxed);
-                let a = gslb::answer(*policy, &views, who, sluice_core::hash::rehash(0x5EED, n));
-                if a.fail_open {
-                    e.stats.fail_open.fetch_add(1, Relaxed);
-                }
-                if *policy == Policy::Geo && ecs {
-                    reply.scope = reply.scope.max(placed.scope);
-                }
-                a.picks.iter().map(|&i| addr_rdata(targets[i].addr)).collect()
+        let (policy, targets) = match &e.data {
+            EntryData::Static(rd) => {
+                reply.answers.extend(rd.iter().map(|rd| Record::from_rdata(owner.clone(), e.ttl, rd.clone())));
+                return;
             }
+            EntryData::Gslb { policy, targets } => (policy, targets),
         };
-        reply.answers.extend(rdatas.into_iter().map(|rd| Record::from_rdata(owner.clone(), e.ttl, rd)));
+        let views = facts::views(&self.shared.load(), targets, &self.leaving.load());
+        let placed = zones.regions.place(client.0, client.1);
+        let nearest = placed.region.and_then(|r| zones.nearest.get(usize::from(r))).map_or(&[][..], |v| v);
+        let who = Client { region: placed.region, nearest };
+        let n = self.counter.fetch_add(1, Relaxed);
+        let a = gslb::answer(*policy, &views, who, sluice_core::hash::rehash(0x5EED, n));
+        if a.fail_open {
+            e.stats.fail_open.fetch_add(1, Relaxed);
+        }
+        if *policy == Policy::Geo && ecs {
+            reply.scope = reply.scope.max(placed.scope);
+        }
+        let answer = a.picks.iter().map(|&i| Record::from_rdata(owner.clone(), e.ttl, addr_rdata(targets[i].addr)));
+        reply.answers.extend(answer);
     }
 }
 

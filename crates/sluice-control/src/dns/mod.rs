@@ -103,8 +103,9 @@ impl DnsServer {
         self.leaving.store(Arc::new(own));
     }
 
-    pub fn zones(&self) -> Arc<Zones> {
-        self.zones.load_full()
+    /// The `/status` part: every record and the answer it would give now.
+    pub fn status(&self, snap: &Snapshot) -> serde_json::Value {
+        view::status(&self.zones.load(), snap, self.addr, &self.leaving.load())
     }
 }
 

@@ -6,8 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-/// Response codes counted per zone.
-pub const RCODES: [&str; 5] = ["noerror", "nxdomain", "nodata", "refused", "formerr"];
+/// Answers counted per zone (REFUSED, FORMERR and NOTIMP have no zone: `DnsStats` counts
+/// them); the indices below name them.
+pub const RCODES: [&str; 3] = ["noerror", "nxdomain", "nodata"];
+pub const NOERROR: usize = 0;
+pub const NXDOMAIN: usize = 1;
+pub const NODATA: usize = 2;
 
 #[derive(Debug, Default)]
 pub struct ZoneStats {

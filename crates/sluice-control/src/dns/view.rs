@@ -4,12 +4,13 @@
 
 use serde_json::{json, Value};
 use sluice_core::gslb::{self, Client, Policy};
+use sluice_core::net::Cidr;
 use sluice_proxy::runtime::snapshot::Snapshot;
 
 use super::facts;
 use super::zones::{EntryData, Target, Zones};
 
-pub fn status(zones: &Zones, snap: &Snapshot, addr: std::net::SocketAddr) -> Value {
+pub fn status(zones: &Zones, snap: &Snapshot, addr: std::net::SocketAddr, leaving: &[Cidr]) -> Value {
     let mut records = Vec::new();
     for z in &zones.zones {
         for e in z.entries() {
@@ -21,7 +22,7 @@ pub fn status(zones: &Zones, snap: &Snapshot, addr: std::net::SocketAddr) -> Val
                     r["policy"] = json!("static");
                     r["answer"] = json!(rd.iter().map(ToString::to_string).collect::<Vec<_>>());
                 }
-                EntryData::Gslb { policy, targets } => gslb_view(zones, snap, *policy, targets, &mut r),
+                EntryData::Gslb { policy, targets } => gslb_view(zones, snap, leaving, (*policy, targets), &mut r),
             }
             records.push(r);
         }
@@ -29,8 +30,8 @@ pub fn status(zones: &Zones, snap: &Snapshot, addr: std::net::SocketAddr) -> Val
     json!({ "bind": addr.to_string(), "records": records })
 }
 
-fn gslb_view(zones: &Zones, snap: &Snapshot, policy: Policy, targets: &[Target], r: &mut Value) {
-    let views = facts::views(snap, targets);
+fn gslb_view(zones: &Zones, snap: &Snapshot, leaving: &[Cidr], (policy, targets): (Policy, &[Target]), r: &mut Value) {
+    let views = facts::views(snap, targets, leaving);
     let shown: Vec<Value> = targets
         .iter()
         .zip(&views)

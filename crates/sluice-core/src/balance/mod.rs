@@ -154,6 +154,12 @@ impl Balancer {
         &self.endpoints
     }
 
+    /// Endpoints that may take new work now (`EndpointState::is_available`): what "the
+    /// cluster is healthy" means to DNS answers and anycast routes.
+    pub fn in_rotation(&self) -> u32 {
+        self.endpoints.iter().filter(|e| e.is_available()).count() as u32
+    }
+
     /// Picks an endpoint index: an available primary, else an available backup, else
     /// (panic mode) any primary or backup that is not draining and has weight — when
     /// health checks or ejections have taken out everything, spreading load over all

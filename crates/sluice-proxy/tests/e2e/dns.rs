@@ -236,5 +236,8 @@ async fn a_leaving_instance_takes_its_own_address_out_of_the_answers() {
     let delay = h.control().begin_exit();
     assert_eq!(delay, Duration::ZERO, "no [anycast]: nothing to wait for");
     assert_eq!(addrs(&ask(dns, &api)), ["192.0.2.30"], "leaving: the other site");
+    let s = h.control().dns_status().unwrap();
+    let api = s["records"].as_array().unwrap().iter().find(|r| r["name"] == "api.example.test").unwrap().clone();
+    assert_eq!(api["answer"], serde_json::json!(["192.0.2.30"]), "/status shows what a query gets");
     stop(h);
 }
