@@ -59,12 +59,19 @@ fn same<T: Debug>(a: &T, b: &T) -> bool {
     format!("{a:?}") == format!("{b:?}")
 }
 
+/// Whether a listener keeps its sockets: HTTP/3 turned on or off, or new UDP buffer
+/// sizes, need a new UDP socket beside the TCP one (so the listener is rebound).
+fn same_sockets(a: &crate::ListenerConfig, b: &crate::ListenerConfig) -> bool {
+    let udp = |l: &crate::ListenerConfig| l.http3.as_ref().map(|h| (h.udp_recv_buffer, h.udp_send_buffer));
+    udp(a) == udp(b)
+}
+
 pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     let mut d = ConfigDiff::default();
     for l in &new.listeners {
         match old.listeners.iter().find(|o| o.name == l.name) {
             None => d.listeners_added.push(l.name.clone()),
-            Some(o) if o.bind != l.bind => d.listeners_rebound.push(l.name.clone()),
+            Some(o) if o.bind != l.bind || !same_sockets(o, l) => d.listeners_rebound.push(l.name.clone()),
             Some(o) if !same(o, l) => d.listeners_updated.push(l.name.clone()),
             Some(_) => {}
         }

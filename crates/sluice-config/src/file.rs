@@ -61,8 +61,25 @@ pub struct FileListener {
     /// A rate limit on every request of the listener, before routing.
     pub rate_limit: Option<S<FileRateLimit>>,
     pub tls: Option<S<FileTls>>,
+    /// HTTP/3 over QUIC on the same address (UDP).
+    pub http3: Option<S<FileHttp3>>,
     #[serde(default)]
     pub routes: Vec<FileRoute>,
+}
+
+/// `[listeners.X.http3]`: HTTP/3 over QUIC on the listener's address.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHttp3 {
+    pub alt_svc_max_age: Option<S<String>>,
+    pub early_data: Option<bool>,
+    pub retry: Option<S<String>>,
+    /// Handshakes in flight (per worker) above which `retry = "under_load"` sends Retry.
+    pub retry_above: Option<S<i64>>,
+    pub max_concurrent_streams: Option<S<i64>>,
+    pub idle_timeout: Option<S<String>>,
+    pub udp_recv_buffer: Option<S<SizeValue>>,
+    pub udp_send_buffer: Option<S<SizeValue>>,
 }
 
 /// `[listeners.X.tls]`: TLS termination.

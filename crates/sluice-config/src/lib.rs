@@ -11,6 +11,7 @@ pub mod diff;
 mod dns_file;
 pub mod dns_model;
 mod file;
+pub mod http3;
 pub mod model;
 pub mod tls;
 pub mod units;
@@ -28,6 +29,7 @@ use std::path::Path;
 pub use anycast_model::*;
 pub use diag::{Diagnostic, Diagnostics};
 pub use dns_model::*;
+pub use http3::{Http3Config, QuicRetry};
 pub use model::*;
 pub use tls::{CaBundle, TlsCert, TlsConfig, UpstreamTls};
 

@@ -90,6 +90,8 @@ pub struct ListenerConfig {
     pub rate_limit: Option<RateLimitConfig>,
     /// TLS termination (`[listeners.X.tls]`).
     pub tls: Option<crate::tls::TlsConfig>,
+    /// HTTP/3 over QUIC on the same address (`[listeners.X.http3]`).
+    pub http3: Option<crate::http3::Http3Config>,
     pub routes: Vec<RouteConfig>,
 }
 

@@ -190,3 +190,20 @@ fn listener_rate_limits_are_for_http_listeners() {
     let e = errors(tcp);
     assert!(e[0].contains("listeners.l4.rate_limit: rate_limit is for http listeners"), "{e:?}");
 }
+
+#[test]
+fn http3_needs_tls_and_known_settings() {
+    let no_tls = BASE.replace("[[listeners.web.routes]]", "[listeners.web.http3]\n\n[[listeners.web.routes]]");
+    let e = errors(&no_tls);
+    assert!(e.iter().any(|l| l.contains("t.toml:5:1") && l.contains("http3 needs a TLS listener")), "{e:?}");
+    let bad = BASE.replace(
+        "[[listeners.web.routes]]",
+        "[listeners.web.tls]\ncerts = [{ cert = \"none.pem\", key = \"none.key\" }]\nclient_ca = \"none-ca.pem\"\n\
+         [listeners.web.http3]\nretry = \"sometimes\"\nearly_data = true\nidle_timeout = \"0s\"\n\n[[listeners.web.routes]]",
+    );
+    let e = errors(&bad).join("\n");
+    assert!(e.contains("unknown retry policy `sometimes`"), "{e}");
+    assert!(e.contains("early_data with client_ca"), "{e}");
+    assert!(e.contains("listeners.web.http3.idle_timeout: timeout must be greater than 0"), "{e}");
+    assert!(!e.contains("http3 needs a TLS listener"), "{e}");
+}

@@ -140,6 +140,9 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
         let hint = Some("TLS termination is for http listeners; tcp listeners pass TLS through by SNI routes");
         v.err(t.span(), &format!("{path}.tls"), "tls on a tcp or udp listener", hint);
     }
+    let mtls = fl.tls.as_ref().is_some_and(|t| t.get_ref().client_ca.is_some());
+    let http3 =
+        fl.http3.as_ref().and_then(|h| crate::http3::http3(v, h, &format!("{path}.http3"), (fl.tls.is_some(), mtls)));
     let timeouts = listener_timeouts(v, fl.timeouts.as_ref(), path);
     let limits = listener_limits(v, fl.limits.as_ref(), path);
     let routes = fl
@@ -162,6 +165,7 @@ fn listener(v: &mut V, name: &str, fl: &FileListener, path: &str, clusters: &[St
         limits,
         rate_limit,
         tls,
+        http3,
         routes,
     })
 }

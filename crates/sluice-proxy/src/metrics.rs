@@ -106,6 +106,28 @@ pub struct ListenerMetrics {
     pub h2_calm_closes: AtomicU64,
     /// The listener's own rate limit.
     pub limit: Arc<LimitCounters>,
+    /// Requests that came over HTTP/2 (HTTP/1.x is the rest of `responses`).
+    pub h2_requests: AtomicU64,
+    pub h3: QuicMetrics,
+}
+
+/// HTTP/3 on a listener: connections and their handshakes, the address-validation and
+/// 0-RTT decisions, and clients that moved to a new address.
+#[derive(Debug, Default)]
+pub struct QuicMetrics {
+    pub requests: AtomicU64,
+    pub connections: AtomicU64,
+    pub handshake: Hist,
+    pub handshake_failed: AtomicU64,
+    /// Retry packets sent (address validation before any state is kept).
+    pub retries: AtomicU64,
+    /// New connections refused by the listener's connection limits.
+    pub refused: AtomicU64,
+    /// Requests served from 0-RTT early data, and unsafe ones answered 425 Too Early.
+    pub early_requests: AtomicU64,
+    pub too_early: AtomicU64,
+    /// Connections whose client address changed (migration, NAT rebinding).
+    pub migrations: AtomicU64,
 }
 
 /// A rate limit's counters: refusals, and shared-limit checks decided by the fallback
@@ -154,6 +176,7 @@ pub struct Store {
     clusters: Mutex<BTreeMap<String, Arc<ClusterMetrics>>>,
     gates: Mutex<BTreeMap<String, Arc<crate::runtime::gate::Gate>>>,
     tls: Mutex<BTreeMap<String, Arc<crate::downstream::tls_sessions::TlsSessions>>>,
+    quic: Mutex<BTreeMap<String, Arc<crate::downstream::h3::config::QuicKeys>>>,
     cluster_states: Mutex<BTreeMap<String, Arc<crate::runtime::cluster_state::ClusterState>>>,
 }
 
@@ -183,6 +206,11 @@ impl Store {
     /// A listener's TLS ticket keys and session cache (kept across reloads).
     pub fn tls_sessions(&self, listener: &str) -> Arc<crate::downstream::tls_sessions::TlsSessions> {
         get(&self.tls, &listener.to_string())
+    }
+
+    /// A listener's QUIC token key (kept across reloads, shared by its workers).
+    pub fn quic_keys(&self, listener: &str) -> Arc<crate::downstream::h3::config::QuicKeys> {
+        get(&self.quic, &listener.to_string())
     }
 
     /// Every listener's handles, by name (a copy of the map: the lock is held only to copy).

@@ -13,6 +13,7 @@ use crate::dns::stats::DnsStats;
 
 mod dns;
 mod encode;
+pub mod quic;
 use encode::{counter, gauge, hist, route_policy, Labels};
 
 /// The OpenMetrics text of everything recorded so far.
@@ -88,6 +89,7 @@ impl prometheus_client::collector::Collector for Collector {
             cs.iter().flat_map(|(n, m)| statuses(c(n), &m.responses)),
         )?;
         route_policy(&mut e, &rs)?;
+        quic::encode(&mut e, &ls)?;
         hist(
             &mut e,
             "request_duration_seconds",

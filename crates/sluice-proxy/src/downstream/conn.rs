@@ -239,8 +239,10 @@ async fn serve_http<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static, H: Hand
     let io = TokioIo::new(io);
     let (peer, timeouts) = (a.peer, a.timeouts);
     let state = Arc::clone(&ctx.state);
-    let svc =
-        service_fn(move |req: Request<Incoming>| handler.clone().handle(Rc::clone(&ctx), req.map(ClientBody::Hyper)));
+    let svc = service_fn(move |req: Request<Incoming>| {
+        ctx.listener.metrics.h2_requests.fetch_add(1, Relaxed);
+        handler.clone().handle(Rc::clone(&ctx), req.map(ClientBody::Hyper))
+    });
     let conn = listener.builder.serve_connection(io, svc);
     tokio::pin!(conn);
     let timer = tokio::time::sleep(timeouts.header.min(timeouts.idle));

@@ -67,6 +67,13 @@ impl ConnState {
         (ActiveGuard(Arc::clone(self)), n)
     }
 
+    /// Marks a connection that multiplexes requests (HTTP/3): it is treated as HTTP/2 is
+    /// (stream counting, glitch budget, header map only).
+    pub fn set_multiplexed(&self) {
+        self.h2.store(true, Relaxed);
+    }
+
+    /// Whether requests are multiplexed on this connection (HTTP/2 or HTTP/3).
     pub fn is_h2(&self) -> bool {
         self.h2.load(Relaxed)
     }

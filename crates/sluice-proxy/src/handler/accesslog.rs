@@ -155,6 +155,7 @@ impl RequestInfo {
             path: req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string(),
             version: match req.version() {
                 http::Version::HTTP_2 => "HTTP/2.0",
+                http::Version::HTTP_3 => "HTTP/3",
                 http::Version::HTTP_10 => "HTTP/1.0",
                 _ => "HTTP/1.1",
             },

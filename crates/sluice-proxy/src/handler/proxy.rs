@@ -65,6 +65,7 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
     let info = ctx.listener.worker.access_log.as_ref().map(|_| RequestInfo::of(&req));
     let mut trace = Trace::default();
     let grpc = crate::handler::request::is_grpc(&req);
+    let over_tcp = req.version() != Version::HTTP_3;
     let mut resp = match proxy(&ctx, listener, req, guard, (started, grpc), &mut trace).await {
         Ok(r) => r,
         Err(e) if grpc => e.grpc_response(),
@@ -92,6 +93,9 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
         if let Some(raw) = resp.body_mut().take_raw_fields() {
             raw.into_map(resp.headers_mut());
         }
+    }
+    if let Some(alt) = ctx.listener.alt_svc(ctx.local.port()).filter(|_| over_tcp) {
+        resp.headers_mut().insert(header::ALT_SVC, alt.clone());
     }
     if max != 0 && nth >= max && !ctx.state.is_h2() {
         resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -114,7 +114,7 @@ fn check_authority<B>(req: &Request<B>) -> Result<(), ProxyError> {
     }
     match req.version() {
         Version::HTTP_11 if host.is_none() => Err(ProxyError::BadRequest("missing Host header")),
-        Version::HTTP_2 => match (req.uri().authority(), host) {
+        Version::HTTP_2 | Version::HTTP_3 => match (req.uri().authority(), host) {
             (None, None) => Err(ProxyError::BadRequest("missing :authority")),
             (Some(a), Some(h)) if !a.as_str().as_bytes().eq_ignore_ascii_case(h.as_bytes()) => {
                 Err(ProxyError::BadRequest(":authority and Host disagree"))
@@ -141,11 +141,11 @@ pub fn grpc_timeout<B>(req: &Request<B>) -> Option<std::time::Duration> {
     }
     let n: u64 = digits.parse().ok()?;
     let ns = match unit {
-        "H" => n * 3_600_000_000_000,
-        "M" => n * 60_000_000_000,
-        "S" => n * 1_000_000_000,
-        "m" => n * 1_000_000,
-        "u" => n * 1_000,
+        "H" => n.saturating_mul(3_600_000_000_000),
+        "M" => n.saturating_mul(60_000_000_000),
+        "S" => n.saturating_mul(1_000_000_000),
+        "m" => n.saturating_mul(1_000_000),
+        "u" => n.saturating_mul(1_000),
         "n" => n,
         _ => return None,
     };

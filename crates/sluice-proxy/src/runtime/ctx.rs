@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use http::HeaderValue;
 use hyper::server::conn::http2;
 use hyper_util::rt::TokioTimer;
 use sluice_config::{ListenerConfig, ListenerProtocol};
@@ -21,6 +22,8 @@ use crate::runtime::snapshot::{ListenerRt, Snapshot};
 use crate::upstream::pool::Pool;
 
 pub struct WorkerCtx {
+    /// The worker's index (0..workers): its QUIC connection IDs carry it.
+    pub id: usize,
     pub access_log: Option<Arc<AccessLog>>,
     /// Shadow copies in flight on this worker.
     pub mirrors: Cell<u32>,
@@ -58,6 +61,10 @@ pub struct ListenerCtx {
     pub metrics: Arc<ListenerMetrics>,
     pub gate: Arc<crate::runtime::gate::Gate>,
     pub limits: sluice_config::ListenerLimits,
+    /// `Alt-Svc` for TCP responses when the listener also serves HTTP/3: its max age,
+    /// and the header built once for the port connections arrive on.
+    alt_svc_max_age: Option<u64>,
+    alt_svc: std::cell::OnceCell<HeaderValue>,
 }
 
 /// hyper serves only HTTP/2 (HTTP/1.1 is `h1`'s own server), so its builder is the h2 one:
@@ -76,6 +83,7 @@ fn builder(l: &ListenerConfig) -> http2::Builder<LocalExec> {
 impl WorkerCtx {
     pub fn new(shared: Arc<ArcSwap<Snapshot>>, access_log: Option<Arc<AccessLog>>, id: usize) -> Self {
         WorkerCtx {
+            id,
             access_log,
             mirrors: Cell::new(0),
             cached: RefCell::new(Rc::new(shared.load_full())),
@@ -97,6 +105,17 @@ impl ListenerCtx {
             metrics: Arc::clone(&lc.metrics),
             gate: Arc::clone(&lc.gate),
             limits: lc.config.limits,
+            alt_svc_max_age: lc.quic.as_ref().and(lc.config.http3.as_ref()).map(|h| h.alt_svc_max_age.as_secs()),
+            alt_svc: std::cell::OnceCell::new(),
         }
+    }
+
+    /// `Alt-Svc: h3=":PORT"; ma=SECONDS` for a response on a TCP connection that reached
+    /// `port`, when the listener serves HTTP/3 there (RFC 7838).
+    pub fn alt_svc(&self, port: u16) -> Option<&HeaderValue> {
+        let ma = self.alt_svc_max_age?;
+        Some(self.alt_svc.get_or_init(|| {
+            HeaderValue::from_str(&format!("h3=\":{port}\"; ma={ma}")).unwrap_or(HeaderValue::from_static("clear"))
+        }))
     }
 }

@@ -39,14 +39,27 @@ pub fn local_of(stream: &tokio::net::TcpStream, bound: Option<SocketAddr>) -> Op
 pub enum Sock {
     Tcp(TcpListener),
     Udp(std::net::UdpSocket),
+    /// An HTTPS listener with HTTP/3: its TCP socket and the UDP socket QUIC uses.
+    Http3(TcpListener, std::net::UdpSocket),
 }
 
-/// Binds `count` sockets (TCP or UDP per the listener's protocol) on its address.
+/// SO_RCVBUF / SO_SNDBUF for UDP sockets (None: the system's default).
+type Buffers = (Option<usize>, Option<usize>);
+
+/// Binds `count` sockets (TCP or UDP per the listener's protocol) on its address; an
+/// HTTP listener with `http3` gets a UDP socket on the same port beside each TCP one.
 pub fn bind_listener(l: &sluice_config::ListenerConfig, count: usize) -> io::Result<(SocketAddr, Vec<Sock>)> {
-    match l.protocol {
-        sluice_config::ListenerProtocol::Udp => {
-            let (a, v) = bind_udp(l.bind, count)?;
+    match (l.protocol, &l.http3) {
+        (sluice_config::ListenerProtocol::Udp, _) => {
+            let (a, v) = bind_udp(l.bind, count, (None, None))?;
             Ok((a, v.into_iter().map(Sock::Udp).collect()))
+        }
+        (_, Some(h3)) => {
+            let (a, tcp) = bind_reuseport(l.bind, count)?;
+            let (_, udp) = bind_udp(a, count, (h3.udp_recv_buffer, h3.udp_send_buffer))?;
+            crate::runtime::steer::steer_by_connection_id(&udp[0], count)
+                .map_err(|e| io::Error::new(e.kind(), format!("QUIC packet steering on {a}: {e}")))?;
+            Ok((a, tcp.into_iter().zip(udp).map(|(t, u)| Sock::Http3(t, u)).collect()))
         }
         _ => {
             let (a, v) = bind_reuseport(l.bind, count)?;
@@ -55,7 +68,7 @@ pub fn bind_listener(l: &sluice_config::ListenerConfig, count: usize) -> io::Res
     }
 }
 
-fn bind_udp_one(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+fn bind_udp_one(addr: SocketAddr, (recv, send): Buffers) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_address(true)?;
     #[cfg(unix)]
@@ -63,18 +76,24 @@ fn bind_udp_one(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
+    if let Some(n) = recv {
+        socket.set_recv_buffer_size(n)?;
+    }
+    if let Some(n) = send {
+        socket.set_send_buffer_size(n)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
 }
 
 /// UDP sockets with SO_REUSEPORT: the kernel keeps each client address on one worker.
-fn bind_udp(addr: SocketAddr, count: usize) -> io::Result<(SocketAddr, Vec<std::net::UdpSocket>)> {
-    let first = bind_udp_one(addr).map_err(|e| io::Error::new(e.kind(), format!("bind udp {addr}: {e}")))?;
+fn bind_udp(addr: SocketAddr, count: usize, bufs: Buffers) -> io::Result<(SocketAddr, Vec<std::net::UdpSocket>)> {
+    let first = bind_udp_one(addr, bufs).map_err(|e| io::Error::new(e.kind(), format!("bind udp {addr}: {e}")))?;
     let bound = first.local_addr()?;
     let mut out = vec![first];
     for _ in 1..count.max(1) {
-        out.push(bind_udp_one(bound)?);
+        out.push(bind_udp_one(bound, bufs)?);
     }
     Ok((bound, out))
 }
@@ -88,6 +107,17 @@ pub fn bind_reuseport(addr: SocketAddr, count: usize) -> io::Result<(SocketAddr,
         out.push(bind_one(bound).map_err(|e| io::Error::new(e.kind(), format!("bind {bound}: {e}")))?);
     }
     Ok((bound, out))
+}
+
+/// Blocking UDP sockets of one reuseport group, for tests of the steering program.
+#[cfg(test)]
+pub fn bind_udp_for_test(count: usize) -> (SocketAddr, Vec<std::net::UdpSocket>) {
+    let (addr, socks) = bind_udp("127.0.0.1:0".parse().unwrap(), count, (None, None)).unwrap();
+    for s in &socks {
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(50))).unwrap();
+    }
+    (addr, socks)
 }
 
 #[cfg(test)]

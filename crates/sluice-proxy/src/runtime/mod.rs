@@ -11,4 +11,5 @@ pub mod gate;
 pub mod listen;
 pub mod rng;
 pub mod snapshot;
+pub mod steer;
 pub mod worker;

@@ -36,6 +36,8 @@ pub struct ListenerRt {
     pub limit: Option<crate::handler::ratelimit::LimitRt>,
     /// TLS termination, built from `config.tls` (None with `config.tls` set: refuse).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// QUIC (HTTP/3), built from `tls` and `config.http3` (None: no HTTP/3, or it failed).
+    pub quic: Option<Arc<h3_quinn::quinn::ServerConfig>>,
     pub routes: Vec<RouteRt>,
     pub metrics: Arc<ListenerMetrics>,
     pub gate: Arc<crate::runtime::gate::Gate>,
@@ -101,17 +103,22 @@ impl Snapshot {
         let listeners = config
             .listeners
             .iter()
-            .map(|l| ListenerRt {
+            .map(|l| {
+                let tls = l.tls.as_ref().and_then(|t| {
+                    crate::downstream::tls::server_config(t, &metrics.tls_sessions(&l.name))
+                        .map_err(|e| tracing::error!(listener = %l.name, error = %e, "TLS setup failed; refusing"))
+                        .ok()
+                });
+                (l, tls)
+            })
+            .map(|(l, tls)| ListenerRt {
                 config: l.clone(),
                 limit: l.rate_limit.as_ref().map(|r| {
                     let counters = Arc::clone(&metrics.listener(&l.name).limit);
                     crate::handler::ratelimit::LimitRt::build(r, &format!("{}/*", l.name), counters)
                 }),
-                tls: l.tls.as_ref().and_then(|t| {
-                    crate::downstream::tls::server_config(t, &metrics.tls_sessions(&l.name))
-                        .map_err(|e| tracing::error!(listener = %l.name, error = %e, "TLS setup failed; refusing"))
-                        .ok()
-                }),
+                quic: quic(l, tls.as_deref(), metrics),
+                tls,
                 routes: l
                     .routes
                     .iter()
@@ -128,6 +135,19 @@ impl Snapshot {
     pub fn listener(&self, name: &str) -> Option<&ListenerRt> {
         self.listeners.iter().find(|l| l.config.name == name)
     }
+}
+
+/// The listener's QUIC configuration when it serves HTTP/3 (an error is logged and HTTP/3
+/// refused, as a TLS error refuses TLS).
+fn quic(
+    l: &ListenerConfig,
+    tls: Option<&rustls::ServerConfig>,
+    metrics: &Store,
+) -> Option<Arc<h3_quinn::quinn::ServerConfig>> {
+    let (h3, tls) = (l.http3.as_ref()?, tls?);
+    crate::downstream::h3::config::server_config(tls, h3, &metrics.quic_keys(&l.name))
+        .map_err(|e| tracing::error!(listener = %l.name, error = %e, "QUIC setup failed; HTTP/3 refused"))
+        .ok()
 }
 
 fn cluster(

@@ -93,10 +93,41 @@ impl Listeners {
                 let socket = tokio::net::UdpSocket::from_std(s)?;
                 tokio::task::spawn_local(crate::l4::udp::serve(socket, Rc::clone(&cell), rx));
             }
+            Sock::Http3(tcp, udp) => {
+                let listener = TcpListener::from_std(tcp)?;
+                tokio::task::spawn_local(accept_loop(listener, Rc::clone(&cell), rx.clone(), self.tracker.clone()));
+                self.add_quic(&name, udp, Rc::clone(&cell), rx)?;
+            }
         }
         if let Some(old) = self.running.insert(name, Running { ctx: cell, stop }) {
             let _ = old.stop.send(true);
         }
+        Ok(())
+    }
+
+    /// This worker's QUIC endpoint for an HTTP/3 listener, on its UDP socket.
+    fn add_quic(
+        &self,
+        name: &str,
+        udp: std::net::UdpSocket,
+        cell: Rc<RefCell<Rc<ListenerCtx>>>,
+        rx: watch::Receiver<bool>,
+    ) -> std::io::Result<()> {
+        let snap = self.worker.snapshot();
+        let Some(server_config) = snap.listener(name).and_then(|l| l.quic.clone()) else {
+            tracing::error!(listener = %name, "HTTP/3 not started: no QUIC configuration (see the TLS error above)");
+            return Ok(());
+        };
+        let endpoint = h3_quinn::quinn::Endpoint::new(
+            crate::downstream::h3::config::endpoint_config(self.worker.id),
+            Some((*server_config).clone()),
+            udp,
+            Arc::new(h3_quinn::quinn::TokioRuntime),
+        )?;
+        let tracker = self.tracker.clone();
+        let serve =
+            crate::downstream::h3::serve(crate::handler::proxy::Proxy, endpoint, cell, rx, move || tracker.enter());
+        tokio::task::spawn_local(serve);
         Ok(())
     }
 

@@ -10,6 +10,8 @@ mod dying;
 mod forwarding;
 mod grpc;
 mod h2raw;
+mod h3;
+mod h3util;
 mod http1;
 mod l4;
 mod lifecycle;

@@ -133,6 +133,8 @@ pub enum ClientBody {
     /// Boxed: the request travels through several layers of the handler's future, and
     /// most requests have no body.
     H1(Box<RecvBody>),
+    /// Any other protocol's body (HTTP/3), behind one indirection.
+    Boxed(http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>),
 }
 
 impl Body for ClientBody {
@@ -144,6 +146,7 @@ impl Body for ClientBody {
             ClientBody::Empty => Poll::Ready(None),
             ClientBody::Hyper(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
             ClientBody::H1(b) => Pin::new(&mut **b).poll_frame(cx),
+            ClientBody::Boxed(b) => Pin::new(b).poll_frame(cx),
         }
     }
 
@@ -152,6 +155,7 @@ impl Body for ClientBody {
             ClientBody::Empty => true,
             ClientBody::Hyper(b) => b.is_end_stream(),
             ClientBody::H1(b) => b.is_end_stream(),
+            ClientBody::Boxed(b) => b.is_end_stream(),
         }
     }
 
@@ -160,6 +164,7 @@ impl Body for ClientBody {
             ClientBody::Empty => SizeHint::with_exact(0),
             ClientBody::Hyper(b) => b.size_hint(),
             ClientBody::H1(b) => b.size_hint(),
+            ClientBody::Boxed(b) => b.size_hint(),
         }
     }
 }

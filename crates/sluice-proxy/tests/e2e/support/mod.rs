@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 pub type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// A mock upstream. Paths: `/slow/<ms>` waits, `/status/<code>` answers that code,
-/// `/stall-body` sends a first chunk then stalls; anything else echoes the request as JSON.
+/// `/stall-body` sends a first chunk then stalls; `/bytes/<n>` answers n bytes; anything else echoes the request as JSON.
 /// Every response carries `x-backend: <name>`; request bodies are read and their length
 /// returned in `x-body-len`.
 pub struct Backend {
@@ -191,6 +191,8 @@ async fn answer(name: &'static str, req: Request<Incoming>) -> Result<Response<B
     } else if let Some(code) = path.strip_prefix("/status/") {
         status = StatusCode::from_u16(code.parse().unwrap_or(500)).unwrap();
         Full::new(Bytes::from(meta.to_string())).boxed()
+    } else if let Some(n) = path.strip_prefix("/bytes/") {
+        Full::new(Bytes::from(vec![b'x'; n.parse().unwrap_or(0)])).boxed()
     } else if path == "/stall-body" {
         let first = futures_util::stream::iter([Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"first")))]);
         let stream = futures_util::StreamExt::chain(first, futures_util::stream::pending());
