@@ -21,7 +21,12 @@ pub fn status(snap: &Snapshot, reload: &ReloadStatus) -> Value {
                     RouteTarget::Split(s) => json!({ "split": s.iter().map(|(c, w)| json!({"cluster": c, "weight": w})).collect::<Vec<_>>() }),
                 })
                 .collect();
-            json!({ "name": l.config.name, "bind": l.config.bind.to_string(), "routes": routes })
+            let mix: serde_json::Map<String, Value> =
+                crate::metrics::quic::protocol_mix(&l.metrics).iter().map(|(p, n)| (p.to_string(), json!(n))).collect();
+            json!({
+                "name": l.config.name, "bind": l.config.bind.to_string(), "routes": routes,
+                "http3": l.quic.is_some(), "protocols": mix,
+            })
         })
         .collect();
     let mut clusters = serde_json::Map::new();

@@ -62,6 +62,10 @@ async fn requests_bodies_and_alt_svc() {
     }
     assert!(metric(&h, "sluice_h3_requests_total{listener=\"web\"} 63").await);
     assert!(metric(&h, "sluice_h3_connections_total{listener=\"web\"} 1").await);
+    assert!(metric(&h, "sluice_requests_by_protocol_total{listener=\"web\",protocol=\"h1\"} 1").await);
+    let st = get(h.admin_addr().unwrap(), "/status", &[]).await.json();
+    let l = &st["listeners"][0];
+    assert_eq!((l["http3"].as_bool(), l["protocols"]["h3"].as_u64()), (Some(true), Some(63)));
     stop(h);
 }
 
@@ -266,5 +270,27 @@ async fn garbage_and_stream_limits() {
         assert_eq!(t.await.unwrap().unwrap().status, 200);
     }
     assert!(b.peak.load(std::sync::atomic::Ordering::SeqCst) <= 4, "at most 4 streams at once");
+    stop(h);
+}
+
+/// gRPC over HTTP/3 to an h2c upstream: the message and the trailers pass through.
+#[tokio::test]
+async fn grpc_over_h3_passes_trailers_from_an_h2c_upstream() {
+    let pki = Pki::new("h3-grpc");
+    let b = Backend::start("a");
+    let text = config(&pki, 1, "[listeners.web.http3]").replace("[clusters.a]\n", "[clusters.a]\nprotocol = \"h2c\"\n");
+    let h = proxy(&text, &[("a", b.addr)]);
+    let ep = endpoint(pki.roots());
+    let mut s = connect_h3(&ep, h.addr("web").unwrap(), "a.test").await.unwrap();
+    let req = http::Request::post("https://a.test/grpc.health.v1.Health/Check")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let r = request_with(&mut s, req, &[0, 0, 0, 0, 0]).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(&r.body[..], &[0, 0, 0, 0, 2, 0x08, 1], "SERVING");
+    let t = r.trailers.expect("trailers");
+    assert_eq!(t.get("grpc-status").map(|v| v.to_str().unwrap()), Some("0"));
     stop(h);
 }

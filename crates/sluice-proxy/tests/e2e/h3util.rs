@@ -45,6 +45,7 @@ pub struct H3Resp {
     pub status: u16,
     pub headers: http::HeaderMap,
     pub body: Bytes,
+    pub trailers: Option<http::HeaderMap>,
 }
 
 impl H3Resp {
@@ -55,7 +56,11 @@ impl H3Resp {
 
 /// One request with `body` (sent in 64 KiB DATA frames), the whole answer collected.
 pub async fn request(send: &mut Sender, method: &str, url: &str, body: &[u8]) -> Result<H3Resp, String> {
-    let req = http::Request::builder().method(method).uri(url).body(()).unwrap();
+    request_with(send, http::Request::builder().method(method).uri(url).body(()).unwrap(), body).await
+}
+
+/// `request` with a head of the caller's making (headers).
+pub async fn request_with(send: &mut Sender, req: http::Request<()>, body: &[u8]) -> Result<H3Resp, String> {
     let mut s = send.send_request(req).await.map_err(|e| e.to_string())?;
     for chunk in body.chunks(64 << 10) {
         s.send_data(Bytes::copy_from_slice(chunk)).await.map_err(|e| e.to_string())?;
@@ -66,7 +71,8 @@ pub async fn request(send: &mut Sender, method: &str, url: &str, body: &[u8]) ->
     while let Some(mut c) = s.recv_data().await.map_err(|e| e.to_string())? {
         out.extend_from_slice(&c.copy_to_bytes(c.remaining()));
     }
-    Ok(H3Resp { status: resp.status().as_u16(), headers: resp.headers().clone(), body: out.into() })
+    let trailers = s.recv_trailers().await.map_err(|e| e.to_string())?;
+    Ok(H3Resp { status: resp.status().as_u16(), headers: resp.headers().clone(), body: out.into(), trailers })
 }
 
 /// A UDP relay in front of `server`: forwards both ways for one client, holds the server's
