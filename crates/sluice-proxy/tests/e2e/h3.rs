@@ -294,3 +294,27 @@ async fn grpc_over_h3_passes_trailers_from_an_h2c_upstream() {
     assert_eq!(t.get("grpc-status").map(|v| v.to_str().unwrap()), Some("0"));
     stop(h);
 }
+
+/// A request whose body is still arriving when the answer is ready (a direct response that
+/// never reads it): the client gets the answer, the stream is stopped, and the connection
+/// serves the next request.
+#[tokio::test]
+async fn an_unread_body_in_flight_is_stopped_cleanly() {
+    let pki = Pki::new("h3-unread");
+    let b = Backend::start("a");
+    let text = config(&pki, 1, "[listeners.web.http3]").replace(
+        "[[listeners.web.routes]]\ncluster = \"a\"",
+        "[[listeners.web.routes]]\npath_prefix = \"/deny\"\nrespond = { status = 403, body = \"no\\n\" }\n[[listeners.web.routes]]\ncluster = \"a\"",
+    );
+    let h = proxy(&text, &[("a", b.addr)]);
+    let ep = endpoint(pki.roots());
+    let mut s = connect_h3(&ep, h.addr("web").unwrap(), "a.test").await.unwrap();
+    let req = http::Request::post("https://a.test/deny").body(()).unwrap();
+    let mut st = s.send_request(req).await.unwrap();
+    st.send_data(bytes::Bytes::from_static(b"first part")).await.unwrap(); // no FIN: more to come
+    let resp = tokio::time::timeout(Duration::from_secs(5), st.recv_response()).await.expect("answered").unwrap();
+    assert_eq!(resp.status(), 403);
+    let r = request(&mut s, "GET", "https://a.test/next", b"").await.unwrap();
+    assert_eq!(r.status, 200, "the connection still serves");
+    stop(h);
+}

@@ -1,14 +1,16 @@
 //! An HTTP/3 request body as an `http_body::Body`: DATA frames as they arrive, then the
 //! trailers. quinn returns flow-control credit only as the body is polled, so a slow
 //! upstream slows the client (no whole-body buffering). The body checks the bytes against
-//! `content-length` (RFC 9114 §4.1.2: a mismatch is a malformed request), and a body
-//! dropped unread tells the client to stop sending (STOP_SENDING, H3_NO_ERROR).
+//! `content-length` (RFC 9114 §4.1.2: a mismatch is a malformed request). A body dropped
+//! unread drops its QUIC stream, and quinn tells the client to stop sending (STOP_SENDING
+//! with code 0, which HTTP/3 peers treat as H3_NO_ERROR). Not `stop_sending` by hand:
+//! h3-quinn 0.0.10 panics when it is called while a read is outstanding (hyperium/h3#330,
+//! fixed upstream in #331, not yet released).
 
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes};
-use h3::error::Code;
 use h3::server::RequestStream;
 use http_body::{Body, Frame, SizeHint};
 
@@ -26,7 +28,7 @@ pub struct H3Body {
     /// `content-length`, if the request has one.
     declared: Option<u64>,
     seen: u64,
-    /// A frame read ahead by `ended_already`.
+    /// A frame read ahead by `ended_within`.
     ahead: Option<Result<Frame<Bytes>, BoxError>>,
 }
 
@@ -36,23 +38,23 @@ impl H3Body {
     }
 
     /// Whether the request has no body at all (the client finished the stream with its
-    /// head, as for nearly every GET), found without waiting: the handler then sees an
-    /// empty body, so a bodyless request goes upstream without chunked framing.
-    pub fn ended_already(&mut self) -> bool {
-        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        match Pin::new(&mut *self).poll_frame(&mut cx) {
-            Poll::Ready(None) => true,
-            Poll::Ready(Some(f)) => {
+    /// head, as for nearly every GET), waiting at most `wait` for the end of the stream:
+    /// the handler then sees an empty body, so a bodyless request goes upstream without
+    /// chunked framing. A first DATA frame that arrives meanwhile is kept for the handler.
+    pub async fn ended_within(&mut self, wait: std::time::Duration) -> bool {
+        let first = std::future::poll_fn(|cx| Pin::new(&mut *self).poll_frame(cx));
+        match tokio::time::timeout(wait, first).await {
+            Ok(None) => true,
+            Ok(Some(f)) => {
                 self.ahead = Some(f);
                 false
             }
-            Poll::Pending => false,
+            Err(_) => false,
         }
     }
 
     fn mismatch(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.st = St::Done;
-        self.stream.stop_sending(Code::H3_MESSAGE_ERROR);
         Poll::Ready(Some(Err("request body does not match its content-length".into())))
     }
 }
@@ -106,14 +108,6 @@ impl Body for H3Body {
         match self.declared {
             Some(d) => SizeHint::with_exact(d.saturating_sub(self.seen)),
             None => SizeHint::default(),
-        }
-    }
-}
-
-impl Drop for H3Body {
-    fn drop(&mut self) {
-        if !matches!(self.st, St::Done) {
-            self.stream.stop_sending(Code::H3_NO_ERROR);
         }
     }
 }

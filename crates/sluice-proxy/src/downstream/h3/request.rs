@@ -5,6 +5,7 @@
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use bytes::Bytes;
 use h3::error::Code;
@@ -18,6 +19,9 @@ use crate::downstream::h3::body::H3Body;
 use crate::downstream::h3::ctx::Established;
 use crate::downstream::service::Handler;
 use crate::h1::ClientBody;
+
+/// How long a bodyless-looking request waits for its stream's end (see `serve`).
+const END_WAIT: Duration = Duration::from_millis(2);
 
 type Resolver = RequestResolver<h3_quinn::Connection, Bytes>;
 type SendHalf = RequestStream<h3_quinn::SendStream<Bytes>, Bytes>;
@@ -49,8 +53,14 @@ pub async fn serve<H: Handler>(handler: H, ctx: Rc<ConnCtx>, resolver: Resolver,
         req.headers_mut().insert("early-data", HeaderValue::from_static("1"));
     }
     let declared = req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+    // A client may send the end of a bodyless request's stream just after its head: wait
+    // that long for it, so such a request goes upstream without a body.
+    let bodyless =
+        declared.is_none() && matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE);
     let mut body = H3Body::new(recv, declared);
-    let client_body = if body.ended_already() { ClientBody::Empty } else { ClientBody::Boxed(body.boxed_unsync()) };
+    let wait = if bodyless { END_WAIT } else { Duration::ZERO };
+    let client_body =
+        if body.ended_within(wait).await { ClientBody::Empty } else { ClientBody::Boxed(body.boxed_unsync()) };
     let Ok(resp) = handler.handle(ctx, req.map(|()| client_body)).await;
     respond(&mut send, resp, head_only).await;
 }
