@@ -22,6 +22,38 @@ pub struct FileConfig {
     pub clusters: BTreeMap<S<String>, FileCluster>,
     pub dns: Option<crate::dns_file::FileDns>,
     pub anycast: Option<crate::anycast_file::FileAnycast>,
+    /// Named HTTP cache stores (`[caches.NAME]`), used by routes' `cache`.
+    #[serde(default)]
+    pub caches: BTreeMap<S<String>, FileCache>,
+}
+
+/// `[caches.NAME] max_size = "256MiB", max_object_size = "8MiB"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCache {
+    pub max_size: Option<S<SizeValue>>,
+    pub max_object_size: Option<S<SizeValue>>,
+}
+
+/// A route's `cache = { store, stale_while_revalidate, stale_if_error, coalesce, key }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRouteCache {
+    pub store: S<String>,
+    pub stale_while_revalidate: Option<S<String>>,
+    pub stale_if_error: Option<S<String>>,
+    pub coalesce: Option<bool>,
+    pub key: Option<Vec<S<String>>>,
+}
+
+/// A route's `compress = { algorithms, min_size, types, level }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCompress {
+    pub algorithms: Option<Vec<S<String>>>,
+    pub min_size: Option<S<SizeValue>>,
+    pub types: Option<Vec<S<String>>>,
+    pub level: Option<S<i64>>,
 }
 
 /// `[access_log] path = "access.log", format = "json"`.
@@ -182,6 +214,8 @@ pub struct FileRoute {
     pub remove_request_headers: Option<Vec<S<String>>>,
     pub add_response_headers: Option<BTreeMap<String, S<String>>>,
     pub remove_response_headers: Option<Vec<S<String>>>,
+    pub cache: Option<S<FileRouteCache>>,
+    pub compress: Option<S<FileCompress>>,
 }
 
 /// `mirror = { cluster = "shadow", percent = 100 }`.

@@ -5,6 +5,7 @@
 
 mod anycast_file;
 pub mod anycast_model;
+pub mod cache;
 mod checker;
 pub mod diag;
 pub mod diff;
@@ -27,6 +28,7 @@ mod validate_tls;
 use std::path::Path;
 
 pub use anycast_model::*;
+pub use cache::{CacheConfig, Compress, Encoding, KeyPart, RouteCache};
 pub use diag::{Diagnostic, Diagnostics};
 pub use dns_model::*;
 pub use http3::{Http3Config, QuicRetry};

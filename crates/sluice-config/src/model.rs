@@ -28,6 +28,8 @@ pub struct Config {
     pub dns: Option<crate::dns_model::DnsConfig>,
     /// Anycast routes announced through BGP while healthy, when `[anycast]` is set.
     pub anycast: Option<crate::anycast_model::AnycastConfig>,
+    /// Named cache stores (`[caches.NAME]`).
+    pub caches: BTreeMap<String, crate::cache::CacheConfig>,
 }
 
 /// One line per request, written by a background thread.
@@ -242,6 +244,10 @@ pub struct RouteConfig {
     pub remove_request_headers: Vec<String>,
     pub add_response_headers: Vec<(String, String)>,
     pub remove_response_headers: Vec<String>,
+    /// Answers kept in a cache store (`cache = { store = ... }`).
+    pub cache: Option<crate::cache::RouteCache>,
+    /// Response compression (`compress = { ... }`).
+    pub compress: Option<crate::cache::Compress>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

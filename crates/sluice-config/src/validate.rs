@@ -52,7 +52,13 @@ pub fn validate(fc: FileConfig, sink: &mut Sink<'_>, base: std::path::PathBuf) -
         }
     }
     let anycast = fc.anycast.as_ref().and_then(|a| crate::validate_anycast::anycast(&mut v, a, &cluster_names));
-    Some(Config { workers, drain_timeout, admin, access_log, listeners, clusters, dns, anycast })
+    let caches: BTreeMap<String, crate::cache::CacheConfig> = fc
+        .caches
+        .iter()
+        .map(|(n, c)| (n.get_ref().clone(), crate::cache::cache_store(&mut v, n.get_ref(), c)))
+        .collect();
+    route_caches_exist(&mut v, &fc, &caches);
+    Some(Config { workers, drain_timeout, admin, access_log, listeners, clusters, dns, anycast, caches })
 }
 
 fn access_log(v: &mut V, a: &FileAccessLog) -> Option<AccessLogConfig> {
@@ -79,6 +85,29 @@ fn admin(v: &mut V, a: &FileAdmin) -> Option<AdminConfig> {
         );
     }
     Some(AdminConfig { bind, token: a.token.as_ref().map(|t| t.get_ref().clone()) })
+}
+
+/// Every route `cache.store` names a `[caches.NAME]`, and only cluster routes use one.
+fn route_caches_exist(v: &mut V, fc: &FileConfig, caches: &BTreeMap<String, crate::cache::CacheConfig>) {
+    for (name, fl) in &fc.listeners {
+        for (i, r) in fl.routes.iter().enumerate() {
+            let Some(c) = &r.cache else { continue };
+            let path = format!("listeners.{}.routes[{i}].cache", name.get_ref());
+            let store = c.get_ref().store.get_ref();
+            if !caches.contains_key(store) {
+                let hint = format!("define it: [caches.{store}] max_size = \"256MiB\"");
+                v.err(
+                    c.get_ref().store.span(),
+                    &format!("{path}.store"),
+                    format!("no cache named `{store}`"),
+                    Some(&hint),
+                );
+            }
+            if r.respond.is_some() {
+                v.err(c.span(), &path, "a respond route has nothing to cache", None);
+            }
+        }
+    }
 }
 
 fn check_bind_clash(v: &mut V, binds: &mut Vec<(SocketAddr, String)>, bind: SocketAddr, fl: &FileListener, path: &str) {

@@ -33,6 +33,8 @@ pub fn route(v: &mut V, r: &FileRoute, path: &str, clusters: &[String]) -> Optio
             &r.remove_response_headers,
             &format!("{path}.remove_response_headers"),
         ),
+        cache: r.cache.as_ref().map(|c| crate::cache::route_cache(v, c, &format!("{path}.cache"))),
+        compress: r.compress.as_ref().map(|c| crate::cache::compress(v, c, &format!("{path}.compress"))),
     })
 }
 

@@ -129,6 +129,14 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
             None => text(StatusCode::NOT_FOUND, "404 no config file (started without one)\n"),
         },
         (Method::POST, ["reload"]) => reload(&control),
+        (Method::POST, ["caches", name, "purge"]) => {
+            let name = name.to_string();
+            let body = Limited::new(req.into_body(), 4096).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let (status, v) = crate::caches::purge(&control.shared.load(), &name, &body);
+            let mut r = json(&v);
+            *r.status_mut() = status;
+            r
+        }
         (Method::POST, ["clusters", c, "endpoints", a, op @ ("drain" | "undrain")]) => {
             drain(&control, c, a, *op == "drain")
         }

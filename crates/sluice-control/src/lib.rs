@@ -8,6 +8,7 @@
 
 mod admin;
 pub mod anycast;
+mod caches;
 pub mod dns;
 mod metrics;
 mod reload;

@@ -49,5 +49,8 @@ pub fn status(snap: &Snapshot, reload: &ReloadStatus) -> Value {
         clusters.insert(name.clone(), json!({ "balance": c.config.balance.name(), "open_connections": c.conn_limit.open(), "breaker": format!("{:?}", c.state.breaker.state()), "endpoints": eps }));
     }
     let reload = json!({ "count": reload.count, "ok": reload.ok, "message": reload.message });
-    json!({ "now_ms": sluice_proxy::runtime::clock::now_ns() / 1_000_000, "listeners": listeners, "clusters": clusters, "reload": reload })
+    json!({
+        "now_ms": sluice_proxy::runtime::clock::now_ns() / 1_000_000, "listeners": listeners, "clusters": clusters,
+        "reload": reload, "caches": crate::caches::view(snap),
+    })
 }

@@ -10,6 +10,8 @@
 //! - `l4/`: TCP and UDP balancing
 //! - `handler/`: the proxy handler: route, limits, rate limits, headers, sticky, mirror,
 //!   upgrades, errors, access log
+//! - `cache/`: the HTTP cache stores, their entries and fills (the stage that uses them is
+//!   `handler/cached.rs`)
 //! - `upstream/`: resilience (bulkhead, breaker, retries), one exchange, pools, upstream
 //!   TLS, health checks, outcome feedback
 //! - `h1/`: sluice's own HTTP/1.1: codec, server side, client side
@@ -17,6 +19,7 @@
 //! - `body.rs`, `metrics.rs`: body types and counters every layer shares
 
 mod body;
+pub mod cache;
 mod downstream;
 mod h1;
 mod handler;

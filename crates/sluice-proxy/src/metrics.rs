@@ -177,6 +177,7 @@ pub struct Store {
     gates: Mutex<BTreeMap<String, Arc<crate::runtime::gate::Gate>>>,
     tls: Mutex<BTreeMap<String, Arc<crate::downstream::tls_sessions::TlsSessions>>>,
     quic: Mutex<BTreeMap<String, Arc<crate::downstream::h3::config::QuicKeys>>>,
+    caches: Mutex<BTreeMap<String, Arc<crate::cache::CacheStore>>>,
     cluster_states: Mutex<BTreeMap<String, Arc<crate::runtime::cluster_state::ClusterState>>>,
 }
 
@@ -211,6 +212,25 @@ impl Store {
     /// A listener's QUIC token key (kept across reloads, shared by its workers).
     pub fn quic_keys(&self, listener: &str) -> Arc<crate::downstream::h3::config::QuicKeys> {
         get(&self.quic, &listener.to_string())
+    }
+
+    /// A cache store by name: the one kept from before the reload while its sizes stay
+    /// (its entries and counters survive), a new empty one otherwise.
+    pub fn cache_store(&self, cfg: &sluice_config::CacheConfig) -> Arc<crate::cache::CacheStore> {
+        let mut g = self.caches.lock().unwrap_or_else(|p| p.into_inner());
+        match g.get(&cfg.name) {
+            Some(s) if s.config == *cfg => Arc::clone(s),
+            _ => {
+                let s = Arc::new(crate::cache::CacheStore::new(cfg.clone()));
+                g.insert(cfg.name.clone(), Arc::clone(&s));
+                s
+            }
+        }
+    }
+
+    /// Every cache store, by name.
+    pub fn caches(&self) -> Vec<(String, Arc<crate::cache::CacheStore>)> {
+        entries(&self.caches)
     }
 
     /// Every listener's handles, by name (a copy of the map: the lock is held only to copy).

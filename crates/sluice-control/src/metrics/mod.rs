@@ -11,6 +11,7 @@ use sluice_proxy::metrics::{ClusterMetrics, Statuses, Store};
 
 use crate::dns::stats::DnsStats;
 
+mod cache;
 mod dns;
 mod encode;
 pub mod quic;
@@ -90,6 +91,7 @@ impl prometheus_client::collector::Collector for Collector {
         )?;
         route_policy(&mut e, &rs)?;
         quic::encode(&mut e, &ls)?;
+        cache::encode(&mut e, &self.0.caches())?;
         hist(
             &mut e,
             "request_duration_seconds",

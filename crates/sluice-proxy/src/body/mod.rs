@@ -14,8 +14,10 @@ use bytes::Bytes;
 use http_body::{Body, Frame};
 use tokio::time::{Instant, Sleep};
 
+pub mod compress;
 pub mod request;
 pub mod response;
+pub mod wrapped;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 

@@ -50,6 +50,8 @@ impl ResponseEnd {
 pub enum ProxyBody {
     Full(Option<Bytes>),
     Upstream(UpstreamBody),
+    /// Compressed, or copied into the cache, on the way (`body::wrapped`).
+    Wrapped(Box<crate::body::wrapped::Wrapped>),
 }
 
 impl ProxyBody {
@@ -62,7 +64,7 @@ impl ProxyBody {
     pub fn raw_fields(&self) -> Option<&RawFields> {
         match self {
             ProxyBody::Upstream(u) => raw_of(&u.inner).as_ref(),
-            ProxyBody::Full(_) => None,
+            ProxyBody::Full(_) | ProxyBody::Wrapped(_) => None,
         }
     }
 
@@ -70,7 +72,7 @@ impl ProxyBody {
     pub fn take_raw_fields(&mut self) -> Option<RawFields> {
         match self {
             ProxyBody::Upstream(u) => take_raw(&mut u.inner),
-            ProxyBody::Full(_) => None,
+            ProxyBody::Full(_) | ProxyBody::Wrapped(_) => None,
         }
     }
 }
@@ -149,6 +151,7 @@ impl Body for ProxyBody {
                 }
                 Poll::Ready(r)
             }
+            ProxyBody::Wrapped(w) => w.poll_frame(cx),
         }
     }
 
@@ -156,6 +159,7 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Full(b) => b.is_none(),
             ProxyBody::Upstream(u) => u.inner.is_end_stream(),
+            ProxyBody::Wrapped(w) => w.is_end_stream(),
         }
     }
 
@@ -163,6 +167,7 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             ProxyBody::Upstream(u) => u.inner.size_hint(),
+            ProxyBody::Wrapped(w) => w.size_hint(),
         }
     }
 }

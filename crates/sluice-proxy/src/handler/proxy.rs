@@ -21,6 +21,7 @@ use crate::downstream::state::ActiveGuard;
 use crate::h1::client::UpIncoming;
 use crate::h1::ClientBody;
 use crate::handler::accesslog::{entry, Entry, RequestInfo, Trace};
+use crate::handler::cached::Before;
 use crate::handler::errors::ProxyError;
 use crate::handler::ratelimit::settle;
 use crate::handler::select::{direct, select, Selected, Target};
@@ -85,6 +86,7 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
         match resp.body_mut() {
             ProxyBody::Upstream(u) => u.set_log(Arc::clone(log), Box::new(e)),
             ProxyBody::Full(b) => log.log(Entry { bytes: b.as_ref().map_or(0, |b| b.len() as u64), ..e }),
+            ProxyBody::Wrapped(w) => w.set_log(Arc::clone(log), Box::new(e), started),
         }
     }
     if ctx.state.is_h2() {
@@ -132,6 +134,58 @@ async fn proxy(
         Box::pin(settle_all(worker, listener, route, ask)).await?;
         ready = Instant::now();
     }
+    let want = route.config.compress.as_ref().map(|c| crate::handler::encode::want(c, &req));
+    let mut pass = None;
+    if crate::handler::cached::applies(route, &req) {
+        match crate::handler::cached::before(ctx, route, &mut req, refresh_pipeline).await {
+            Before::Answer(r) => {
+                route.metrics.responses.inc(r.status().as_u16());
+                return Ok(compressed(*r, route, want).await);
+            }
+            Before::Forward(p) => pass = Some(p),
+        }
+    }
+    let target = Target { route, cluster, endpoint, set_cookie };
+    let result = Box::pin(upstream(ctx, listener, target, req, guard, (started, ready, grpc), trace)).await;
+    let result = match pass {
+        Some(p) => crate::handler::cached::after(p, result, route),
+        None => result,
+    };
+    Ok(compressed(result?, route, want).await)
+}
+
+/// The compression stage, when the route has one.
+async fn compressed(
+    resp: Response<ProxyBody>,
+    route: &RouteRt,
+    want: Option<crate::handler::encode::Want>,
+) -> Response<ProxyBody> {
+    match (want, &route.config.compress) {
+        (Some(w), Some(cfg)) => crate::handler::encode::apply(resp, w, cfg).await,
+        _ => resp,
+    }
+}
+
+/// A background refresh of a stale cache entry runs the whole pipeline again.
+fn refresh_pipeline(
+    ctx: Rc<ConnCtx>,
+    req: Request<ClientBody>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response<ProxyBody>, Infallible>>>> {
+    Box::pin(handle(ctx, req))
+}
+
+/// Mirror, upgrade or forward: the request goes to the picked endpoint (with the
+/// cluster's retries), and the answer comes back rewritten.
+async fn upstream(
+    ctx: &ConnCtx,
+    listener: &ListenerRt,
+    Target { route, cluster, endpoint, set_cookie }: Target<'_>,
+    mut req: Request<ClientBody>,
+    guard: ActiveGuard,
+    (started, ready, grpc): (Instant, Instant, bool),
+    trace: &mut Trace,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let worker = &ctx.listener.worker;
     let tee = match route.config.mirror {
         Some(_) => crate::handler::mirror::maybe_mirror(ctx, &worker.snapshot(), route, &req),
         None => None,

@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     pub listeners: Vec<ListenerRt>,
     pub clusters: HashMap<String, Arc<ClusterRt>>,
+    /// The `[caches.NAME]` stores (kept across reloads while their sizes stay).
+    pub caches: HashMap<String, Arc<crate::cache::CacheStore>>,
 }
 
 #[derive(Debug)]
@@ -46,6 +48,8 @@ pub struct ListenerRt {
 #[derive(Debug)]
 pub struct RouteRt {
     pub config: RouteConfig,
+    /// The cache store of a `cache` route.
+    pub cache: Option<Arc<crate::cache::CacheStore>>,
     /// Position in the listener's route list (the `route` label and log field).
     pub index: usize,
     pub metrics: Arc<RouteMetrics>,
@@ -100,6 +104,8 @@ impl Snapshot {
                 (c.name.clone(), Arc::new(cluster(c, registry, keep_weights, shared)))
             })
             .collect();
+        let caches: HashMap<String, Arc<crate::cache::CacheStore>> =
+            config.caches.values().map(|c| (c.name.clone(), metrics.cache_store(c))).collect();
         let listeners = config
             .listeners
             .iter()
@@ -123,13 +129,13 @@ impl Snapshot {
                     .routes
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| route(r, (&l.name, i), &clusters, metrics.route(&l.name, i)))
+                    .map(|(i, r)| route(r, (&l.name, i), (&clusters, &caches), metrics.route(&l.name, i)))
                     .collect(),
                 metrics: metrics.listener(&l.name),
                 gate: metrics.gate(&l.name),
             })
             .collect();
-        Snapshot { config: Arc::new(config), listeners, clusters }
+        Snapshot { config: Arc::new(config), listeners, clusters, caches }
     }
 
     pub fn listener(&self, name: &str) -> Option<&ListenerRt> {
@@ -149,6 +155,8 @@ fn quic(
         .map_err(|e| tracing::error!(listener = %l.name, error = %e, "QUIC setup failed; HTTP/3 refused"))
         .ok()
 }
+
+type Caches = HashMap<String, Arc<crate::cache::CacheStore>>;
 
 fn cluster(
     c: &ClusterConfig,
@@ -195,7 +203,7 @@ fn cluster(
 fn route(
     r: &RouteConfig,
     (listener, index): (&str, usize),
-    clusters: &HashMap<String, Arc<ClusterRt>>,
+    (clusters, caches): (&HashMap<String, Arc<ClusterRt>>, &Caches),
     metrics: Arc<RouteMetrics>,
 ) -> RouteRt {
     let mut respond = None;
@@ -216,5 +224,6 @@ fn route(
     let limit = r.rate_limit.as_ref().map(|l| {
         crate::handler::ratelimit::LimitRt::build(l, &format!("{listener}/{index}"), Arc::clone(&metrics.limit))
     });
-    RouteRt { config: r.clone(), index, metrics, limit, split, cluster, respond }
+    let cache = r.cache.as_ref().and_then(|c| caches.get(&c.store).cloned());
+    RouteRt { config: r.clone(), cache, index, metrics, limit, split, cluster, respond }
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod balancing;
+mod cache;
 mod control;
 mod dns;
 mod dying;
@@ -16,6 +17,7 @@ mod http1;
 mod l4;
 mod lifecycle;
 mod limits;
+mod origin;
 mod policy;
 mod redis;
 mod reload_state;
