@@ -28,10 +28,11 @@ grep -q 'class="badge healthy"' <<<"$dom" || fail "no endpoint state badges"
 grep -q "data-dns=\"127.0.0.1:$dns\"" <<<"$dom" || fail "dns card not rendered"
 grep -q 'data-record="api.demo.test"' <<<"$dom" || fail "dns record api.demo.test not rendered"
 grep -q 'data-route="203.0.113.10/32"' <<<"$dom" || fail "anycast route not rendered"
+grep -q 'data-cache="demo"' <<<"$dom" || fail "cache card not rendered"
 grep -qE 'data-protocols="[^"]+">\(h1 [0-9]+%' <<<"$dom" || fail "listener protocol mix not rendered"
 if [ -n "$shot" ]; then
   timeout 90 chromium "${flags[@]}" --window-size=1400,820 --screenshot="$shot" "http://127.0.0.1:$admin/ui" >/dev/null 2>&1
 fi
 kill -TERM $pid; wait $pid || true
 trap - EXIT; rm -rf "$profile"
-echo "browser-ui: dashboard renders every cluster, endpoint, DNS record, anycast route and the protocol mix"
+echo "browser-ui: dashboard renders every cluster, endpoint, DNS record, anycast route, cache and the protocol mix"

@@ -207,3 +207,40 @@ fn http3_needs_tls_and_known_settings() {
     assert!(e.contains("listeners.web.http3.idle_timeout: timeout must be greater than 0"), "{e}");
     assert!(!e.contains("http3 needs a TLS listener"), "{e}");
 }
+
+#[test]
+fn caches_and_compression_parse_with_defaults_and_errors() {
+    let ok = BASE.replace(
+        "[[listeners.web.routes]]\ncluster = \"a\"",
+        "[caches.edge]\nmax_size = \"64MiB\"\n[[listeners.web.routes]]\ncluster = \"a\"\n\
+         cache = { store = \"edge\", stale_if_error = \"5m\", key = [\"host\", \"path\", \"header:Accept-Language\"] }\n\
+         compress = { algorithms = [\"gzip\"] }",
+    );
+    let c = parse(&ok, "t.toml").unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!((c.caches["edge"].max_size, c.caches["edge"].max_object_size), (64 << 20, 8 << 20));
+    let r = &c.listeners[0].routes[0];
+    let rc = r.cache.as_ref().unwrap();
+    assert_eq!(
+        (rc.stale_if_error, rc.stale_while_revalidate, rc.coalesce),
+        (Duration::from_secs(300), Duration::ZERO, true)
+    );
+    assert_eq!(rc.key[2], KeyPart::Header("accept-language".into()));
+    let z = r.compress.as_ref().unwrap();
+    assert_eq!((z.algorithms.clone(), z.min_size, z.level), (vec![Encoding::Gzip], 1024, None));
+    assert!(z.types.iter().any(|t| t == "text/*"));
+    let bad = BASE.replace(
+        "[[listeners.web.routes]]\ncluster = \"a\"",
+        "[caches.edge]\nmax_size = \"1MiB\"\nmax_object_size = \"2MiB\"\n[[listeners.web.routes]]\ncluster = \"a\"\n\
+         cache = { store = \"nope\", key = [\"body\"] }\ncompress = { algorithms = [\"lz4\"], level = 12 }",
+    );
+    let e = errors(&bad).join("\n");
+    for want in [
+        "larger than max_size",
+        "no cache named `nope`",
+        "unknown key part `body`",
+        "unknown algorithm `lz4`",
+        "compress.level",
+    ] {
+        assert!(e.contains(want), "{want}: {e}");
+    }
+}

@@ -51,6 +51,9 @@ fn config_text(listen: &str, admin: &str, b: &[SocketAddr]) -> String {
 [admin]
 bind = "{admin}"
 
+[caches.demo]
+max_size = "64MiB"
+
 [listeners.web]
 bind = "{listen}"
 protocol = "http"
@@ -58,6 +61,12 @@ protocol = "http"
 [[listeners.web.routes]]
 path_prefix = "/api/"
 cluster = "api"
+
+[[listeners.web.routes]]
+path_prefix = "/static/"
+cluster = "app"
+cache = {{ store = "demo", stale_while_revalidate = "10s" }}
+compress = {{}}
 
 [[listeners.web.routes]]
 headers = {{ x-canary = "1" }}
@@ -135,6 +144,7 @@ fn intro(listen: &str, admin: &str, addrs: &[SocketAddr], text: &str) -> String 
 curl -s http://{listen}/                          # 90% app (alpha:bravo 2:1), 10% canary\n  \
 curl -s -H 'x-canary: 1' http://{listen}/         # header canary -> charlie\n  \
 curl -s http://{listen}/api/users                 # p2c across all three\n  \
+curl -si http://{listen}/static/app.css | grep -i cache-status   # cached (docs/cache.md)\n  \
 curl -s --http2-prior-knowledge http://{listen}/  # HTTP/2 cleartext on the same port\n  \
 curl -s http://{admin}/status                     # endpoints, in-flight, failures\n\n\
 Dashboard: http://{admin}/ui  (a little demo traffic runs in the background so it has something to show)\n\nCtrl-C drains and stops.\n",
@@ -192,9 +202,15 @@ async fn answer(
     } else {
         format!("hello from {name}: {} {} (x-forwarded-for: {xff})\n", req.method(), req.uri())
     };
+    let is_static = req.uri().path().starts_with("/static/");
+    let body =
+        if is_static { format!("/* {name}: demo stylesheet */\n{}", "body { margin: 0 }\n".repeat(200)) } else { body };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     if fail {
         *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    } else if is_static {
+        resp.headers_mut().insert("cache-control", http::HeaderValue::from_static("max-age=5"));
+        resp.headers_mut().insert("content-type", http::HeaderValue::from_static("text/css"));
     }
     resp.headers_mut().insert("x-backend", http::HeaderValue::from_static(name));
     Ok(resp)
@@ -210,7 +226,11 @@ fn start_traffic(target: SocketAddr) {
             let mut tick = tokio::time::interval(Duration::from_millis(50));
             for n in 0u64.. {
                 tick.tick().await;
-                let path = if n % 2 == 0 { "/api/orders" } else { "/" };
+                let path = match n % 4 {
+                    0 | 2 => "/api/orders",
+                    1 => "/",
+                    _ => "/static/app.css",
+                };
                 tokio::spawn(one_request(target, path));
             }
         });
