@@ -26,7 +26,7 @@ http { access_log off; keepalive_requests 1000000;
   proxy_cache_path $work/nc keys_zone=edge:10m max_size=256m;
   upstream app { server 127.0.0.1:18181; keepalive 64; }
   server { listen 127.0.0.1:18192;
-    location / { proxy_cache edge; add_header X-Cache-Status $upstream_cache_status; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://app; } } }
+    location / { proxy_cache edge; add_header X-Cache-Status \$upstream_cache_status; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://app; } } }
 NG
 cat >"$work/haproxy.cfg" <<HA
 global
