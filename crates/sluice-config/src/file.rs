@@ -278,6 +278,16 @@ pub struct FileCluster {
     pub limits: Option<S<FileClusterLimits>>,
     pub breaker: Option<S<FileBreaker>>,
     pub tls: Option<S<FileUpstreamTls>>,
+    /// How named endpoints are resolved (`discovery = { resolvers, refresh, max_endpoints }`).
+    pub discovery: Option<S<FileDiscovery>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDiscovery {
+    pub resolvers: Option<Vec<S<String>>>,
+    pub refresh: Option<S<String>>,
+    pub max_endpoints: Option<S<i64>>,
 }
 
 /// `tls = { ca = "ca.pem", sni = "api.internal", verify = true, client_cert = { cert, key } }`.
@@ -384,7 +394,10 @@ pub enum FileEndpoint {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileEndpointFull {
-    pub addr: String,
+    /// `"IP:PORT"`, or `"NAME:PORT"` (every A/AAAA record of the name).
+    pub addr: Option<String>,
+    /// `"_service._proto.NAME"`: the SRV record's targets, ports and weights.
+    pub srv: Option<String>,
     pub weight: Option<i64>,
     pub backup: Option<bool>,
 }

@@ -284,6 +284,11 @@ pub struct ClusterConfig {
     pub breaker: Option<BreakerPolicy>,
     /// TLS to the endpoints (`protocol = "https"` or `"h2"`).
     pub tls: Option<crate::tls::UpstreamTls>,
+    /// Endpoints by DNS name (`"NAME:PORT"`, `{ srv = ... }`) and how they are resolved.
+    pub discovery: Option<crate::discovery::Discovery>,
+    /// The endpoints discovery found last (filled at run time, never from the file); the
+    /// balancer serves `endpoints` and these.
+    pub resolved: Vec<EndpointConfig>,
 }
 
 /// Active health check of every endpoint of a cluster.

@@ -2,6 +2,7 @@
 //! that do not sum to 0, no duplicates), upstream timeouts and the keep-alive pool.
 
 use crate::checker::V;
+use crate::discovery::{Named, NamedEndpoint};
 use crate::file::*;
 use crate::model::*;
 
@@ -42,7 +43,8 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
         v.err(t.span(), &format!("{path}.tls"), "tls settings on a clear-text cluster", hint);
     }
     let tls = if tls { crate::validate_tls::upstream_tls(v, c.tls.as_ref(), &path) } else { None };
-    let endpoints = endpoints(v, c, &path);
+    let (endpoints, names) = endpoints(v, c, &path);
+    let discovery = crate::discovery::discovery(v, names, c.discovery.as_ref(), &path);
     let d = ClusterTimeouts::default();
     let timeouts = match &c.timeouts {
         None => d,
@@ -74,25 +76,48 @@ pub fn cluster(v: &mut V, name: &S<String>, c: &FileCluster) -> Option<ClusterCo
         limits,
         breaker,
         tls,
+        discovery,
+        resolved: Vec::new(),
     })
 }
 
-fn endpoints(v: &mut V, c: &FileCluster, path: &str) -> Vec<EndpointConfig> {
+fn endpoints(v: &mut V, c: &FileCluster, path: &str) -> (Vec<EndpointConfig>, Vec<NamedEndpoint>) {
     let mut out: Vec<EndpointConfig> = Vec::new();
+    let mut names = Vec::new();
     for (i, e) in c.endpoints.get_ref().iter().enumerate() {
         let p = format!("{path}.endpoints[{i}]");
-        let (addr, weight, backup) = match e.get_ref() {
-            FileEndpoint::Addr(a) => (a.as_str(), 1, false),
-            FileEndpoint::Full(f) => (f.addr.as_str(), f.weight.unwrap_or(1), f.backup.unwrap_or(false)),
+        let (addr, srv, weight, backup) = match e.get_ref() {
+            FileEndpoint::Addr(a) => (Some(a.as_str()), None, 1, false),
+            FileEndpoint::Full(f) => {
+                (f.addr.as_deref(), f.srv.as_deref(), f.weight.unwrap_or(1), f.backup.unwrap_or(false))
+            }
         };
-        let Ok(addr) = addr.parse() else {
-            v.err(
-                e.span(),
-                &p,
-                format!("`{addr}` is not a socket address"),
-                Some("an IP and a port, like \"10.0.0.1:8080\""),
-            );
-            continue;
+        let named = match (addr, srv) {
+            (Some(_), Some(_)) | (None, None) => {
+                v.err(
+                    e.span(),
+                    &p,
+                    "give `addr` or `srv`",
+                    Some("{ addr = \"10.0.0.1:8080\" } or { srv = \"_http._tcp.app.svc\" }"),
+                );
+                continue;
+            }
+            (None, Some(s)) if crate::discovery::is_dns_name(s) => Some(Named::Srv(s.to_ascii_lowercase())),
+            (None, Some(s)) => {
+                v.err(e.span(), &format!("{p}.srv"), format!("`{s}` is not a DNS name"), None);
+                continue;
+            }
+            (Some(a), None) if a.parse::<std::net::SocketAddr>().is_err() => match crate::discovery::host_port(a) {
+                Some((name, port)) => Some(Named::Host { name, port }),
+                None => {
+                    let hint = Some(
+                        "an IP and a port, like \"10.0.0.1:8080\", or a DNS name and a port, like \"app.svc:8080\"",
+                    );
+                    v.err(e.span(), &p, format!("`{a}` is not a socket address"), hint);
+                    continue;
+                }
+            },
+            (Some(_), None) => None,
         };
         if !(0..=1_000_000).contains(&weight) {
             v.err(
@@ -103,6 +128,11 @@ fn endpoints(v: &mut V, c: &FileCluster, path: &str) -> Vec<EndpointConfig> {
             );
             continue;
         }
+        if let Some(what) = named {
+            names.push(NamedEndpoint { what, weight: weight as u32, backup });
+            continue;
+        }
+        let Some(Ok(addr)) = addr.map(str::parse) else { continue };
         if out.iter().any(|o| o.addr == addr) {
             v.err(e.span(), &p, format!("endpoint {addr} is listed twice"), None);
             continue;
@@ -118,7 +148,7 @@ fn endpoints(v: &mut V, c: &FileCluster, path: &str) -> Vec<EndpointConfig> {
             Some("give at least one endpoint a weight above 0"),
         );
     }
-    out
+    (out, names)
 }
 
 fn pool(v: &mut V, p: Option<&FilePool>, path: &str) -> PoolConfig {

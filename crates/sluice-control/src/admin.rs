@@ -107,6 +107,7 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
             let mut s = crate::status::status(&control.shared.load(), &control.last_reload());
             s["dns"] = control.dns_status().unwrap_or(serde_json::Value::Null);
             s["anycast"] = (*control.anycast.view()).clone();
+            s["discovery"] = crate::discovery::view(&control.discovery_stats);
             json(&s)
         }
         (Method::GET, ["anycast"]) => {

@@ -9,6 +9,7 @@
 mod admin;
 pub mod anycast;
 mod caches;
+pub mod discovery;
 pub mod dns;
 mod metrics;
 mod reload;

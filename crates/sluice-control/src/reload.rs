@@ -36,6 +36,10 @@ pub struct Control {
     pub dns_stats: Arc<DnsStats>,
     /// Anycast route states (`[anycast]`), for `GET /anycast` and the feed.
     pub anycast: Arc<crate::anycast::Monitor>,
+    /// DNS service discovery counters (kept across reloads).
+    pub discovery_stats: Arc<crate::discovery::DiscoveryStats>,
+    /// This control object, for the discovery thread's callback.
+    me: std::sync::OnceLock<std::sync::Weak<Control>>,
     /// Set by `POST /drain`: the whole instance leaves in order (see `begin_exit`).
     exit: watch::Sender<bool>,
     /// `begin_exit` has run (it may be asked twice: by `POST /drain`, then by the exit).
@@ -53,6 +57,8 @@ struct State {
     dns: Option<DnsServer>,
     /// The anycast monitor's thread and its stop flag.
     anycast: Option<(Arc<std::sync::atomic::AtomicBool>, JoinHandle<()>)>,
+    /// The discovery thread and its generation (a set found by an older one is ignored).
+    discovery: (Option<crate::discovery::Discoverer>, u64),
     last: ReloadStatus,
     /// Split weights set through the admin API (blue/green switches), re-applied after
     /// reloads while the route still splits over the same clusters.
@@ -74,6 +80,8 @@ impl Control {
             metrics,
             dns_stats: Arc::new(DnsStats::default()),
             anycast: Arc::default(),
+            discovery_stats: Arc::default(),
+            me: std::sync::OnceLock::new(),
             exit: watch::channel(false).0,
             leaving: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State {
@@ -83,11 +91,15 @@ impl Control {
                 health: None,
                 dns: None,
                 anycast: None,
+                discovery: (None, 0),
                 last: ReloadStatus::default(),
                 splits: Default::default(),
             }),
         });
+        let _ = c.me.set(Arc::downgrade(&c));
         c.restart_health(&mut c.lock())?;
+        let old = c.restart_discovery(&mut c.lock())?;
+        drop(old);
         let dns = c.shared.load().config.dns.clone();
         crate::dns::reconcile(&mut c.lock().dns, dns.as_ref(), &c.shared, &c.dns_stats)
             .map_err(std::io::Error::other)?;
@@ -141,6 +153,13 @@ impl Control {
     /// nothing), swaps the snapshot, then tells workers and the health thread.
     pub fn apply(&self, cfg: Config) -> Result<String, String> {
         let old = self.shared.load_full();
+        let mut cfg = cfg;
+        for c in cfg.clusters.values_mut() {
+            // Names resolved before the reload stay until discovery answers again.
+            if let Some(o) = old.config.clusters.get(&c.name).filter(|o| o.discovery == c.discovery) {
+                c.resolved = o.resolved.clone();
+            }
+        }
         let d = diff(&old.config, &cfg);
         let mut st = self.lock();
         let workers = st.workers.len();
@@ -189,6 +208,10 @@ impl Control {
         if let Err(e) = self.restart_health(&mut st) {
             tracing::error!(error = %e, "health thread did not restart");
         }
+        let old_discovery = self.restart_discovery(&mut st).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "discovery did not restart");
+            None
+        });
         let mut summary = d.summary();
         let dns = self.shared.load().config.dns.clone();
         if let Err(e) = crate::dns::reconcile(&mut st.dns, dns.as_ref(), &self.shared, &self.dns_stats) {
@@ -197,7 +220,41 @@ impl Control {
         }
         st.last = ReloadStatus { count: st.last.count + 1, ok: true, message: summary.clone() };
         tracing::info!(changes = %summary, "config reloaded");
+        drop(st);
+        drop(old_discovery);
         Ok(summary)
+    }
+
+    /// Starts discovery for the current config (a new generation); returns the old thread,
+    /// to be dropped (joined) once the state lock is released — it may be waiting for it.
+    fn restart_discovery(&self, st: &mut State) -> std::io::Result<Option<crate::discovery::Discoverer>> {
+        let old = st.discovery.0.take();
+        let generation = st.discovery.1 + 1;
+        let me = self.me.get().cloned().unwrap_or_default();
+        let on_change: crate::discovery::OnChange = Arc::new(move |cluster: &str, eps| {
+            if let Some(c) = me.upgrade() {
+                c.set_resolved(generation, cluster, eps);
+            }
+        });
+        let cfg = self.shared.load().config.clone();
+        st.discovery = (crate::discovery::start(&cfg, on_change, &self.discovery_stats)?, generation);
+        Ok(old)
+    }
+
+    /// A cluster's discovered endpoints changed: rebuild the snapshot with them (admin
+    /// weights kept) and let the health checks follow. Ignored from an older generation.
+    fn set_resolved(&self, generation: u64, cluster: &str, eps: Vec<sluice_config::EndpointConfig>) {
+        let mut st = self.lock();
+        if st.discovery.1 != generation {
+            return;
+        }
+        let mut cfg = (*self.shared.load_full().config).clone();
+        let Some(c) = cfg.clusters.get_mut(cluster) else { return };
+        c.resolved = eps;
+        self.shared.store(Arc::new(Snapshot::build_with(cfg, &mut st.registry, &self.metrics, true)));
+        if let Err(e) = self.restart_health(&mut st) {
+            tracing::error!(error = %e, "health thread did not restart");
+        }
     }
 
     /// Rebuilds the snapshot from the active config keeping the endpoints' current weights
@@ -299,9 +356,12 @@ impl Control {
         delay
     }
 
-    /// Stops the health thread, the anycast monitor and the DNS server (server shutdown).
+    /// Stops the health thread, the anycast monitor, discovery and the DNS server (server
+    /// shutdown).
     pub fn stop(&self) {
         self.lock().dns = None;
+        let discovery = self.lock().discovery.0.take();
+        drop(discovery);
         if let Some((stop, t)) = self.lock().anycast.take() {
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             let _ = t.join();

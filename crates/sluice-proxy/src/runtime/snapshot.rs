@@ -95,7 +95,9 @@ impl Snapshot {
         metrics: &Store,
         keep_weights: bool,
     ) -> Snapshot {
-        registry.retain(|(c, a), _| config.clusters.get(c).is_some_and(|cl| cl.endpoints.iter().any(|e| e.addr == *a)));
+        registry.retain(|(c, a), _| {
+            config.clusters.get(c).is_some_and(|cl| cl.endpoints.iter().chain(&cl.resolved).any(|e| e.addr == *a))
+        });
         let clusters: HashMap<String, Arc<ClusterRt>> = config
             .clusters
             .values()
@@ -167,6 +169,7 @@ fn cluster(
     let endpoints: Vec<Arc<EndpointState>> = c
         .endpoints
         .iter()
+        .chain(&c.resolved)
         .map(|e| {
             let key = (c.name.clone(), e.addr);
             if registry.get(&key).is_some_and(|s| s.backup != e.backup) {

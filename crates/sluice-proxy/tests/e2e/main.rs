@@ -6,6 +6,7 @@ mod support;
 mod balancing;
 mod cache;
 mod control;
+mod discovery;
 mod dns;
 mod dying;
 mod forwarding;

@@ -60,7 +60,11 @@ impl Backend {
     }
 
     pub fn start_mode(name: &'static str, mode: Mode) -> Backend {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Backend::start_on(name, mode, std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    /// A backend on a listener of the caller's choosing (a given loopback address).
+    pub fn start_on(name: &'static str, mode: Mode, l: std::net::TcpListener) -> Backend {
         l.set_nonblocking(true).unwrap();
         let addr = l.local_addr().unwrap();
         let conns = Arc::new(AtomicUsize::new(0));
