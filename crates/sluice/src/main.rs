@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod import;
 mod sdnotify;
 mod simulate;
 
@@ -69,6 +70,15 @@ enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Translate an HAProxy, NGINX or Envoy config into a sluice config (stdout); what could
+    /// not be translated goes to stderr as FILE:LINE: directive: why.
+    Import {
+        /// The source format.
+        #[arg(long, value_enum)]
+        from: import::From,
+        /// The config file to translate.
+        file: PathBuf,
+    },
     /// Simulate a cluster (one slow, one flaky endpoint by default) under every balancer and
     /// print tail latencies, errors and shares. Seeded: same seed, same table.
     Simulate(simulate::SimArgs),
@@ -94,6 +104,7 @@ fn main() -> ExitCode {
         },
         Command::Demo { listen, admin, dns } => demo::run(&listen, &admin, dns.as_deref()),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Import { from, file } => import::run(from, &file),
         Command::AnycastFeed { admin, token } => {
             match sluice_control::anycast::feed::run(admin, token, &sluice_control::anycast::speaker::ExaBgp) {
                 Ok(()) => ExitCode::SUCCESS,
