@@ -118,3 +118,75 @@ pub fn fenced(text: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+const ENVOY: &str = r#"static_resources:
+  listeners:
+  - name: web
+    address: {socket_address: {address: 127.0.0.1, port_value: 8080}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {path: "/healthz"}
+                direct_response: {status: 200, body: {inline_string: "ok"}}
+              - match: {prefix: "/api", headers: [{name: x-canary, string_match: {exact: "1"}}]}
+                route: {cluster: canary, timeout: 2s}
+              - match: {prefix: "/"}
+                route: {cluster: app}
+  - name: db
+    address: {socket_address: {address: 127.0.0.1, port_value: 5432}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config: {cluster: pg}
+  clusters:
+  - name: app
+    type: STRICT_DNS
+    lb_policy: MAGLEV
+    health_checks:
+    - interval: 2s
+      timeout: 1s
+      healthy_threshold: 2
+      unhealthy_threshold: 3
+      http_health_check: {path: /healthz}
+    load_assignment:
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: app.svc.test, port_value: 8080}}}
+  - name: canary
+    load_assignment:
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 10.0.0.9, port_value: 80}}}
+          load_balancing_weight: 5
+  - name: pg
+    lb_policy: RANDOM
+    load_assignment:
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 10.0.1.1, port_value: 5432}}}
+"#;
+
+#[test]
+fn envoy_listeners_routes_and_clusters() {
+    let d = translate(From::Envoy, ENVOY, "e.yaml").unwrap();
+    let text = out::render(&d);
+    let c = check(&text);
+    let web = &c.listeners[0];
+    assert_eq!(web.routes.len(), 3, "{text}");
+    assert!(matches!(web.routes[0].target, sluice_config::RouteTarget::Respond { status: 200, .. }));
+    assert_eq!(web.routes[1].timeout, Some(std::time::Duration::from_secs(2)));
+    assert!(format!("{:?}", web.routes[1].matcher).contains("x-canary"), "{text}");
+    assert_eq!(c.listeners[1].protocol, sluice_config::ListenerProtocol::Tcp);
+    assert_eq!(c.listeners[1].cluster.as_deref(), Some("pg"));
+    let app = &c.clusters["app"];
+    assert_eq!(app.balance.name(), "maglev");
+    assert!(app.discovery.is_some() && app.health.is_some(), "STRICT_DNS with a name: discovery\n{text}");
+    assert_eq!(c.clusters["canary"].endpoints[0].weight, 5);
+    assert!(text.contains("# e.yaml:"), "{text}");
+}
