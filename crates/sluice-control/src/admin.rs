@@ -98,7 +98,10 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
             r
         }
         (Method::GET, ["metrics"]) => {
-            let mut r = text(StatusCode::OK, crate::metrics::render(&control.metrics, &control.dns_stats));
+            let mut r = text(
+                StatusCode::OK,
+                crate::metrics::render(&control.metrics, &control.dns_stats, &control.discovery_stats),
+            );
             let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
             r

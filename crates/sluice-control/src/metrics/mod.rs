@@ -12,16 +12,18 @@ use sluice_proxy::metrics::{ClusterMetrics, Statuses, Store};
 use crate::dns::stats::DnsStats;
 
 mod cache;
+mod discovery;
 mod dns;
 mod encode;
 pub mod quic;
 use encode::{counter, gauge, hist, route_policy, Labels};
 
 /// The OpenMetrics text of everything recorded so far.
-pub fn render(store: &Arc<Store>, dns: &Arc<DnsStats>) -> String {
+pub fn render(store: &Arc<Store>, dns: &Arc<DnsStats>, disc: &Arc<crate::discovery::DiscoveryStats>) -> String {
     let mut reg = Registry::with_prefix("sluice");
     reg.register_collector(Box::new(Collector(Arc::clone(store))));
     reg.register_collector(Box::new(dns::DnsCollector(Arc::clone(dns))));
+    reg.register_collector(Box::new(discovery::DiscoveryCollector(Arc::clone(disc))));
     let mut out = String::new();
     let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
     out

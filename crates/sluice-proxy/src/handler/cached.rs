@@ -100,6 +100,9 @@ pub async fn before(ctx: &ConnCtx, route: &RouteRt, req: &mut Request<ClientBody
             Some((e, Use::Fresh(parts))) => {
                 store.stats.hits.fetch_add(1, Relaxed);
                 let status = format!("sluice; hit; ttl={}", e.ttl(now));
+                if not_modified(req.headers(), &parts.headers) {
+                    return Before::Answer(Box::new(answer_304(parts, status)));
+                }
                 return Before::Answer(Box::new(answer(parts, &e, status, req.method())));
             }
             Some((e, Use::StaleWhileRevalidate)) => {
@@ -162,6 +165,44 @@ fn answer(mut head: http::response::Parts, e: &Arc<Entry>, status: String, metho
     let body = if *method == Method::HEAD { ProxyBody::Full(None) } else { ProxyBody::full(e.body.clone()) };
     let mut r = Response::from_parts(head, body);
     r.extensions_mut().insert(FromCache(Arc::clone(e)));
+    r
+}
+
+/// Whether the client's validators match the stored answer (RFC 9110 §13.1.2-3):
+/// `If-None-Match` by weak comparison, else `If-Modified-Since` against `Last-Modified`.
+fn not_modified(req: &http::HeaderMap, stored: &http::HeaderMap) -> bool {
+    let tag = |v: &str| v.trim().trim_start_matches("W/").to_string();
+    if let Some(inm) = req.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        let Some(etag) = stored.get(header::ETAG).and_then(|v| v.to_str().ok()).map(tag) else { return false };
+        return inm.split(',').any(|t| t.trim() == "*" || tag(t) == etag);
+    }
+    let date =
+        |h: &http::HeaderMap, n| h.get(n).and_then(|v: &HeaderValue| httpdate::parse_http_date(v.to_str().ok()?).ok());
+    match (date(req, header::IF_MODIFIED_SINCE), date(stored, header::LAST_MODIFIED)) {
+        (Some(since), Some(modified)) => modified <= since,
+        _ => false,
+    }
+}
+
+/// 304 Not Modified for a fresh hit whose validators the client already has: the head's
+/// validators and caching fields, no body (RFC 9110 §15.4.5).
+fn answer_304(head: http::response::Parts, status: String) -> Response<ProxyBody> {
+    let mut r = Response::new(ProxyBody::Full(None));
+    *r.status_mut() = StatusCode::NOT_MODIFIED;
+    for name in [
+        header::ETAG,
+        header::CACHE_CONTROL,
+        header::EXPIRES,
+        header::VARY,
+        header::DATE,
+        header::AGE,
+        header::CONTENT_LOCATION,
+    ] {
+        for v in head.headers.get_all(&name) {
+            r.headers_mut().append(name.clone(), v.clone());
+        }
+    }
+    r.headers_mut().insert("cache-status", status_header(status));
     r
 }
 

@@ -33,6 +33,10 @@ async fn hits_misses_and_what_is_never_stored() {
     assert!(status(&second).starts_with("sluice; hit; ttl="), "{}", status(&second));
     assert_eq!(second.body, first.body);
     assert!(second.headers["age"].to_str().unwrap().parse::<u64>().unwrap() >= 1, "Age counts");
+    let cond = get(addr, p, &[("if-none-match", "W/\"x\", \"v0\"")]).await;
+    assert_eq!((cond.status, cond.body.as_str()), (304, ""), "the client's validator matches: 304 from the cache");
+    assert_eq!(cond.headers["etag"], "\"v0\"");
+    assert_eq!(get(addr, p, &[("if-none-match", "\"v9\"")]).await.status, 200, "another validator: the answer");
     let head = send(addr, http::Request::head(p).header("host", "test.local").body(Default::default()).unwrap()).await;
     assert_eq!((head.status, head.body.as_str()), (200, ""), "HEAD from the stored GET");
     assert_eq!(o.hits(p), 1);

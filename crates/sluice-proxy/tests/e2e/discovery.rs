@@ -121,6 +121,9 @@ async fn endpoints_follow_the_name_under_load() {
     let st = get(h.admin_addr().unwrap(), "/status", &[]).await.json();
     assert!(st["discovery"]["app"]["failures"].as_u64().unwrap() > 0, "{}", st["discovery"]);
     assert_eq!(st["discovery"]["app"]["endpoints"].as_u64(), Some(2));
+    let m = get(h.admin_addr().unwrap(), "/metrics", &[]).await.body;
+    assert!(m.contains("sluice_discovery_endpoints{cluster=\"app\"} 2"), "{m}");
+    assert!(m.contains("sluice_discovery_resolutions_total{cluster=\"app\",result=\"failed\"}"), "{m}");
     stop_proxy(h);
 }
 
