@@ -3,9 +3,8 @@
 //! client. A fill whose client goes away finishes in the background, so those waiting on it
 //! still get it; an answer over `max_object_size` streams through uncached.
 
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -14,49 +13,13 @@ use http_body::{Body, Frame};
 use tokio::sync::watch;
 
 use crate::cache::entry::{Canon, Entry};
-use crate::cache::store::{CacheStore, Key};
+use crate::cache::store::{CacheStore, FillGuard, Key};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How long a request waits for another's fill of the same key before going upstream
 /// itself (NGINX's `proxy_cache_lock_timeout` default).
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
-
-/// Fills in flight, by key.
-#[derive(Default)]
-pub struct Fills(Mutex<HashMap<Key, watch::Receiver<()>>>);
-
-/// This request's part in a fill.
-pub enum Role {
-    /// It goes upstream; the guard wakes the others when it is dropped (stored or not).
-    Leader(FillGuard),
-    /// Another request is filling the key: wait on this, then look again.
-    Follower(watch::Receiver<()>),
-}
-
-pub struct FillGuard {
-    store: Arc<CacheStore>,
-    key: Key,
-    _tx: watch::Sender<()>,
-}
-
-impl Drop for FillGuard {
-    fn drop(&mut self) {
-        self.store.fills.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
-    }
-}
-
-impl Fills {
-    pub fn join(store: &Arc<CacheStore>, key: &Key) -> Role {
-        let mut m = store.fills.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(rx) = m.get(key) {
-            return Role::Follower(rx.clone());
-        }
-        let (tx, rx) = watch::channel(());
-        m.insert(key.clone(), rx);
-        Role::Leader(FillGuard { store: Arc::clone(store), key: key.clone(), _tx: tx })
-    }
-}
 
 /// Waits until the fill ends (its guard dropped) or `LOCK_WAIT` passes.
 pub async fn wait(mut rx: watch::Receiver<()>) {

@@ -3,11 +3,12 @@
 //! `handler/cached.rs`) and `body/` (whose response bodies a fill tees into the store).
 //!
 //! - `store`: the store (quick_cache: sharded, weighted by bytes, CLOCK-Pro eviction — the
-//!   least valuable entries go first), keys, variants by `Vary`, purge, counters.
+//!   least valuable entries go first), keys, variants by `Vary`, purge, counters, and the
+//!   fills in flight (who fetches a key while others wait).
 //! - `entry`: one stored answer: its RFC 9111 policy (http-cache-semantics), body, the
 //!   stale windows, encoded variants, and how a hit is answered.
-//! - `fill`: one request upstream per key for concurrent misses (coalescing) and the body
-//!   that stores an answer while it streams to the client.
+//! - `fill`: waiting on another request's fill (coalescing) and the body that stores an
+//!   answer while it streams to the client.
 
 pub mod entry;
 pub mod fill;

@@ -2,16 +2,17 @@
 //! weighted by their bytes, evicted least valuable first by quick_cache's CLOCK-Pro; the
 //! fills in flight (`fill::Fills`) and the counters `/status` and `/metrics` show.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use http::request::Parts;
 use quick_cache::sync::Cache;
 use sluice_config::{CacheConfig, KeyPart};
+use tokio::sync::watch;
 
 use crate::cache::entry::{Canon, Entry, Use};
-use crate::cache::fill::Fills;
 
 /// How many variants (`Vary` combinations) one URL may have; the oldest goes first.
 const MAX_VARIANTS: usize = 8;
@@ -74,6 +75,42 @@ pub struct CacheStats {
 }
 
 type Variants = Arc<Vec<Arc<Entry>>>;
+
+/// Fills in flight, by key (`cache::fill` uses them).
+#[derive(Default)]
+pub struct Fills(Mutex<HashMap<Key, watch::Receiver<()>>>);
+
+/// This request's part in a fill.
+pub enum Role {
+    /// It goes upstream; the guard wakes the others when it is dropped (stored or not).
+    Leader(FillGuard),
+    /// Another request is filling the key: wait on this, then look again.
+    Follower(watch::Receiver<()>),
+}
+
+pub struct FillGuard {
+    store: Arc<CacheStore>,
+    key: Key,
+    _tx: watch::Sender<()>,
+}
+
+impl Drop for FillGuard {
+    fn drop(&mut self) {
+        self.store.fills.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+    }
+}
+
+impl Fills {
+    pub fn join(store: &Arc<CacheStore>, key: &Key) -> Role {
+        let mut m = store.fills.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rx) = m.get(key) {
+            return Role::Follower(rx.clone());
+        }
+        let (tx, rx) = watch::channel(());
+        m.insert(key.clone(), rx);
+        Role::Leader(FillGuard { store: Arc::clone(store), key: key.clone(), _tx: tx })
+    }
+}
 
 #[derive(Clone)]
 struct Weigh;

@@ -19,7 +19,8 @@ use http_cache_semantics::{AfterResponse, CacheOptions, CachePolicy};
 
 use crate::body::response::ProxyBody;
 use crate::cache::entry::{Canon, Use};
-use crate::cache::fill::{self, FillBody, Fills, Pending, Role};
+use crate::cache::fill::{self, FillBody, Pending};
+use crate::cache::store::{Fills, Role};
 use crate::cache::{CacheStore, Entry, Key};
 use crate::downstream::ctx::ConnCtx;
 use crate::h1::ClientBody;
@@ -46,7 +47,7 @@ pub struct Pass {
     request: Request<()>,
     /// The entry being revalidated.
     stale: Option<Arc<Entry>>,
-    guard: Option<fill::FillGuard>,
+    guard: Option<crate::cache::store::FillGuard>,
     /// The URL is stored, but no variant matched (`fwd=vary-miss`).
     vary_miss: bool,
 }
