@@ -53,13 +53,17 @@ pub struct Pass {
 }
 
 pub enum Before {
+    /// Not a cache request after all: straight upstream.
+    Bypass,
     Answer(Box<Response<ProxyBody>>),
     Forward(Box<Pass>),
 }
 
 /// Whether the stage applies: a `cache` route, GET or HEAD.
 pub fn applies(route: &RouteRt, req: &Request<ClientBody>) -> bool {
-    route.cache.is_some() && (req.method() == Method::GET || req.method() == Method::HEAD)
+    route.cache.is_some()
+        && route.config.cache.is_some()
+        && (req.method() == Method::GET || req.method() == Method::HEAD)
 }
 
 fn status_header(s: String) -> HeaderValue {
@@ -76,7 +80,9 @@ fn head_of(req: &Request<ClientBody>) -> Request<()> {
 }
 
 pub async fn before(ctx: &ConnCtx, route: &RouteRt, req: &mut Request<ClientBody>, refresh: Pipeline) -> Before {
-    let (Some(store), Some(rc)) = (&route.cache, &route.config.cache) else { unreachable!("applies() checked") };
+    let (Some(store), Some(rc)) = (&route.cache, &route.config.cache) else {
+        return Before::Bypass; // `applies` checked both: not reached
+    };
     // h2 and h3 carry the authority in the URI: give every request a Host, so entries
     // match across protocols.
     if !req.headers().contains_key(header::HOST) {
@@ -251,7 +257,7 @@ pub fn after(
     if let Some(raw) = resp.body_mut().take_raw_fields() {
         raw.into_map(resp.headers_mut());
     }
-    let rc = route.config.cache.as_ref().expect("a cache route");
+    let Some(rc) = route.config.cache.as_ref() else { return Ok(resp) };
     if let (Some(e), StatusCode::NOT_MODIFIED) = (&pass.stale, resp.status()) {
         return Ok(revalidated(&pass, e, resp, rc, now));
     }

@@ -143,6 +143,7 @@ async fn proxy(
                 return Ok(compressed(*r, route, want).await);
             }
             Before::Forward(p) => pass = Some(p),
+            Before::Bypass => {}
         }
     }
     let target = Target { route, cluster, endpoint, set_cookie };

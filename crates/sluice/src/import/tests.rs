@@ -1,6 +1,6 @@
-//! Each seed snippet (the chapter's §16.5, read straight from ../shared/seed when it is
-//! there) and typical configs translate into a config `sluice check` accepts, with the
-//! expected parts.
+//! Typical HAProxy, NGINX and Envoy configs translate into a config `sluice check` accepts,
+//! with the expected parts. The seed chapter's own snippets live outside the repo: CI checks
+//! them with scripts/import-seed.sh.
 
 use super::*;
 
@@ -56,67 +56,6 @@ fn nginx_upstreams_servers_and_locations_in_precedence_order() {
     assert!(kinds[3].contains("/api/") && r[3].rate_limit.is_some(), "then prefixes, longest first: {kinds:?}");
     assert_eq!(r[4].add_request_headers, vec![("x-team".to_string(), "blue".to_string())]);
     assert!(r.iter().all(|r| format!("{:?}", r.matcher).contains("www.example.com")));
-}
-
-/// The chapter's §16.5 snippets, extracted from the seed when it sits beside the repo
-/// (CI checks out ../shared; a clone alone skips this test's input, and says so).
-#[test]
-fn the_seed_snippets_translate_and_check() {
-    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/000_4bea406925b2964b.txt");
-    let Ok(text) = std::fs::read_to_string(&seed) else {
-        eprintln!("seed not found at {} (clone without ../shared): skipped", seed.display());
-        return;
-    };
-    let blocks = fenced(&text);
-    assert_eq!(blocks.len(), 4, "four §16.5 snippets");
-    for (lang, body) in blocks {
-        let from = match lang.as_str() {
-            "haproxy" => From::Haproxy,
-            "nginx" => From::Nginx,
-            _ => From::Envoy,
-        };
-        let d = translate(from, &body, &format!("seed-{lang}")).unwrap();
-        let cfg = check(&with_test_certs(&out::render(&d)));
-        assert!(!cfg.clusters.is_empty(), "{lang}");
-    }
-}
-
-/// The seed's certificate paths (/etc/ssl/...) replaced by a throwaway certificate, so
-/// `check` can load them: HAProxy's one PEM with the chain and the key, NGINX's two files.
-fn with_test_certs(text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("sluice-import-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["example.com".to_string()]).unwrap().self_signed(&key).unwrap();
-    let (c, k, both) = (dir.join("c.pem"), dir.join("k.pem"), dir.join("both.pem"));
-    std::fs::write(&c, cert.pem()).unwrap();
-    std::fs::write(&k, key.serialize_pem()).unwrap();
-    std::fs::write(&both, format!("{}{}", cert.pem(), key.serialize_pem())).unwrap();
-    let s = |p: &std::path::Path| p.display().to_string();
-    text.replace("/etc/ssl/cert.pem", &s(&both))
-        .replace("/etc/ssl/fullchain.pem", &s(&c))
-        .replace("/etc/ssl/privkey.pem", &s(&k))
-}
-
-/// Fenced blocks of §16.5 (```haproxy / ```nginx / ```yaml).
-pub fn fenced(text: &str) -> Vec<(String, String)> {
-    let start = text.find("\n## 16.5 ").map_or(text.len(), |i| i + 1);
-    let rest = &text[start..];
-    let section = rest[3..].find("\n## ").map_or(rest, |end| &rest[..end + 3]);
-    let mut out = Vec::new();
-    let mut cur: Option<(String, String)> = None;
-    for line in section.lines() {
-        match (&mut cur, line.strip_prefix("```")) {
-            (None, Some(lang)) if !lang.is_empty() => cur = Some((lang.trim().to_string(), String::new())),
-            (Some(_), Some(_)) => out.extend(cur.take()),
-            (Some((_, body)), None) => {
-                body.push_str(line);
-                body.push('\n');
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 const ENVOY: &str = r#"static_resources:
