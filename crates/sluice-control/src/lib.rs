@@ -14,6 +14,7 @@ pub mod dns;
 mod metrics;
 mod reload;
 mod server;
+mod splits;
 mod status;
 
 pub use reload::{Control, ReloadStatus};

@@ -183,7 +183,7 @@ impl Control {
         cfg.workers = old.config.workers;
         cfg.admin = old.config.admin.clone();
         cfg.access_log = old.config.access_log.clone();
-        st.splits.retain(|(l, r), w| match apply_split(&mut cfg, l, *r, w) {
+        st.splits.retain(|(l, r), w| match crate::splits::apply_split(&mut cfg, l, *r, w) {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(listener = %l, route = r, error = %e, "admin split override dropped by the reload");
@@ -269,7 +269,7 @@ impl Control {
     pub fn set_split(&self, listener: &str, route: usize, weights: Vec<(String, u32)>) -> Result<(), String> {
         let mut st = self.lock();
         let mut cfg = (*self.shared.load_full().config).clone();
-        apply_split(&mut cfg, listener, route, &weights)?;
+        crate::splits::apply_split(&mut cfg, listener, route, &weights)?;
         st.splits.insert((listener.to_string(), route), weights);
         self.shared.store(Arc::new(Snapshot::build_with(cfg, &mut st.registry, &self.metrics, true)));
         tracing::warn!(%listener, route, "split weights set by admin");
@@ -377,30 +377,4 @@ fn send_all(workers: &[mpsc::UnboundedSender<WorkerCmd>], cmd: impl Fn() -> Work
     for w in workers {
         let _ = w.send(cmd());
     }
-}
-
-/// Replaces the weights of split route `route` of `listener`; the clusters must be the same.
-fn apply_split(
-    cfg: &mut sluice_config::Config,
-    listener: &str,
-    route: usize,
-    weights: &[(String, u32)],
-) -> Result<(), String> {
-    let l = cfg.listeners.iter_mut().find(|l| l.name == listener).ok_or_else(|| format!("no listener {listener}"))?;
-    let r = l.routes.get_mut(route).ok_or_else(|| format!("listener {listener} has no route {route}"))?;
-    let sluice_config::RouteTarget::Split(parts) = &mut r.target else {
-        return Err(format!("route {route} of {listener} is not a split"));
-    };
-    let mut names: Vec<&String> = parts.iter().map(|(c, _)| c).collect();
-    let mut given: Vec<&String> = weights.iter().map(|(c, _)| c).collect();
-    names.sort();
-    given.sort();
-    if names != given {
-        return Err(format!("the split is over {names:?}; give a weight for each of them"));
-    }
-    if weights.iter().all(|(_, w)| *w == 0) {
-        return Err("weights sum to 0".into());
-    }
-    *parts = weights.to_vec();
-    Ok(())
 }
