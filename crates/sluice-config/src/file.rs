@@ -25,6 +25,8 @@ pub struct FileConfig {
     /// Named HTTP cache stores (`[caches.NAME]`), used by routes' `cache`.
     #[serde(default)]
     pub caches: BTreeMap<S<String>, FileCache>,
+    /// Automatic certificates (`[acme]`).
+    pub acme: Option<S<crate::acme_file::FileAcme>>,
 }
 
 /// `[caches.NAME] max_size = "256MiB", max_object_size = "8MiB"`.
@@ -118,7 +120,10 @@ pub struct FileHttp3 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileTls {
+    #[serde(default)]
     pub certs: Vec<S<FileCert>>,
+    /// Names whose certificates `[acme]` obtains and renews.
+    pub acme: Option<Vec<S<String>>>,
     pub alpn: Option<Vec<S<String>>>,
     /// `"1.3"` (default) or `"1.2"`.
     pub min_version: Option<S<String>>,

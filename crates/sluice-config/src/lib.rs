@@ -3,6 +3,8 @@
 //! `model::Config`. Every problem is reported at once as `FILE:LINE:COL: path: message`.
 #![forbid(unsafe_code)]
 
+pub mod acme;
+mod acme_file;
 mod anycast_file;
 pub mod anycast_model;
 pub mod cache;
@@ -18,6 +20,7 @@ pub mod model;
 pub mod tls;
 pub mod units;
 mod validate;
+mod validate_acme;
 mod validate_anycast;
 mod validate_balance;
 mod validate_cluster;
@@ -28,6 +31,7 @@ mod validate_tls;
 
 use std::path::Path;
 
+pub use acme::{AcmeConfig, Challenge, RenewBefore};
 pub use anycast_model::*;
 pub use cache::{CacheConfig, Compress, Encoding, KeyPart, RouteCache};
 pub use diag::{Diagnostic, Diagnostics};

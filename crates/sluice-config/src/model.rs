@@ -30,6 +30,8 @@ pub struct Config {
     pub anycast: Option<crate::anycast_model::AnycastConfig>,
     /// Named cache stores (`[caches.NAME]`).
     pub caches: BTreeMap<String, crate::cache::CacheConfig>,
+    /// Automatic certificates (`[acme]`), for the listeners' `tls.acme` names.
+    pub acme: Option<crate::acme::AcmeConfig>,
 }
 
 /// One line per request, written by a background thread.

@@ -16,8 +16,11 @@ use rustls::sign::CertifiedKey;
 /// A listener's TLS termination settings.
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
-    /// Chains chosen by SNI; the first is the default for clients without a known name.
+    /// Chains chosen by SNI; the first is the default for clients without a known name
+    /// (may be empty when `acme` names are set).
     pub certs: Vec<TlsCert>,
+    /// Names whose certificates `[acme]` obtains (served before `certs` for those names).
+    pub acme: Vec<String>,
     /// ALPN protocols offered, in preference order (`h2`, `http/1.1`).
     pub alpn: Vec<String>,
     /// Also accept TLS 1.2 (1.3 always).
@@ -41,6 +44,8 @@ pub struct TlsCert {
     pub key: Arc<CertifiedKey>,
     /// Hash of the files' bytes: a changed file shows as a changed listener on reload.
     pub fingerprint: u64,
+    /// The leaf's notAfter, Unix seconds (for the expiry metric).
+    pub not_after: u64,
 }
 
 impl fmt::Debug for TlsCert {
@@ -97,7 +102,10 @@ pub fn load_cert(cert: &Path, key: &Path, ocsp: Option<&Path>) -> Result<TlsCert
     }
     let names = dns_names(&certified.cert[0])?;
     let fingerprint = fingerprint(&[&cert_pem, &key_pem, &staple_bytes]);
-    Ok(TlsCert { names, key: Arc::new(certified), fingerprint })
+    let not_after = x509_parser::parse_x509_certificate(certified.cert[0].as_ref())
+        .map(|(_, c)| c.validity().not_after.timestamp().max(0) as u64)
+        .map_err(|e| format!("`{}`: cannot read the validity: {e}", cert.display()))?;
+    Ok(TlsCert { names, key: Arc::new(certified), fingerprint, not_after })
 }
 
 /// DNS names from the leaf's subjectAltName, lowercase (`*.example.com` kept as is).

@@ -1,4 +1,4 @@
-//! Units in the config: durations (`"250ms"`, `"2s"`, `"1.5m"`, `"1h"`) and sizes
+//! Units in the config: durations (`"250ms"`, `"2s"`, `"1.5m"`, `"1h"`, `"30d"`) and sizes
 //! (`65536`, `"64KiB"`, `"10MiB"`, `"1GB"`).
 
 use std::time::Duration;
@@ -15,6 +15,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86_400.0,
         "" => return Err(format!("`{s}` has no unit")),
         u => return Err(format!("unknown duration unit `{u}`")),
     };
@@ -53,6 +54,7 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
         assert!(parse_duration("10").unwrap_err().contains("no unit"));
         assert!(parse_duration("5 fortnights").unwrap_err().contains("unit"));
         assert!(parse_duration("fast").is_err());

@@ -58,7 +58,9 @@ pub fn validate(fc: FileConfig, sink: &mut Sink<'_>, base: std::path::PathBuf) -
         .map(|(n, c)| (n.get_ref().clone(), crate::cache::cache_store(&mut v, n.get_ref(), c)))
         .collect();
     route_caches_exist(&mut v, &fc, &caches);
-    Some(Config { workers, drain_timeout, admin, access_log, listeners, clusters, dns, anycast, caches })
+    let acme = fc.acme.as_ref().and_then(|a| crate::validate_acme::acme(&mut v, a));
+    crate::validate_acme::uses(&mut v, &fc, acme.as_ref(), &listeners);
+    Some(Config { workers, drain_timeout, admin, access_log, listeners, clusters, dns, anycast, caches, acme })
 }
 
 fn access_log(v: &mut V, a: &FileAccessLog) -> Option<AccessLogConfig> {

@@ -24,12 +24,13 @@ pub fn tls(v: &mut V, t: &S<FileTls>, path: &str) -> Option<TlsConfig> {
             Err(e) => v.err(c.cert.span(), &p, e, Some("PEM files, relative to the config file")),
         }
     }
-    if f.certs.is_empty() {
+    let acme = acme_names(v, f, path);
+    if f.certs.is_empty() && acme.is_empty() {
         v.err(
             t.span(),
             &format!("{path}.certs"),
             "no certificate",
-            Some("certs = [{ cert = \"...\", key = \"...\" }]"),
+            Some("certs = [{ cert = \"...\", key = \"...\" }], or acme = [\"www.example.com\"]"),
         );
     }
     let alpn = alpn(v, f, path);
@@ -70,6 +71,7 @@ pub fn tls(v: &mut V, t: &S<FileTls>, path: &str) -> Option<TlsConfig> {
     }
     Some(TlsConfig {
         certs,
+        acme,
         alpn,
         tls12,
         client_ca,
@@ -78,6 +80,21 @@ pub fn tls(v: &mut V, t: &S<FileTls>, path: &str) -> Option<TlsConfig> {
         ticket_rotation,
         session_cache,
     })
+}
+
+/// `acme = ["www.example.com"]`: DNS names, each once.
+fn acme_names(v: &mut V, f: &FileTls, path: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in f.acme.iter().flatten() {
+        match crate::acme::check_name(n.get_ref()) {
+            Ok(name) if out.contains(&name) => {
+                v.err(n.span(), &format!("{path}.acme"), format!("`{name}` is listed twice"), None)
+            }
+            Ok(name) => out.push(name),
+            Err(e) => v.err(n.span(), &format!("{path}.acme"), e, None),
+        }
+    }
+    out
 }
 
 fn alpn(v: &mut V, f: &FileTls, path: &str) -> Vec<String> {

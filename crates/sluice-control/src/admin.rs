@@ -100,7 +100,12 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
         (Method::GET, ["metrics"]) => {
             let mut r = text(
                 StatusCode::OK,
-                crate::metrics::render(&control.metrics, &control.dns_stats, &control.discovery_stats),
+                crate::metrics::render(
+                    &control.metrics,
+                    &control.dns_stats,
+                    &control.discovery_stats,
+                    Some(control.shared.load_full()),
+                ),
             );
             let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));

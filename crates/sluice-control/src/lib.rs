@@ -6,6 +6,7 @@
 //! `dns/` is the authoritative DNS server (GSLB) answering from the same endpoint state;
 //! the anycast feed is to live beside it.
 
+mod acme;
 mod admin;
 pub mod anycast;
 mod caches;

@@ -51,6 +51,6 @@ pub fn status(snap: &Snapshot, reload: &ReloadStatus) -> Value {
     let reload = json!({ "count": reload.count, "ok": reload.ok, "message": reload.message });
     json!({
         "now_ms": sluice_proxy::runtime::clock::now_ns() / 1_000_000, "listeners": listeners, "clusters": clusters,
-        "reload": reload, "caches": crate::caches::view(snap),
+        "reload": reload, "caches": crate::caches::view(snap), "certificates": crate::acme::view(snap),
     })
 }

@@ -3,6 +3,7 @@
 //! so every piece here is tested by plain unit and property tests.
 #![forbid(unsafe_code)]
 
+pub mod acme;
 pub mod anycast;
 pub mod balance;
 pub mod breaker;

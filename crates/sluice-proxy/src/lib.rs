@@ -29,7 +29,7 @@ pub mod metrics;
 pub mod runtime;
 pub mod upstream;
 
-pub use downstream::{proxyproto, tls};
+pub use downstream::{acme, proxyproto, tls};
 pub use h1::read_requests as read_h1_requests;
 pub use handler::accesslog;
 pub use runtime::snapshot::{self, Snapshot};

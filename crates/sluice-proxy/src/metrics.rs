@@ -171,6 +171,8 @@ pub struct ClusterMetrics {
 pub struct Store {
     /// Access-log lines dropped because the writer fell behind.
     pub log_dropped: Arc<AtomicU64>,
+    /// Certificates and challenge answers from `[acme]` (kept across reloads).
+    pub acme: Arc<crate::downstream::acme::AcmeStore>,
     listeners: Mutex<BTreeMap<String, Arc<ListenerMetrics>>>,
     routes: Mutex<BTreeMap<(String, usize), Arc<RouteMetrics>>>,
     clusters: Mutex<BTreeMap<String, Arc<ClusterMetrics>>>,

@@ -12,6 +12,7 @@ use sluice_proxy::metrics::{ClusterMetrics, Statuses, Store};
 use crate::dns::stats::DnsStats;
 
 mod cache;
+mod certs;
 mod discovery;
 mod dns;
 mod encode;
@@ -19,8 +20,16 @@ pub mod quic;
 use encode::{counter, gauge, hist, route_policy, Labels};
 
 /// The OpenMetrics text of everything recorded so far.
-pub fn render(store: &Arc<Store>, dns: &Arc<DnsStats>, disc: &Arc<crate::discovery::DiscoveryStats>) -> String {
+pub fn render(
+    store: &Arc<Store>,
+    dns: &Arc<DnsStats>,
+    disc: &Arc<crate::discovery::DiscoveryStats>,
+    snap: Option<Arc<sluice_proxy::Snapshot>>,
+) -> String {
     let mut reg = Registry::with_prefix("sluice");
+    if let Some(snap) = snap {
+        reg.register_collector(Box::new(certs::CertCollector(snap)));
+    }
     reg.register_collector(Box::new(Collector(Arc::clone(store))));
     reg.register_collector(Box::new(dns::DnsCollector(Arc::clone(dns))));
     reg.register_collector(Box::new(discovery::DiscoveryCollector(Arc::clone(disc))));

@@ -18,7 +18,7 @@ fn renders_counts_statuses_and_cumulative_buckets() {
     l.duration.observe_ns(2_000_000);
     l.duration.observe_ns(200_000_000);
     s.cluster("api").retries.fetch_add(1, Relaxed);
-    let t = render(&s, &Default::default(), &Default::default());
+    let t = render(&s, &Default::default(), &Default::default(), None);
     assert!(t.contains("sluice_connections_total{listener=\"web\"} 3"), "{t}");
     assert!(t.contains("sluice_listener_responses_total{listener=\"web\",code=\"200\",class=\"2xx\"} 2"), "{t}");
     assert!(t.contains("sluice_listener_responses_total{listener=\"web\",code=\"503\",class=\"5xx\"} 1"), "{t}");

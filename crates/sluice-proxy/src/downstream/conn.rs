@@ -203,6 +203,11 @@ async fn serve_tls<H: Handler>(
     else {
         return;
     };
+    if tls.get_ref().1.alpn_protocol() == Some(crate::downstream::tls::ACME_TLS_ALPN) {
+        // A TLS-ALPN-01 validation: the handshake was the answer; no HTTP follows.
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
+        return;
+    }
     if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
         return serve_http(handler, tls, a, listener, shutdown, "https").await;
     }

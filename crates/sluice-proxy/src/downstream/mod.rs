@@ -3,6 +3,7 @@
 //! QUIC in `h3`.
 
 pub mod accept;
+pub mod acme;
 pub mod conn;
 pub mod ctx;
 pub mod h3;

@@ -4,6 +4,7 @@
 //! access log. It calls `upstream` to forward.
 
 pub mod accesslog;
+pub mod acme;
 pub mod cached;
 pub mod encode;
 pub mod errors;

@@ -51,6 +51,11 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
     let Some(listener) = snap.listener(&ctx.listener.name) else {
         return Ok(ProxyError::NoRoute.response());
     };
+    if snap.acme.is_some() {
+        if let Some(resp) = crate::handler::acme::answer(&snap, listener, &req).await {
+            return Ok(resp);
+        }
+    }
     let max = listener.config.limits.max_requests_per_connection;
     if ctx.state.is_h2() {
         // Counted when a stream starts, not when it is answered: a client that resets

@@ -29,6 +29,8 @@ pub struct Snapshot {
     pub clusters: HashMap<String, Arc<ClusterRt>>,
     /// The `[caches.NAME]` stores (kept across reloads while their sizes stay).
     pub caches: HashMap<String, Arc<crate::cache::CacheStore>>,
+    /// Set when `[acme]` is: plain-HTTP listeners answer HTTP-01 challenges from it.
+    pub acme: Option<Arc<crate::downstream::acme::AcmeStore>>,
 }
 
 #[derive(Debug)]
@@ -113,7 +115,7 @@ impl Snapshot {
             .iter()
             .map(|l| {
                 let tls = l.tls.as_ref().and_then(|t| {
-                    crate::downstream::tls::server_config(t, &metrics.tls_sessions(&l.name))
+                    crate::downstream::tls::server_config(t, &metrics.tls_sessions(&l.name), &metrics.acme)
                         .map_err(|e| tracing::error!(listener = %l.name, error = %e, "TLS setup failed; refusing"))
                         .ok()
                 });
@@ -137,7 +139,8 @@ impl Snapshot {
                 gate: metrics.gate(&l.name),
             })
             .collect();
-        Snapshot { config: Arc::new(config), listeners, clusters, caches }
+        let acme = config.acme.as_ref().map(|_| Arc::clone(&metrics.acme));
+        Snapshot { config: Arc::new(config), listeners, clusters, caches, acme }
     }
 
     pub fn listener(&self, name: &str) -> Option<&ListenerRt> {
