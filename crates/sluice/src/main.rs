@@ -165,6 +165,18 @@ pub fn run(cfg: sluice_config::Config, path: Option<PathBuf>) -> ExitCode {
     if let Some(a) = handle.admin_addr() {
         tracing::info!(%a, "admin listening");
     }
+    // Certificates for `tls.acme` names; follows reloads; stops (joined) when dropped.
+    let control = handle.control();
+    let _acme = match sluice_acme::Manager::start(
+        std::sync::Arc::clone(&control.shared),
+        std::sync::Arc::clone(&control.metrics.acme),
+    ) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::error!(error = %e, "ACME manager did not start; managed names are refused");
+            None
+        }
+    };
     let notify = std::sync::Arc::new(sdnotify::Notifier::from_env());
     let signals = Signals::new(std::sync::Arc::clone(handle.control()), std::sync::Arc::clone(&notify));
     // Ready only once SIGHUP and SIGTERM are handled: a reload sent right after READY=1
