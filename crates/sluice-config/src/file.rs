@@ -9,6 +9,8 @@ use toml::Spanned;
 
 pub type S<T> = Spanned<T>;
 
+pub use crate::units::SizeValue;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
@@ -27,6 +29,8 @@ pub struct FileConfig {
     pub caches: BTreeMap<S<String>, FileCache>,
     /// Automatic certificates (`[acme]`).
     pub acme: Option<S<crate::acme_file::FileAcme>>,
+    /// Process-wide limits and what to do near them (`[overload]`).
+    pub overload: Option<crate::overload_file::FileOverload>,
 }
 
 /// `[caches.NAME] max_size = "256MiB", max_object_size = "8MiB"`.
@@ -167,14 +171,6 @@ pub struct FileListenerLimits {
     pub max_connections_per_ip: Option<S<i64>>,
     /// New connections per source address, as a rate: `"50/s"`, `"600/m"`.
     pub accept_rate_per_ip: Option<S<String>>,
-}
-
-/// A size: `65536` or `"10MiB"`.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(untagged)]
-pub enum SizeValue {
-    Int(i64),
-    Str(String),
 }
 
 /// A header/cookie/query condition: `"value"` (exact) or `true` / `false` (present / absent).

@@ -17,6 +17,8 @@ pub mod dns_model;
 mod file;
 pub mod http3;
 pub mod model;
+pub mod overload;
+mod overload_file;
 pub mod tls;
 pub mod units;
 mod validate;
@@ -39,6 +41,7 @@ pub use discovery::{Discovery, Named, NamedEndpoint};
 pub use dns_model::*;
 pub use http3::{Http3Config, QuicRetry};
 pub use model::*;
+pub use overload::OverloadConfig;
 pub use tls::{CaBundle, TlsCert, TlsConfig, UpstreamTls};
 
 /// Reads and validates the file at `path`.

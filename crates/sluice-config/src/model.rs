@@ -32,6 +32,8 @@ pub struct Config {
     pub caches: BTreeMap<String, crate::cache::CacheConfig>,
     /// Automatic certificates (`[acme]`), for the listeners' `tls.acme` names.
     pub acme: Option<crate::acme::AcmeConfig>,
+    /// Process-wide limits and the overload manager's thresholds (`[overload]`).
+    pub overload: crate::overload::OverloadConfig,
 }
 
 /// One line per request, written by a background thread.

@@ -3,6 +3,16 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+
+/// A size as written: `65536` or `"10MiB"`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum SizeValue {
+    Int(i64),
+    Str(String),
+}
+
 /// Parses a duration such as `"250ms"`; the unit is required.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();

@@ -60,7 +60,20 @@ pub fn validate(fc: FileConfig, sink: &mut Sink<'_>, base: std::path::PathBuf) -
     route_caches_exist(&mut v, &fc, &caches);
     let acme = fc.acme.as_ref().and_then(|a| crate::validate_acme::acme(&mut v, a));
     crate::validate_acme::uses(&mut v, &fc, acme.as_ref(), &listeners);
-    Some(Config { workers, drain_timeout, admin, access_log, listeners, clusters, dns, anycast, caches, acme })
+    let overload = crate::overload::overload(&mut v, fc.overload.as_ref());
+    Some(Config {
+        workers,
+        drain_timeout,
+        admin,
+        access_log,
+        listeners,
+        clusters,
+        dns,
+        anycast,
+        caches,
+        acme,
+        overload,
+    })
 }
 
 fn access_log(v: &mut V, a: &FileAccessLog) -> Option<AccessLogConfig> {

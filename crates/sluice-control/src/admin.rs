@@ -114,6 +114,7 @@ async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, I
         (Method::GET, ["status"]) => {
             let mut s = crate::status::status(&control.shared.load(), &control.last_reload());
             s["dns"] = control.dns_status().unwrap_or(serde_json::Value::Null);
+            s["overload"] = crate::overload::view(&control.metrics.overload);
             s["anycast"] = (*control.anycast.view()).clone();
             s["discovery"] = crate::discovery::view(&control.discovery_stats);
             json(&s)

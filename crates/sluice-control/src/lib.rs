@@ -13,6 +13,7 @@ mod caches;
 pub mod discovery;
 pub mod dns;
 mod metrics;
+mod overload;
 mod reload;
 mod server;
 mod splits;

@@ -55,8 +55,8 @@ struct State {
     health: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     /// The authoritative DNS server, while `[dns]` is configured.
     dns: Option<DnsServer>,
-    /// The anycast monitor's thread and its stop flag.
-    anycast: Option<(Arc<std::sync::atomic::AtomicBool>, JoinHandle<()>)>,
+    /// The anycast and overload monitors' threads, with their stop flag.
+    monitors: Option<(Arc<std::sync::atomic::AtomicBool>, Vec<JoinHandle<()>>)>,
     /// The discovery thread and its generation (a set found by an older one is ignored).
     discovery: (Option<crate::discovery::Discoverer>, u64),
     last: ReloadStatus,
@@ -90,7 +90,7 @@ impl Control {
                 bound,
                 health: None,
                 dns: None,
-                anycast: None,
+                monitors: None,
                 discovery: (None, 0),
                 last: ReloadStatus::default(),
                 splits: Default::default(),
@@ -105,7 +105,8 @@ impl Control {
             .map_err(std::io::Error::other)?;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let t = crate::anycast::start(Arc::clone(&c.anycast), Arc::clone(&c.shared), Arc::clone(&stop))?;
-        c.lock().anycast = Some((stop, t));
+        let o = crate::overload::start(Arc::clone(&c.shared), Arc::clone(&c.metrics.overload), Arc::clone(&stop))?;
+        c.lock().monitors = Some((stop, vec![t, o]));
         Ok(c)
     }
 
@@ -356,15 +357,15 @@ impl Control {
         delay
     }
 
-    /// Stops the health thread, the anycast monitor, discovery and the DNS server (server
-    /// shutdown).
+    /// Stops the health thread, the anycast and overload monitors, discovery and the DNS
+    /// server (server shutdown).
     pub fn stop(&self) {
         self.lock().dns = None;
         let discovery = self.lock().discovery.0.take();
         drop(discovery);
-        if let Some((stop, t)) = self.lock().anycast.take() {
+        if let Some((stop, threads)) = self.lock().monitors.take() {
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            let _ = t.join();
+            threads.into_iter().for_each(|t| drop(t.join()));
         }
         if let Some((stop, t)) = self.lock().health.take() {
             let _ = stop.send(true);

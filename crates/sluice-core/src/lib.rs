@@ -18,6 +18,7 @@ pub mod latency;
 pub mod lease;
 pub mod net;
 pub mod outlier;
+pub mod overload;
 pub mod ratelimit;
 pub mod retry;
 pub mod route;

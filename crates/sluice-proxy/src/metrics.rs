@@ -173,6 +173,8 @@ pub struct Store {
     pub log_dropped: Arc<AtomicU64>,
     /// Certificates and challenge answers from `[acme]` (kept across reloads).
     pub acme: Arc<crate::downstream::acme::AcmeStore>,
+    /// The overload manager's level and the process-wide connection count.
+    pub overload: Arc<crate::runtime::overload::Overload>,
     listeners: Mutex<BTreeMap<String, Arc<ListenerMetrics>>>,
     routes: Mutex<BTreeMap<(String, usize), Arc<RouteMetrics>>>,
     clusters: Mutex<BTreeMap<String, Arc<ClusterMetrics>>>,

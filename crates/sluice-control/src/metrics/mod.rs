@@ -16,6 +16,7 @@ mod certs;
 mod discovery;
 mod dns;
 mod encode;
+mod overload;
 pub mod quic;
 use encode::{counter, gauge, hist, route_policy, Labels};
 
@@ -103,6 +104,7 @@ impl prometheus_client::collector::Collector for Collector {
         route_policy(&mut e, &rs)?;
         quic::encode(&mut e, &ls)?;
         cache::encode(&mut e, &self.0.caches())?;
+        overload::encode(&mut e, &self.0.overload)?;
         hist(
             &mut e,
             "request_duration_seconds",

@@ -186,6 +186,10 @@ impl ProxyError {
         if let ProxyError::RateLimited(secs) = self {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if self == ProxyError::Overloaded {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(1));
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp
     }
 

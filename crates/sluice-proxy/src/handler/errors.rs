@@ -28,6 +28,8 @@ pub enum ProxyError {
     ConnectTimeout,
     ResponseTimeout,
     UpstreamReset,
+    /// The overload manager sheds load (memory or descriptors near their limit).
+    Overloaded,
 }
 
 impl ProxyError {
@@ -41,7 +43,7 @@ impl ProxyError {
             ProxyError::HeadersTooLarge | ProxyError::TooManyHeaders => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::UriTooLong => StatusCode::URI_TOO_LONG,
             ProxyError::VersionNotSupported => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            ProxyError::NoEndpoint | ProxyError::CircuitBreaker | ProxyError::BreakerOpen => {
+            ProxyError::NoEndpoint | ProxyError::CircuitBreaker | ProxyError::BreakerOpen | ProxyError::Overloaded => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ProxyError::ConnectRefused | ProxyError::UpstreamReset | ProxyError::UpstreamTls => StatusCode::BAD_GATEWAY,
@@ -68,6 +70,7 @@ impl ProxyError {
             ProxyError::ConnectTimeout => "upstream connect timeout",
             ProxyError::ResponseTimeout => "upstream response timeout",
             ProxyError::UpstreamReset => "upstream reset the connection",
+            ProxyError::Overloaded => "proxy overloaded: shedding load",
         }
     }
 
@@ -97,6 +100,7 @@ impl ProxyError {
             ProxyError::ConnectTimeout => "connect_timeout",
             ProxyError::ResponseTimeout => "response_timeout",
             ProxyError::UpstreamReset => "upstream_reset",
+            ProxyError::Overloaded => "overloaded",
         }
     }
 }

@@ -51,6 +51,11 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
     let Some(listener) = snap.listener(&ctx.listener.name) else {
         return Ok(ProxyError::NoRoute.response());
     };
+    if ctx.listener.overload.shed() {
+        ctx.state.close_requested.notify_one();
+        let e = ProxyError::Overloaded;
+        return Ok(if crate::handler::request::is_grpc(&req) { e.grpc_response() } else { e.response() });
+    }
     if snap.acme.is_some() {
         if let Some(resp) = crate::handler::acme::answer(&snap, listener, &req).await {
             return Ok(resp);
@@ -104,8 +109,12 @@ pub async fn handle(ctx: Rc<ConnCtx>, req: Request<ClientBody>) -> Result<Respon
     if let Some(alt) = ctx.listener.alt_svc(ctx.local.port()).filter(|_| over_tcp) {
         resp.headers_mut().insert(header::ALT_SVC, alt.clone());
     }
-    if max != 0 && nth >= max && !ctx.state.is_h2() {
+    let keepalive = !over_tcp || ctx.listener.overload.keepalive();
+    if (!keepalive || (max != 0 && nth >= max)) && !ctx.state.is_h2() {
         resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        ctx.state.close_requested.notify_one();
+    } else if !keepalive {
+        // HTTP/2: GOAWAY; streams in flight finish, the client opens a new connection.
         ctx.state.close_requested.notify_one();
     }
     Ok(resp)

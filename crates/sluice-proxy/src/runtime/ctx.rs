@@ -60,6 +60,7 @@ pub struct ListenerCtx {
     pub worker: Rc<WorkerCtx>,
     pub metrics: Arc<ListenerMetrics>,
     pub gate: Arc<crate::runtime::gate::Gate>,
+    pub overload: Arc<crate::runtime::overload::Overload>,
     pub limits: sluice_config::ListenerLimits,
     /// `Alt-Svc` for TCP responses when the listener also serves HTTP/3: its max age,
     /// and the header built once for the port connections arrive on.
@@ -104,6 +105,7 @@ impl ListenerCtx {
             worker,
             metrics: Arc::clone(&lc.metrics),
             gate: Arc::clone(&lc.gate),
+            overload: Arc::clone(&lc.overload),
             limits: lc.config.limits,
             alt_svc_max_age: lc.quic.as_ref().and(lc.config.http3.as_ref()).map(|h| h.alt_svc_max_age.as_secs()),
             alt_svc: std::cell::OnceCell::new(),

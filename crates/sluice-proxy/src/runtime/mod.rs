@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod exec;
 pub mod gate;
 pub mod listen;
+pub mod overload;
 pub mod rng;
 pub mod snapshot;
 pub mod steer;

@@ -45,6 +45,7 @@ pub struct ListenerRt {
     pub routes: Vec<RouteRt>,
     pub metrics: Arc<ListenerMetrics>,
     pub gate: Arc<crate::runtime::gate::Gate>,
+    pub overload: Arc<crate::runtime::overload::Overload>,
 }
 
 #[derive(Debug)]
@@ -137,9 +138,11 @@ impl Snapshot {
                     .collect(),
                 metrics: metrics.listener(&l.name),
                 gate: metrics.gate(&l.name),
+                overload: Arc::clone(&metrics.overload),
             })
             .collect();
         let acme = config.acme.as_ref().map(|_| Arc::clone(&metrics.acme));
+        metrics.overload.configure(config.overload.thresholds(), config.overload.max_connections);
         Snapshot { config: Arc::new(config), listeners, clusters, caches, acme }
     }
 

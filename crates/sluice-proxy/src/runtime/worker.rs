@@ -228,6 +228,9 @@ async fn accept_loop(
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let ctx = Rc::clone(&ctx.borrow());
+                    // The overload manager first: at its refuse level the socket is closed
+                    // before any per-listener bookkeeping.
+                    let Some(slot) = ctx.overload.admit() else { continue };
                     let lim = crate::runtime::gate::Limits {
                         max_total: ctx.limits.max_connections,
                         max_per_ip: ctx.limits.max_connections_per_ip,
@@ -257,7 +260,7 @@ async fn accept_loop(
                                 crate::l4::tcp::serve(stream, (peer, bound), ctx, rx).await
                             }
                         }
-                        drop((guard, admitted));
+                        drop((guard, admitted, slot));
                     });
                 }
                 Err(e) => {

@@ -20,6 +20,7 @@ mod l4;
 mod lifecycle;
 mod limits;
 mod origin;
+mod overload;
 mod policy;
 mod redis;
 mod reload_state;
