@@ -213,8 +213,14 @@ async fn upstream(
     let configured = route.config.timeout.unwrap_or(cluster.config.timeouts.response);
     let timeout = grpc.then(|| crate::handler::request::grpc_timeout(&req)).flatten().unwrap_or(configured);
     let http1 = cluster.config.protocol == UpstreamProtocol::Http1;
-    let upgrade =
-        (http1 && crate::handler::upgrade::wants_upgrade(&req)).then(|| crate::handler::upgrade::client_side(&mut req));
+    let upgrade = if crate::handler::upgrade::wants_h2_websocket(&req) {
+        if !http1 {
+            return Err(ProxyError::BadRequest("WebSocket over HTTP/2 needs an HTTP/1.1 cluster"));
+        }
+        Some(crate::handler::upgrade::from_h2(&mut req))
+    } else {
+        (http1 && crate::handler::upgrade::wants_upgrade(&req)).then(|| crate::handler::upgrade::client_side(&mut req))
+    };
     let mut upstream_req = rewrite_request(ctx, listener, route, cluster, req)?;
     if let Some(tee) = tee {
         upstream_req.body_mut().set_tee(tee);

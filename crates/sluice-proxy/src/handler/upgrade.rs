@@ -3,13 +3,16 @@
 //! when the upstream answers 101, both sides are handed over by hyper and bytes are
 //! relayed until either side closes or nothing moves for the listener's tunnel timeout.
 //! Works the same behind TLS termination. Any other answer is relayed as a normal response.
+//! WebSocket over HTTP/2 (RFC 8441 extended CONNECT with `:protocol = websocket`) becomes
+//! the HTTP/1.1 upgrade upstreams speak (RFC 6455 §4.1, with a fresh `Sec-WebSocket-Key`),
+//! and the upstream's 101 becomes the 200 that opens the HTTP/2 stream as the tunnel.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
@@ -38,10 +41,34 @@ pub fn wants_upgrade<B>(req: &Request<B>) -> bool {
             .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))))
 }
 
-/// The client connection once the 101 is out: from sluice's HTTP/1.1 server, or hyper's.
+/// An HTTP/2 extended CONNECT for WebSocket (RFC 8441).
+pub fn wants_h2_websocket<B>(req: &Request<B>) -> bool {
+    req.method() == Method::CONNECT
+        && req.extensions().get::<hyper::ext::Protocol>().is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"))
+}
+
+/// The client connection once the 101 is out: from sluice's HTTP/1.1 server, or hyper's
+/// (an HTTP/1.1 upgrade, or an HTTP/2 stream opened by extended CONNECT).
 pub enum ClientUpgrade {
     H1(Option<tokio::sync::oneshot::Receiver<crate::h1::Upgraded>>),
     Hyper(hyper::upgrade::OnUpgrade),
+    H2Stream(hyper::upgrade::OnUpgrade),
+}
+
+/// Rewrites an RFC 8441 CONNECT into the HTTP/1.1 `GET` + `Upgrade: websocket` an upstream
+/// expects and takes the stream's upgrade handle. The subprotocol, extensions and version
+/// headers travel as they are.
+pub fn from_h2(req: &mut Request<ClientBody>) -> (ClientUpgrade, Option<HeaderValue>) {
+    use base64::Engine;
+    let on = hyper::upgrade::on(&mut *req);
+    *req.method_mut() = Method::GET;
+    req.extensions_mut().remove::<hyper::ext::Protocol>();
+    *req.body_mut() = ClientBody::Empty;
+    let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 16]>());
+    if let Ok(v) = HeaderValue::from_str(&key) {
+        req.headers_mut().insert("sec-websocket-key", v);
+    }
+    (ClientUpgrade::H2Stream(on), Some(HeaderValue::from_static("websocket")))
 }
 
 /// Takes the client's upgrade handle from `req` (before the request is rewritten).
@@ -62,7 +89,9 @@ async fn relay(
     let upstream = TokioIo::new(upstream.await.ok()?);
     match client {
         ClientUpgrade::H1(rx) => crate::l4::tcp::relay_copy(rx?.await.ok()?, upstream, idle).await,
-        ClientUpgrade::Hyper(on) => crate::l4::tcp::relay_copy(TokioIo::new(on.await.ok()?), upstream, idle).await,
+        ClientUpgrade::Hyper(on) | ClientUpgrade::H2Stream(on) => {
+            crate::l4::tcp::relay_copy(TokioIo::new(on.await.ok()?), upstream, idle).await
+        }
     }
 }
 
@@ -93,6 +122,7 @@ pub async fn tunnel(
         return refused(resp).await;
     }
     let upstream = hyper::upgrade::on(&mut resp);
+    let h2 = matches!(client, ClientUpgrade::H2Stream(_));
     let metrics = Arc::clone(&listener.metrics);
     let idle = listener.config.timeouts.tunnel;
     metrics.upgrades.fetch_add(1, Relaxed);
@@ -106,7 +136,14 @@ pub async fn tunnel(
             metrics.bytes_out.fetch_add(down, Relaxed);
         }
     });
-    let (parts, _) = resp.into_parts();
+    let (mut parts, _) = resp.into_parts();
+    if h2 {
+        // RFC 8441 §5: a 2xx opens the stream; the HTTP/1.1 handshake fields stay behind.
+        parts.status = StatusCode::OK;
+        crate::handler::xforwarded::strip_hop_by_hop(&mut parts.headers, true);
+        parts.headers.remove(header::UPGRADE);
+        parts.headers.remove("sec-websocket-accept");
+    }
     Ok(Response::from_parts(parts, ProxyBody::Full(None)))
 }
 

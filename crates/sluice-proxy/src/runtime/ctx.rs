@@ -77,7 +77,9 @@ fn builder(l: &ListenerConfig) -> http2::Builder<LocalExec> {
         .max_concurrent_streams(lim.max_concurrent_streams)
         .max_header_list_size(lim.max_header_bytes.saturating_mul(2).min(u32::MAX as usize) as u32)
         .initial_stream_window_size(1 << 20)
-        .initial_connection_window_size(4 << 20);
+        .initial_connection_window_size(4 << 20)
+        // RFC 8441: WebSocket over HTTP/2 (extended CONNECT), bridged to HTTP/1.1 upstream.
+        .enable_connect_protocol();
     b
 }
 

@@ -1,6 +1,7 @@
 //! WebSocket (HTTP/1.1 Upgrade) through plain and TLS listeners: the 101 and the echo
 //! pass end to end, the tunnel idle timeout closes a silent tunnel, a refused upgrade is a
-//! normal response, and upgrades are counted.
+//! normal response, and upgrades are counted. WebSocket over HTTP/2 (RFC 8441 extended
+//! CONNECT) reaches the same HTTP/1.1 backend as an upgrade.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,7 +18,11 @@ fn echo_backend() -> SocketAddr {
     serve_on_thread(|s| async move {
         let svc = service_fn(|mut req: http::Request<hyper::body::Incoming>| async move {
             let mut resp = http::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-            if req.headers().get("upgrade").is_none_or(|u| u != "websocket") {
+            let key = req.headers().get("sec-websocket-key").is_some_and(|k| k.len() == 24);
+            if req.headers().get("upgrade").is_none_or(|u| u != "websocket")
+                || !key
+                || req.method() != http::Method::GET
+            {
                 *resp.status_mut() = http::StatusCode::FORBIDDEN;
                 return Ok::<_, std::convert::Infallible>(resp);
             }
@@ -31,6 +36,7 @@ fn echo_backend() -> SocketAddr {
             *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
             resp.headers_mut().insert("upgrade", "websocket".parse().unwrap());
             resp.headers_mut().insert("connection", "upgrade".parse().unwrap());
+            resp.headers_mut().insert("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".parse().unwrap());
             Ok(resp)
         });
         let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(s), svc).with_upgrades().await;
@@ -100,5 +106,46 @@ async fn websocket_echo_through_tls_termination() {
     let head = upgrade(&mut s, UPGRADE).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     assert_eq!(echo(&mut s, b"over tls").await, b"over tls");
+    stop(h);
+}
+
+/// An RFC 8441 extended CONNECT on an h2c connection; `None` when the server refused it.
+async fn h2_websocket(addr: SocketAddr, path: &str) -> (u16, http::HeaderMap, Option<hyper::upgrade::Upgraded>) {
+    use hyper_util::rt::TokioExecutor;
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut tx, conn) = hyper::client::conn::http2::handshake::<_, _, http_body_util::Empty<bytes::Bytes>>(
+        TokioExecutor::new(),
+        TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    // The server's SETTINGS (with ENABLE_CONNECT_PROTOCOL) must arrive before the CONNECT.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let req = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(format!("http://ws.test{path}"))
+        .header("sec-websocket-version", "13")
+        .extension(hyper::ext::Protocol::from_static("websocket"))
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let mut resp = tx.send_request(req).await.unwrap();
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    let up = if status == 200 { Some(hyper::upgrade::on(&mut resp).await.unwrap()) } else { None };
+    (status, headers, up)
+}
+
+#[tokio::test]
+async fn websocket_over_http2_becomes_an_http1_upgrade_upstream() {
+    let h = proxy(&config(""), &[("ws", echo_backend())]);
+    let (status, headers, up) = h2_websocket(h.addr("web").unwrap(), "/chat").await;
+    assert_eq!(status, 200, "RFC 8441: a 2xx opens the stream");
+    assert!(headers.get("sec-websocket-accept").is_none() && headers.get("upgrade").is_none(), "{headers:?}");
+    let mut io = TokioIo::new(up.unwrap());
+    for msg in [&b"over h2"[..], &[0x81, 0x02, b'h', b'i'], &vec![9u8; 200_000]] {
+        assert_eq!(echo(&mut io, msg).await, msg, "bytes pass both ways through the h2 stream");
+    }
+    let m = get(h.admin_addr().unwrap(), "/metrics", &[]).await.body;
+    assert!(m.contains("sluice_upgrades_total{listener=\"web\"} 1"), "{m}");
     stop(h);
 }
