@@ -13,7 +13,6 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
@@ -68,7 +67,7 @@ fn json(v: &serde_json::Value) -> Resp {
     r
 }
 
-fn authorized(control: &Control, req: &Request<Incoming>) -> bool {
+fn authorized<B>(control: &Control, req: &Request<B>) -> bool {
     // The dashboard page itself carries no data; it sends the token with each /status call.
     if req.uri().path() == "/ui" {
         return true;
@@ -84,7 +83,13 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn handle(control: Arc<Control>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+/// One admin request, whatever carries its body (hyper's connection, or the fuzzer's
+/// `fuzz/fuzz_targets/admin_api.rs`).
+pub async fn handle<B>(control: Arc<Control>, req: Request<B>) -> Result<Resp, Infallible>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if !authorized(&control, &req) {
         return Ok(text(StatusCode::UNAUTHORIZED, "401 admin token required (Authorization: Bearer ...)\n"));
     }
@@ -191,7 +196,11 @@ fn drain(control: &Control, cluster: &str, addr: &str, on: bool) -> Resp {
 }
 
 /// `PUT /listeners/{l}/routes/{i}/split` with a body like `blue=0,green=100`.
-async fn split(control: &Control, listener: &str, route: &str, req: Request<Incoming>) -> Resp {
+async fn split<B>(control: &Control, listener: &str, route: &str, req: Request<B>) -> Resp
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let Ok(index) = route.parse::<usize>() else {
         return text(StatusCode::BAD_REQUEST, "400 the route is its index in the listener (0, 1, ...)\n");
     };
@@ -209,7 +218,11 @@ async fn split(control: &Control, listener: &str, route: &str, req: Request<Inco
     }
 }
 
-async fn weight(control: &Control, cluster: &str, addr: &str, req: Request<Incoming>) -> Resp {
+async fn weight<B>(control: &Control, cluster: &str, addr: &str, req: Request<B>) -> Resp
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let addr = match endpoint(addr) {
         Ok(a) => a,
         Err(r) => return r,

@@ -7,7 +7,7 @@
 //! the anycast feed is to live beside it.
 
 mod acme;
-mod admin;
+pub mod admin;
 pub mod anycast;
 mod caches;
 pub mod discovery;

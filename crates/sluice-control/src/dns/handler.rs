@@ -93,6 +93,15 @@ fn client_subnet(request: &Request) -> Option<(IpAddr, u8)> {
 }
 
 impl Handler {
+    /// A query's wire bytes through hickory's parser and `decide`, as from 192.0.2.1 over
+    /// UDP; the response code it would get (None: hickory refused the bytes). For the fuzzer.
+    pub(super) fn decide_wire(&self, wire: &[u8]) -> Option<u16> {
+        let src = std::net::SocketAddr::from(([192, 0, 2, 1], 5353));
+        let req = Request::from_bytes(wire.to_vec(), src, hickory_server::net::xfer::Protocol::Udp).ok()?;
+        let reply = self.decide(&req, client_subnet(&req));
+        Some(u16::from(reply.rcode))
+    }
+
     fn decide(&self, request: &Request, subnet: Option<(IpAddr, u8)>) -> Reply {
         if request.metadata.op_code != OpCode::Query {
             self.stats.notimp.fetch_add(1, Relaxed);

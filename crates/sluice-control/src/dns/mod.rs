@@ -41,6 +41,25 @@ pub struct DnsServer {
     thread: Option<JoinHandle<()>>,
 }
 
+/// The DNS handler without sockets, for the fuzzer (`fuzz/fuzz_targets/dns_query.rs`): wire
+/// bytes go through hickory's parser and this server's decision; nothing is sent.
+#[doc(hidden)]
+pub struct Probe(handler::Handler);
+
+impl Probe {
+    pub fn new(cfg: &DnsConfig, shared: Arc<ArcSwap<Snapshot>>) -> Result<Probe, String> {
+        let stats = Arc::new(DnsStats::default());
+        let zones = Arc::new(ArcSwap::from_pointee(Zones::build(cfg, &stats)?));
+        let leaving = Arc::new(ArcSwap::from_pointee(Vec::new()));
+        Ok(Probe(handler::Handler { zones, shared, stats, leaving, counter: AtomicU64::new(0) }))
+    }
+
+    /// The response code the query would get (None: hickory refused to parse it).
+    pub fn rcode(&self, wire: &[u8]) -> Option<u16> {
+        self.0.decide_wire(wire)
+    }
+}
+
 impl DnsServer {
     /// Binds UDP, then TCP on the same port, and starts answering.
     pub fn start(cfg: &DnsConfig, shared: Arc<ArcSwap<Snapshot>>, stats: Arc<DnsStats>) -> std::io::Result<DnsServer> {
