@@ -86,7 +86,7 @@ async fn send_copy(
     if let Some(i) = cluster.balancer.pick(&pick) {
         let addr = cluster.balancer.endpoints()[i].addr;
         let mut slot = Some(copy);
-        let send = exchange(&worker.pool, addr, &cluster, &mut slot, None, (tokio::time::Instant::now(), true));
+        let send = exchange(&worker.pool, addr, &cluster, &mut slot, None, (tokio::time::Instant::now(), true, false));
         if let Ok(Ok((resp, _, _))) = tokio::time::timeout(cluster.config.timeouts.response, send).await {
             let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
         }

@@ -51,14 +51,16 @@ impl Failure {
 /// plain HTTP/1.1 upstreams on sluice's own client (`exchange_own`), the rest on hyper's
 /// (boxed, so that the fast path's future — moved at every layer above — stays small).
 /// `raw`: the answer goes to an HTTP/1.1 client, so the fast path may leave its fields in
-/// wire form (`h1::raw`).
+/// wire form (`h1::raw`). `fresh`: no idle HTTP/1.1 connection is reused (HAProxy's
+/// `http-reuse safe`: a non-idempotent first request of a client connection cannot be
+/// retried by anyone if a reused connection closes under it).
 pub fn exchange<'a>(
     pool: &'a Rc<Pool>,
     addr: SocketAddr,
     cluster: &'a ClusterRt,
     req: &'a mut Option<Request<RequestBody>>,
     proxy_header: Option<Vec<u8>>,
-    (t, raw): (tokio::time::Instant, bool),
+    (t, raw, fresh): (tokio::time::Instant, bool, bool),
 ) -> impl Future<Output = Result<Exchanged, Failure>> + 'a {
     let c = &cluster.config;
     if c.protocol == UpstreamProtocol::Http1
@@ -66,9 +68,9 @@ pub fn exchange<'a>(
         && proxy_header.is_none()
         && req.as_ref().is_some_and(|r| r.body().is_end_stream())
     {
-        return Either::Left(exchange_own(pool, addr, cluster, req, (t, raw)));
+        return Either::Left(exchange_own(pool, addr, cluster, req, (t, raw, fresh)));
     }
-    Either::Right(Box::pin(exchange_hyper(pool, addr, cluster, req, proxy_header, t)))
+    Either::Right(Box::pin(exchange_hyper(pool, addr, cluster, req, proxy_header, (t, fresh))))
 }
 
 /// hyper's client: a reused HTTP/1.1 connection that the upstream closed while idle gives
@@ -80,10 +82,10 @@ async fn exchange_hyper(
     cluster: &ClusterRt,
     slot: &mut Option<Request<RequestBody>>,
     proxy_header: Option<Vec<u8>>,
-    t: tokio::time::Instant,
+    (t, fresh): (tokio::time::Instant, bool),
 ) -> Result<Exchanged, Failure> {
     let private = proxy_header.is_some();
-    let (upstream, reused) = match pool.checkout(addr, cluster, proxy_header).await {
+    let (upstream, reused) = match pool.checkout(addr, cluster, proxy_header, fresh).await {
         Ok(x) => x,
         Err(e) => return Err(Failure::Unsent(e)),
     };
@@ -121,7 +123,7 @@ async fn retry_fresh(
     req: Request<RequestBody>,
     slot: &mut Option<Request<RequestBody>>,
 ) -> Result<Exchanged, Failure> {
-    let (up, _) = match pool.checkout(addr, cluster, None).await {
+    let (up, _) = match pool.checkout(addr, cluster, None, true).await {
         Ok(x) => x,
         Err(e) => {
             *slot = Some(req);
@@ -144,14 +146,14 @@ async fn exchange_own(
     addr: SocketAddr,
     cluster: &ClusterRt,
     req: &Option<Request<RequestBody>>,
-    (t, raw): (tokio::time::Instant, bool),
+    (t, raw, fresh): (tokio::time::Instant, bool, bool),
 ) -> Result<Exchanged, Failure> {
     let Some(req) = req.as_ref() else {
         return Err(Failure::Sent(ProxyError::UpstreamReset));
     };
     let mut fresh_tried = false;
     loop {
-        let (mut conn, reused) = match pool.checkout_own(addr, cluster, t).await {
+        let (mut conn, reused) = match pool.checkout_own(addr, cluster, t, fresh || fresh_tried).await {
             Ok(x) => x,
             Err(e) => return Err(Failure::Unsent(e)),
         };

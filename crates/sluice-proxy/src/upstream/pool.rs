@@ -66,12 +66,14 @@ pub struct Pool {
 type AddrMap<V> = HashMap<SocketAddr, V, sluice_core::hash::FastBuild>;
 
 impl Pool {
-    /// An idle connection to `addr` if one is usable, else a new one (within `limit`).
+    /// An idle connection to `addr` if one is usable (and `fresh` is not asked for: HTTP/1.1
+    /// only, an h2 connection is shared anyway), else a new one (within `limit`).
     pub async fn checkout(
         &self,
         addr: SocketAddr,
         rt: &ClusterRt,
         proxy_header: Option<Vec<u8>>,
+        fresh: bool,
     ) -> Result<(Upstream, bool), ProxyError> {
         let (cluster, limit, m) = (&rt.config, &rt.conn_limit, &rt.metrics);
         if proxy_header.is_some() {
@@ -82,6 +84,7 @@ impl Pool {
             return Ok((up, false));
         }
         let reused = match cluster.protocol {
+            UpstreamProtocol::Http1 if fresh => None,
             UpstreamProtocol::Http1 => self.ready_idle(addr).await,
             UpstreamProtocol::H2 => {
                 let h2 = self.h2.borrow();
@@ -152,15 +155,18 @@ impl Pool {
     }
 
     /// A fast-path connection to `addr`: the most recent idle one that is still open and
-    /// quiet (idle expiry judged at `now`), else a new one (within the cluster's connection
-    /// limit).
+    /// quiet (idle expiry judged at `now`) unless `fresh`, else a new one (within the
+    /// cluster's connection limit).
     pub async fn checkout_own(
         &self,
         addr: SocketAddr,
         rt: &ClusterRt,
         now: Instant,
+        fresh: bool,
     ) -> Result<(UpConn, bool), ProxyError> {
-        let idle = {
+        let idle = if fresh {
+            None
+        } else {
             let mut map = self.own.borrow_mut();
             let list = map.entry(addr).or_default();
             std::iter::from_fn(|| list.pop()).find(|(c, expires)| *expires > now && c.is_reusable())

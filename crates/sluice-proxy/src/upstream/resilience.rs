@@ -262,7 +262,10 @@ async fn try_once(
         crate::downstream::proxyproto::header(v, ctx.client, ctx.local, host)
     });
     let pool = &ctx.listener.worker.pool;
-    let exchanged = exchange(pool, ep.addr, cluster, req, header, (tried_at, !ctx.state.is_h2()));
+    let h1 = !ctx.state.is_h2();
+    let first = h1 && ctx.state.requests.load(std::sync::atomic::Ordering::Relaxed) <= 1;
+    let fresh = first && req.as_ref().is_some_and(|r| !r.method().is_idempotent());
+    let exchanged = exchange(pool, ep.addr, cluster, req, header, (tried_at, h1, fresh));
     let res = match crate::runtime::deadline::within(&ctx.timer, until, exchanged).await {
         Some(r) => r,
         None => Err(Failure::Sent(ProxyError::ResponseTimeout)),

@@ -102,3 +102,52 @@ async fn a_pooled_connection_the_upstream_closed_is_replaced_not_failed() {
     assert_eq!(conns.load(Ordering::SeqCst), 6, "a fresh connection each time");
     stop(h);
 }
+
+/// Sends `reqs` on one client connection, one after the other; the statuses.
+async fn on_one_connection(addr: SocketAddr, reqs: &[(&str, &str)]) -> Vec<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut out = Vec::new();
+    for (method, body) in reqs {
+        let req = format!("{method} /x HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // The backend's answers are JSON bodies with a length: read until the head and body are in.
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.unwrap().unwrap();
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head.lines().find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse::<usize>().unwrap())
+                });
+                if len.is_some_and(|l| body.len() >= l) || n == 0 {
+                    out.push(head[9..12].parse().unwrap());
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_post_opening_a_client_connection_gets_a_fresh_upstream_connection() {
+    let b = Backend::start("a");
+    let h = proxy("workers = 1\n[listeners.web]\nbind = \"127.0.0.1:0\"\n[[listeners.web.routes]]\ncluster = \"a\"\n[clusters.a]\nendpoints = [\"{a}\"]\n", &[("a", b.addr)]);
+    let web = h.addr("web").unwrap();
+    assert_eq!(on_one_connection(web, &[("GET", "")]).await, vec![200]);
+    assert_eq!(b.conns(), 1);
+    assert_eq!(on_one_connection(web, &[("GET", "")]).await, vec![200]);
+    assert_eq!(b.conns(), 1, "a GET reuses the idle upstream connection");
+    // HAProxy's `http-reuse safe`: nobody could retry this POST if a reused connection closed
+    // under it, so it gets its own; the next request on the same client connection may reuse.
+    assert_eq!(on_one_connection(web, &[("POST", "body"), ("POST", "again")]).await, vec![200, 200]);
+    assert_eq!(
+        b.conns(),
+        2,
+        "the first POST of a client connection opens a new upstream connection, the second reuses"
+    );
+    stop(h);
+}
