@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak (issue 25): SECONDS of mixed load through one sluice (two workers) while its config
-# is reloaded every 10 s, a backend flaps (stopped and started every 20 s) and admin weight
-# changes land every 7 s. The load: wrk keep-alive, wrk with a new connection per request,
+# is reloaded every 10 s, a backend flaps (its health check fails, it is stopped, and 20 s
+# later it is started and passes again, every 40 s) and admin weight changes land every 7 s. The load: wrk keep-alive, wrk with a new connection per request,
 # h2load over h2c, 1 MiB downloads, 1 MiB uploads (curl) and WebSocket echoes
 # (bench/soak_ws.py). Pass: zero failed requests, RSS flat after the first minute (within
 # 20 %), and the descriptor count back to its baseline once the load stops.
@@ -26,7 +26,8 @@ worker_processes 1; pid $w/$1.pid; error_log $w/$1.err;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000; sendfile on; client_max_body_size 8m;
   server { listen 127.0.0.1:$2; root $w/www;
-    location = / { return 200 "ok\n"; } location = /healthz { return 200 "ok\n"; }
+    location = / { return 200 "ok\n"; }
+    location = /healthz { if (-f $w/\$server_port.down) { return 503 "down\n"; } return 200 "ok\n"; }
     location = /upload { client_body_buffer_size 2m; proxy_pass http://127.0.0.1:$2/drain_body; }
     location = /drain_body { return 200 "stored\n"; } } }
 NG
@@ -68,7 +69,10 @@ loops=()
     echo "$(( $(date +%s) - t0 )) $(awk '/VmRSS/ {print $2}' /proc/$spid/status) $(ls /proc/$spid/fd | wc -l)" >>"$samples"
   done ) & loops+=($!)
 ( g=0; while sleep 10; do g=$((g + 1)); config "$g"; kill -HUP "$spid"; done ) & loops+=($!)
-( while sleep 20; do nginx -c "$w/n2.conf" -p "$w" -s quit 2>/dev/null; sleep 20; nginx -c "$w/n2.conf" -p "$w" 2>/dev/null; done ) & loops+=($!)
+# The flap: n2 fails its health check, is stopped 3 s later (sluice checks every second),
+# comes back 20 s after that and passes its check again.
+( while sleep 17; do touch "$w/$b2.down"; sleep 3; nginx -c "$w/n2.conf" -p "$w" -s quit 2>/dev/null; sleep 20
+    nginx -c "$w/n2.conf" -p "$w" 2>/dev/null; rm -f "$w/$b2.down"; done ) & loops+=($!)
 ( while sleep 7; do curl -s -o /dev/null -X PUT "http://127.0.0.1:$admin/clusters/app/endpoints/127.0.0.1:$b1/weight" -d $((RANDOM % 5 + 1)); done ) & loops+=($!)
 pids+=("${loops[@]}")
 uploads() { local ok=0 bad=0 end=$(( $(date +%s) + dur )); while [ "$(date +%s)" -lt "$end" ]; do
@@ -82,7 +86,7 @@ wrk -t1 -c2 -d"${dur}s" "http://127.0.0.1:$web/big" >"$w/big.out" 2>&1 & b=$!
 h2load -c4 -m8 -D "$dur" "http://127.0.0.1:$web/" >"$w/h2.out" 2>&1 & h=$!
 wait $k $n $b $h $up $wsc
 kill "${loops[@]}" 2>/dev/null || true   # stop the sampler, reloads, flaps, weights
-nginx -c "$w/n2.conf" -p "$w" 2>/dev/null || true
+nginx -c "$w/n2.conf" -p "$w" 2>/dev/null || true; rm -f "$w/$b2.down"
 sleep 12   # the upstream pool's idle timeout (5 s) and the clients' closes
 fds1=$(ls /proc/$spid/fd | wc -l)
 # Failures per load, as each tool reports them.
