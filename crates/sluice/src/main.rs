@@ -182,6 +182,7 @@ pub fn run(cfg: sluice_config::Config, path: Option<PathBuf>) -> ExitCode {
     // Ready only once SIGHUP and SIGTERM are handled: a reload sent right after READY=1
     // must not meet the default action (exit).
     notify.send("READY=1");
+    tracing::info!("ready (SIGHUP reloads, SIGTERM drains and stops)");
     notify.start_watchdog();
     signals.wait_for_stop();
     notify.send("STOPPING=1");

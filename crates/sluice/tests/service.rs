@@ -71,8 +71,9 @@ fn systemd_hears_ready_reloading_stopping_and_the_watchdog() {
 }
 
 fn logs_of(args: &[&str]) -> String {
-    let (cfg, port) = config(args.get(1).copied().unwrap_or("text"));
-    let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    use std::io::Read;
+    let (cfg, _port) = config(args.get(1).copied().unwrap_or("text"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(args)
         .args(["run", "-c"])
         .arg(&cfg)
@@ -81,14 +82,27 @@ fn logs_of(args: &[&str]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Collected as it is written: SIGTERM goes only once sluice says it is ready (a signal
+    // before its handlers are installed would end it with nothing logged).
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut stderr = child.stderr.take().unwrap();
+    let sink = std::sync::Arc::clone(&seen);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stderr.read(&mut buf) {
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
     let t = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !String::from_utf8_lossy(&seen.lock().unwrap()).contains("ready") {
         assert!(t.elapsed() < Duration::from_secs(10), "sluice did not start listening");
         std::thread::sleep(Duration::from_millis(20));
     }
     kill("-TERM", child.id());
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stderr).to_string()
+    child.wait().unwrap();
+    reader.join().unwrap();
+    let out = seen.lock().unwrap();
+    String::from_utf8_lossy(&out).to_string()
 }
 
 #[test]
