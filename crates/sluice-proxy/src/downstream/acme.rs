@@ -93,12 +93,16 @@ impl AcmeStore {
     }
 
     /// The key authorization for an HTTP-01 `token`: this instance's, else one another
-    /// instance published in Redis.
-    pub async fn http_answer(&self, token: &str) -> Option<String> {
+    /// instance published in Redis (`coordination`: the config's URL, so a challenge that
+    /// arrives before this instance's ACME manager has started is still answered).
+    pub async fn http_answer(&self, token: &str, coordination: Option<&str>) -> Option<String> {
         if let Some(k) = lock(&self.tokens).get(token) {
             return Some(k.clone());
         }
-        let client = self.remote.load_full()?;
+        let client = match self.remote.load_full() {
+            Some(c) => c,
+            None => Arc::new(redis::Client::open(coordination?).ok()?),
+        };
         let key = format!("{REDIS_HTTP_TOKEN}{token}");
         let fetch = async move {
             let mut conn = client.get_multiplexed_async_connection().await.ok()?;

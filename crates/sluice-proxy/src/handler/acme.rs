@@ -21,7 +21,8 @@ pub async fn answer<B>(snap: &Snapshot, listener: &ListenerRt, req: &Request<B>)
     if token.is_empty() || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return None;
     }
-    let key_authorization = store.http_answer(token).await?;
+    let coordination = snap.config.acme.as_ref().and_then(|a| a.coordination.as_deref());
+    let key_authorization = store.http_answer(token, coordination).await?;
     tracing::info!(token, listener = %listener.config.name, "answered an ACME HTTP-01 challenge");
     let mut resp = Response::new(ProxyBody::full(Bytes::from(key_authorization)));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
