@@ -62,21 +62,7 @@ pub struct FileCompress {
     pub level: Option<S<i64>>,
 }
 
-/// `[access_log] path = "access.log", format = "json"`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileAccessLog {
-    pub path: S<String>,
-    pub format: Option<S<String>>,
-    pub buffer: Option<S<i64>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileAdmin {
-    pub bind: S<String>,
-    pub token: Option<S<String>>,
-}
+pub use crate::admin_file::{FileAccessLog, FileAdmin};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,6 +5,7 @@
 
 pub mod acme;
 mod acme_file;
+mod admin_file;
 mod anycast_file;
 pub mod anycast_model;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod dns_model;
 mod file;
 pub mod http3;
 pub mod model;
+mod model_admin;
 pub mod overload;
 mod overload_file;
 pub mod tls;
