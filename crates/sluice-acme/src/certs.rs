@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use rcgen::{CertificateParams, CustomExtension, KeyPair};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
 
@@ -29,14 +28,16 @@ impl std::fmt::Debug for Issued {
 impl Issued {
     /// Reads a PEM chain (leaf first) and its PEM key; checks they belong together.
     pub fn parse(chain_pem: &str, key_pem: &str) -> Result<Issued, String> {
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("not a PEM certificate chain: {e}"))?;
-        let leaf = chain.first().ok_or("the chain holds no certificate")?;
-        let (not_before, not_after) = validity(leaf)?;
-        let der = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| format!("not a PEM key: {e}"))?;
-        let key = certified(chain, der, true)?;
-        Ok(Issued { chain_pem: chain_pem.to_string(), key_pem: key_pem.to_string(), key, not_before, not_after })
+        let key =
+            sluice_config::tls::certified_from_pem(chain_pem.as_bytes(), key_pem.as_bytes(), ("the chain", "the key"))?;
+        let (not_before, not_after) = sluice_config::tls::validity(&key.cert[0])?;
+        Ok(Issued {
+            chain_pem: chain_pem.to_string(),
+            key_pem: key_pem.to_string(),
+            key: Arc::new(key),
+            not_before,
+            not_after,
+        })
     }
 
     /// Whether the leaf lists `name` among its DNS names.
@@ -50,28 +51,12 @@ impl Issued {
     }
 }
 
-/// The chain with its signing key; `check` compares their public keys (webpki cannot parse
-/// the challenge certificate: its critical acmeIdentifier extension is unknown to it).
-fn certified(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-    check: bool,
-) -> Result<Arc<CertifiedKey>, String> {
+/// The challenge certificate with its key (not compared by `keys_match`: webpki cannot parse
+/// the certificate, whose critical acmeIdentifier extension is unknown to it).
+fn certified(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Result<Arc<CertifiedKey>, String> {
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     let signing = provider.key_provider.load_private_key(key).map_err(|e| format!("unsupported key: {e}"))?;
-    let ck = CertifiedKey::new(chain, signing);
-    if check {
-        ck.keys_match().map_err(|_| "the key does not match the certificate".to_string())?;
-    }
-    Ok(Arc::new(ck))
-}
-
-/// (notBefore, notAfter) of a certificate, in Unix seconds.
-pub fn validity(der: &CertificateDer<'_>) -> Result<(u64, u64), String> {
-    let (_, cert) =
-        x509_parser::parse_x509_certificate(der.as_ref()).map_err(|e| format!("cannot parse certificate: {e}"))?;
-    let v = cert.validity();
-    Ok((v.not_before.timestamp().max(0) as u64, v.not_after.timestamp().max(0) as u64))
+    Ok(Arc::new(CertifiedKey::new(chain, signing)))
 }
 
 /// A fresh ECDSA P-256 key (PEM) and a CSR for `name` signed by it (DER).
@@ -90,7 +75,7 @@ pub fn challenge_cert(name: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>, St
     params.custom_extensions = vec![CustomExtension::new_acme_identifier(digest)];
     let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
     let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    certified(vec![cert.der().clone()], der, false)
+    certified(vec![cert.der().clone()], der)
 }
 
 #[cfg(test)]

@@ -75,26 +75,37 @@ fn fingerprint(parts: &[&[u8]]) -> u64 {
     parts.iter().fold(0u64, |h, p| h.rotate_left(17) ^ sluice_core::hash::hash_key(p))
 }
 
+/// A PEM chain (leaf first) and its PEM key, checked to belong together; errors name the
+/// inputs as `cert` and `key` say. Shared by `load_cert` and the ACME manager.
+pub fn certified_from_pem(cert_pem: &[u8], key_pem: &[u8], (cert, key): (&str, &str)) -> Result<CertifiedKey, String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{cert} is not a PEM certificate chain: {e}"))?;
+    if chain.is_empty() {
+        return Err(format!("{cert} holds no certificate"));
+    }
+    let key_der = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("{key} is not a PEM private key: {e}"))?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let signing =
+        provider.key_provider.load_private_key(key_der).map_err(|e| format!("{key}: unsupported private key: {e}"))?;
+    let certified = CertifiedKey::new(chain, signing);
+    certified.keys_match().map_err(|_| format!("key {key} does not match certificate {cert}"))?;
+    Ok(certified)
+}
+
+/// (notBefore, notAfter) of a certificate, in Unix seconds.
+pub fn validity(der: &CertificateDer<'_>) -> Result<(u64, u64), String> {
+    let (_, c) =
+        x509_parser::parse_x509_certificate(der.as_ref()).map_err(|e| format!("cannot parse certificate: {e}"))?;
+    let v = c.validity();
+    Ok((v.not_before.timestamp().max(0) as u64, v.not_after.timestamp().max(0) as u64))
+}
+
 /// Reads a PEM chain and key, checks they belong together, and attaches an OCSP staple.
 pub fn load_cert(cert: &Path, key: &Path, ocsp: Option<&Path>) -> Result<TlsCert, String> {
     let (cert_pem, key_pem) = (read(cert)?, read(key)?);
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("`{}` is not a PEM certificate chain: {e}", cert.display()))?;
-    if chain.is_empty() {
-        return Err(format!("`{}` holds no certificate", cert.display()));
-    }
-    let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| format!("`{}` is not a PEM private key: {e}", key.display()))?;
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let signing = provider
-        .key_provider
-        .load_private_key(key_der)
-        .map_err(|e| format!("`{}`: unsupported private key: {e}", key.display()))?;
-    let mut certified = CertifiedKey::new(chain, signing);
-    certified
-        .keys_match()
-        .map_err(|_| format!("key `{}` does not match certificate `{}`", key.display(), cert.display()))?;
+    let names_of = (format!("`{}`", cert.display()), format!("`{}`", key.display()));
+    let mut certified = certified_from_pem(&cert_pem, &key_pem, (&names_of.0, &names_of.1))?;
     let mut staple_bytes = Vec::new();
     if let Some(p) = ocsp {
         staple_bytes = read(p)?;
@@ -102,9 +113,7 @@ pub fn load_cert(cert: &Path, key: &Path, ocsp: Option<&Path>) -> Result<TlsCert
     }
     let names = dns_names(&certified.cert[0])?;
     let fingerprint = fingerprint(&[&cert_pem, &key_pem, &staple_bytes]);
-    let not_after = x509_parser::parse_x509_certificate(certified.cert[0].as_ref())
-        .map(|(_, c)| c.validity().not_after.timestamp().max(0) as u64)
-        .map_err(|e| format!("`{}`: cannot read the validity: {e}", cert.display()))?;
+    let (_, not_after) = validity(&certified.cert[0]).map_err(|e| format!("{}: {e}", names_of.0))?;
     Ok(TlsCert { names, key: Arc::new(certified), fingerprint, not_after })
 }
 
